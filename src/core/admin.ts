@@ -1,0 +1,153 @@
+// Administration: what the command line does, as plain functions over the store. No printing, no process.
+import type { Auth } from './auth.js';
+import type { Clock } from './clock.js';
+import { HEX32, type KeyRing, newSaltedHash, newToken, sealContext } from './crypto.js';
+import { canonicalEmail, isServiceName, normaliseScope } from './identity.js';
+import { ConflictError, type Device, type Grant, type ProxyToken, type Service, type Store, type User } from './ports.js';
+import { newTotpSecret, totpUri } from './totp.js';
+
+/** A mistake the operator can fix: a message worth printing as it is. */
+export class AdminError extends Error {
+  override readonly name = 'AdminError';
+}
+
+export interface AdminDeps {
+  readonly store: Store;
+  readonly keys: KeyRing;
+  readonly clock: Clock;
+  readonly auth: Auth;
+  /** Shown in authenticator apps next to the account. */
+  readonly issuer: string;
+}
+
+export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
+  async function userByEmail(input: string): Promise<User> {
+    const email = canonicalEmail(input);
+    if (!email) throw new AdminError(`not an email address: ${input}`);
+    const user = await store.users.findByEmail(email);
+    if (!user) throw new AdminError(`no user with email ${email}`);
+    return user;
+  }
+
+  async function serviceByName(name: string): Promise<Service> {
+    const service = isServiceName(name) ? await store.services.findByName(name) : undefined;
+    if (!service) throw new AdminError(`no service named ${name}`);
+    return service;
+  }
+
+  function checkServiceName(name: string): void {
+    if (!isServiceName(name)) {
+      throw new AdminError(`invalid name ${JSON.stringify(name)}: use 1-63 of A-Z a-z 0-9 . _ -, starting with a letter or digit`);
+    }
+  }
+
+  async function conflictAsAdminError<T>(what: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof ConflictError) throw new AdminError(`${what} already exists`);
+      throw err;
+    }
+  }
+
+  return {
+    async addUser(input: { email: string; username?: string | undefined; admin?: boolean | undefined }) {
+      const email = canonicalEmail(input.email);
+      if (!email) throw new AdminError(`not an email address: ${input.email}`);
+      const secret = newTotpSecret();
+      const user = await conflictAsAdminError(`a user with email ${email}`, () =>
+        store.users.create(
+          { email, username: input.username ?? null, role: input.admin ? 'admin' : 'user', createdAt: clock.now() },
+          (id) => keys.seal(secret, sealContext.totpSecret(id)),
+        ),
+      );
+      return { user, totpSecret: secret, otpauthUri: totpUri(secret, email, issuer) };
+    },
+
+    listUsers: (): Promise<User[]> => store.users.list(),
+
+    async deleteUser(input: string): Promise<void> {
+      const user = await userByEmail(input);
+      await store.users.deleteByEmail(user.email);
+    },
+
+    async addService(name: string): Promise<{ service: Service; token: string }> {
+      checkServiceName(name);
+      const token = newToken();
+      const service = await conflictAsAdminError(`a service named ${name}`, () =>
+        store.services.create({ name, token: newSaltedHash(token), createdAt: clock.now() }),
+      );
+      return { service, token };
+    },
+
+    listServices: (): Promise<Service[]> => store.services.list(),
+
+    async deleteService(name: string): Promise<void> {
+      const service = await serviceByName(name);
+      await store.services.deleteByName(service.name);
+    },
+
+    async rotateServiceToken(name: string): Promise<{ token: string }> {
+      const service = await serviceByName(name);
+      const token = newToken();
+      await store.services.setToken(service.name, newSaltedHash(token));
+      return { token };
+    },
+
+    /** Creates the grant, or changes the scope of an existing one (its pseudonymous token stays). */
+    async grant(input: { email: string; service: string; scope?: string | undefined }): Promise<{ grant: Grant; created: boolean }> {
+      const scoped = normaliseScope(input.scope ?? '');
+      if ('unknown' in scoped)
+        throw new AdminError(`unknown scope ${scoped.unknown.join(', ')}; known: read:email, read:username, read:user-role`);
+      const user = await userByEmail(input.email);
+      const service = await serviceByName(input.service);
+      const created = await store.grants.insertIfAbsent(auth.newGrant(user.id, service.id, scoped.scope));
+      if (!created) await store.grants.setScope(user.id, service.id, scoped.scope);
+      const grant = await store.grants.find(user.id, service.id);
+      if (!grant) throw new Error('grant vanished while it was written');
+      return { grant, created };
+    },
+
+    async revoke(input: { email: string; service: string }): Promise<void> {
+      const user = await userByEmail(input.email);
+      const service = await serviceByName(input.service);
+      if (!(await store.grants.delete(user.id, service.id))) {
+        throw new AdminError(`${user.email} has no grant for ${service.name}`);
+      }
+    },
+
+    async listGrants(): Promise<Array<Grant & { email: string; service: string }>> {
+      const [grants, users, services] = await Promise.all([store.grants.list(), store.users.list(), store.services.list()]);
+      const emails = new Map(users.map((u) => [u.id, u.email]));
+      const names = new Map(services.map((s) => [s.id, s.name]));
+      return grants.map((g) => ({ ...g, email: emails.get(g.userId) ?? '?', service: names.get(g.serviceId) ?? '?' }));
+    },
+
+    async listDevices(email?: string): Promise<Device[]> {
+      if (email === undefined) return store.devices.list();
+      const user = await userByEmail(email);
+      return store.devices.list(user.id);
+    },
+
+    async revokeDevice(id: string): Promise<void> {
+      if (!HEX32.test(id) || !(await store.devices.delete(id))) throw new AdminError(`no device with id ${id}`);
+    },
+
+    async addProxyToken(name: string): Promise<{ proxyToken: ProxyToken; token: string }> {
+      checkServiceName(name);
+      const token = newToken();
+      const proxyToken = await conflictAsAdminError(`a proxy token named ${name}`, () =>
+        store.proxyTokens.create({ name, token: newSaltedHash(token), createdAt: clock.now() }),
+      );
+      return { proxyToken, token };
+    },
+
+    listProxyTokens: (): Promise<ProxyToken[]> => store.proxyTokens.list(),
+
+    async deleteProxyToken(name: string): Promise<void> {
+      if (!(await store.proxyTokens.deleteByName(name))) throw new AdminError(`no proxy token named ${name}`);
+    },
+  };
+}
+
+export type Admin = ReturnType<typeof createAdmin>;

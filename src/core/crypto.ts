@@ -1,0 +1,121 @@
+// Small cryptographic building blocks: random values, the device HMAC, token hashing and AES-256-GCM sealing.
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export const HEX32 = /^[0-9a-f]{32}$/;
+
+export function randomHex(bytes: number): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/** A new opaque bearer token: 256 random bits, base64url. */
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The reference's device signature: HMAC-SHA256 keyed by the secret's bytes over the ASCII device id, hex. */
+export function deviceSignature(deviceId: string, secretHex: string): string {
+  return createHmac('sha256', Buffer.from(secretHex, 'hex')).update(deviceId, 'ascii').digest('hex');
+}
+
+/** Constant-time equality of two strings; unequal lengths still cost one comparison. */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  if (x.length !== y.length) {
+    timingSafeEqual(x, x);
+    return false;
+  }
+  return timingSafeEqual(x, y);
+}
+
+export type TokenAlg = 'sha256' | 'sha512-ref';
+
+/**
+ * Hash of a bearer token as stored: `sha256` is SHA-256(salt bytes ‖ token); `sha512-ref` is the reference
+ * service's SHA-512(token ‖ salt text), kept so imported service tokens go on working until rotated.
+ */
+export function hashToken(token: string, salt: string, alg: TokenAlg = 'sha256'): string {
+  if (alg === 'sha512-ref')
+    return createHash('sha512')
+      .update(token + salt, 'utf8')
+      .digest('hex');
+  return createHash('sha256').update(Buffer.from(salt, 'hex')).update(token, 'utf8').digest('hex');
+}
+
+export function newSaltedHash(token: string): { hash: string; salt: string; alg: TokenAlg } {
+  const salt = randomHex(16);
+  return { hash: hashToken(token, salt), salt, alg: 'sha256' };
+}
+
+export function tokenMatches(token: string, stored: { hash: string; salt: string; alg: TokenAlg }): boolean {
+  return safeEqual(hashToken(token, stored.salt, stored.alg), stored.hash);
+}
+
+export interface EncryptionKey {
+  readonly id: string;
+  readonly key: Buffer;
+}
+
+const SEAL_VERSION = 'v1';
+
+/**
+ * AES-256-GCM with a random 96-bit nonce. The sealed form is `v1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`,
+ * so keys can rotate: the first key seals, every key opens. `context` is authenticated associated data that binds
+ * a ciphertext to its row and column, so a value copied into another row does not open.
+ */
+export class KeyRing {
+  readonly #primary: EncryptionKey;
+  readonly #byId: ReadonlyMap<string, Buffer>;
+
+  constructor(keys: readonly EncryptionKey[]) {
+    const [primary] = keys;
+    if (!primary) throw new Error('KeyRing needs at least one key');
+    for (const k of keys) {
+      if (k.key.length !== 32) throw new Error(`encryption key ${k.id} must be 32 bytes`);
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(k.id)) throw new Error(`encryption key id ${k.id} is not valid`);
+    }
+    this.#primary = primary;
+    this.#byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  get primaryId(): string {
+    return this.#primary.id;
+  }
+
+  seal(plaintext: string, context: string): string {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#primary.key, nonce);
+    cipher.setAAD(Buffer.from(context, 'utf8'));
+    const body = Buffer.concat([nonce, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return `${SEAL_VERSION}.${this.#primary.id}.${body.toString('base64url')}`;
+  }
+
+  /** The plaintext, or `null` for anything that does not open: unknown key, wrong context, tampering. */
+  open(sealed: string, context: string): string | null {
+    const parts = sealed.split('.');
+    if (parts.length !== 3 || parts[0] !== SEAL_VERSION) return null;
+    const key = this.#byId.get(parts[1] ?? '');
+    if (!key) return null;
+    const body = Buffer.from(parts[2] ?? '', 'base64url');
+    if (body.length < 12 + 16) return null;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, body.subarray(0, 12));
+      decipher.setAAD(Buffer.from(context, 'utf8'));
+      decipher.setAuthTag(body.subarray(body.length - 16));
+      return Buffer.concat([decipher.update(body.subarray(12, body.length - 16)), decipher.final()]).toString('utf8');
+    } catch {
+      return null;
+    }
+  }
+
+  /** Whether a sealed value was made with an older key (for re-encryption after a rotation). */
+  isStale(sealed: string): boolean {
+    return sealed.split('.')[1] !== this.#primary.id;
+  }
+}
+
+/** Associated-data strings, one per sealed column, so the binding is written in one place. */
+export const sealContext = {
+  totpSecret: (userId: number) => `users.totp_secret:${userId}`,
+  grantToken: (userId: number, serviceId: number) => `grants.token:${userId}:${serviceId}`,
+} as const;

@@ -1,0 +1,120 @@
+// What the core needs from storage. `store/` implements these for SQLite and MySQL; tests run one contract
+// suite against every implementation.
+import type { TokenAlg } from './crypto.js';
+
+export type Role = 'admin' | 'user';
+
+export interface User {
+  readonly id: number;
+  /** Canonical form, see `canonicalEmail`. */
+  readonly email: string;
+  readonly username: string | null;
+  readonly role: Role;
+  /** Sealed with `sealContext.totpSecret(id)`. */
+  readonly totpSecretSealed: string;
+  /** The last TOTP step that logged in; no code at or before it is accepted again. */
+  readonly lastTotpStep: number | null;
+  readonly createdAt: number;
+}
+
+export interface Device {
+  readonly id: string;
+  readonly userId: number;
+  /** HMAC-SHA256(secret, id) as 64 hex; the secret itself is never stored. */
+  readonly signature: string;
+  readonly deviceType: string;
+  readonly createdAt: number;
+  readonly lastSeenAt: number | null;
+}
+
+export interface StoredTokenHash {
+  readonly hash: string;
+  readonly salt: string;
+  readonly alg: TokenAlg;
+}
+
+export interface Service {
+  readonly id: number;
+  readonly name: string;
+  readonly token: StoredTokenHash;
+  readonly createdAt: number;
+}
+
+export interface Grant {
+  readonly userId: number;
+  readonly serviceId: number;
+  /** Comma-separated scopes as in the reference, e.g. `read:email,read:username`. */
+  readonly scope: string;
+  /** The pseudonymous user-service token, sealed with `sealContext.grantToken(userId, serviceId)`. */
+  readonly tokenSealed: string;
+  readonly createdAt: number;
+}
+
+export interface ProxyToken {
+  readonly id: number;
+  readonly name: string;
+  readonly token: StoredTokenHash;
+  readonly createdAt: number;
+}
+
+/** A unique name or email is already taken. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
+
+export interface UserStore {
+  /** Inserts the user; `sealSecret` is given the new row's id, so the sealed secret can be bound to it. */
+  create(
+    input: { email: string; username: string | null; role: Role; createdAt: number },
+    sealSecret: (userId: number) => string,
+  ): Promise<User>;
+  findByEmail(email: string): Promise<User | undefined>;
+  list(): Promise<User[]>;
+  deleteByEmail(email: string): Promise<boolean>;
+  /** Atomically moves the replay guard forward; `false` if `step` is not newer than the stored one. */
+  advanceTotpStep(userId: number, step: number): Promise<boolean>;
+}
+
+export interface DeviceStore {
+  create(device: Omit<Device, 'lastSeenAt'>): Promise<void>;
+  /** The device and its owner in one round trip. */
+  findWithUser(deviceId: string): Promise<{ device: Device; user: User } | undefined>;
+  list(userId?: number): Promise<Device[]>;
+  delete(deviceId: string): Promise<boolean>;
+  touch(deviceIds: readonly string[], at: number): Promise<void>;
+}
+
+export interface ServiceStore {
+  create(input: { name: string; token: StoredTokenHash; createdAt: number }): Promise<Service>;
+  findByName(name: string): Promise<Service | undefined>;
+  list(): Promise<Service[]>;
+  deleteByName(name: string): Promise<boolean>;
+  setToken(name: string, token: StoredTokenHash): Promise<boolean>;
+}
+
+export interface GrantStore {
+  find(userId: number, serviceId: number): Promise<Grant | undefined>;
+  /** Inserts unless a grant for (user, service) exists; `false` when one did (the existing one wins). */
+  insertIfAbsent(grant: Grant): Promise<boolean>;
+  setScope(userId: number, serviceId: number, scope: string): Promise<boolean>;
+  delete(userId: number, serviceId: number): Promise<boolean>;
+  list(): Promise<Grant[]>;
+  touch(keys: readonly { userId: number; serviceId: number }[], at: number): Promise<void>;
+}
+
+export interface ProxyTokenStore {
+  create(input: { name: string; token: StoredTokenHash; createdAt: number }): Promise<ProxyToken>;
+  list(): Promise<ProxyToken[]>;
+  deleteByName(name: string): Promise<boolean>;
+}
+
+export interface Store {
+  readonly users: UserStore;
+  readonly devices: DeviceStore;
+  readonly services: ServiceStore;
+  readonly grants: GrantStore;
+  readonly proxyTokens: ProxyTokenStore;
+  /** Cheap round trip for readiness checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

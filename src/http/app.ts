@@ -1,0 +1,87 @@
+// The HTTP application: middleware and routes over the core. Gets everything it needs through `createApp(deps)`.
+
+import type { BlockList } from 'node:net';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Auth } from '../core/auth.js';
+import { trustList } from './forwarded.js';
+import { healthRoutes } from './health.js';
+import { loginRoutes } from './login.js';
+import { errorBody } from './responses.js';
+import { verifyRoutes } from './verify.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly auth: Auth;
+  readonly logger: Logger;
+  /** Readiness: resolves when the database answers and is migrated. */
+  readonly ready: () => Promise<boolean>;
+  /** The socket peer's address; the Node adapter's connection info in production. */
+  readonly peerAddress: (c: import('hono').Context) => string | undefined;
+}
+
+export interface AppEnv {
+  Variables: {
+    deps: AppDeps;
+    trusted: BlockList;
+  };
+}
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const trusted = trustList(deps.config.trustedProxies);
+
+  app.use(async (c, next) => {
+    c.set('deps', deps);
+    c.set('trusted', trusted);
+    await next();
+    c.header('Cache-Control', 'no-store');
+  });
+  app.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        formAction: ["'self'", ...formTargets(deps.config)],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+      referrerPolicy: 'no-referrer',
+      crossOriginResourcePolicy: 'same-origin',
+      strictTransportSecurity: deps.config.insecureHttp ? false : 'max-age=31536000; includeSubDomains',
+    }),
+  );
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.body(errorBody('tooLarge'), 413, { 'Content-Type': 'application/json' }),
+    }),
+  );
+
+  app.route('/', healthRoutes);
+  app.route('/', loginRoutes);
+  app.route('/', verifyRoutes);
+
+  app.notFound((c) => c.body(errorBody('notFound'), 404, { 'Content-Type': 'application/json' }));
+  app.onError((err, c) => {
+    deps.logger.error({ err, path: c.req.path, method: c.req.method }, 'request failed');
+    // Fail closed: a failure anywhere (the database down, a slow query) is a denial, never a pass.
+    return c.body(errorBody('unavailable'), 503, { 'Content-Type': 'application/json', 'Retry-After': '5' });
+  });
+  return app;
+}
+
+/** Where the login form may send the browser after a successful post (CSP form-action follows redirects). */
+function formTargets(config: Config): string[] {
+  const schemes = config.insecureHttp ? ['https:', 'http:'] : ['https:'];
+  return config.redirectAllowedHosts.flatMap((h) =>
+    schemes.flatMap((s) => (h.startsWith('.') ? [`${s}//${h.slice(1)}:*`, `${s}//*${h}:*`] : [`${s}//${h}:*`])),
+  );
+}

@@ -1,0 +1,51 @@
+// What the proxy tells us about the original request, believed only from configured proxy addresses.
+import { BlockList, isIP } from 'node:net';
+
+export function trustList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [addr = '', bits] = entry.split('/');
+    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr, type);
+    else list.addSubnet(addr, Number(bits), type);
+  }
+  return list;
+}
+
+export function isTrustedPeer(peer: string | undefined, trusted: BlockList): boolean {
+  if (!peer) return false;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(peer)?.[1];
+  if (mapped) return trusted.check(mapped, 'ipv4') || trusted.check(peer, 'ipv6');
+  const family = isIP(peer);
+  return family !== 0 && trusted.check(peer, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** A header's only value: `undefined` if absent, empty, or sent more than once (joined with commas). */
+function single(headers: Headers, name: string): string | undefined {
+  const value = headers.get(name);
+  if (value === null || value === '' || value.includes(',')) return undefined;
+  return value.trim();
+}
+
+export interface OriginalRequest {
+  /** The URL the browser asked the proxy for, if the proxy said so. */
+  readonly url: string | undefined;
+  readonly method: string;
+}
+
+/**
+ * The original request from nginx's `X-Original-URL`/`X-Original-Method` or Traefik's and Caddy's
+ * `X-Forwarded-Proto/Host/Uri/Method`. Only used to build the return URL, never to decide access.
+ */
+export function readOriginalRequest(headers: Headers, fromTrustedProxy: boolean): OriginalRequest {
+  if (!fromTrustedProxy) return { url: undefined, method: 'GET' };
+  const method = (single(headers, 'x-original-method') ?? single(headers, 'x-forwarded-method') ?? 'GET').toUpperCase();
+  const original = headers.get('x-original-url');
+  if (original !== null) return { url: URL.canParse(original) ? original : undefined, method };
+  const proto = single(headers, 'x-forwarded-proto')?.toLowerCase();
+  const host = single(headers, 'x-forwarded-host');
+  const uri = headers.get('x-forwarded-uri') ?? '/';
+  if ((proto !== 'https' && proto !== 'http') || !host || !uri.startsWith('/')) return { url: undefined, method };
+  const url = `${proto}://${host}${uri}`;
+  return { url: URL.canParse(url) ? url : undefined, method };
+}

@@ -1,0 +1,106 @@
+// The browser-facing routes: the login page and form, the reference's JSON /device/add, logout, and a home page.
+import { type Context, Hono } from 'hono';
+import { readDeviceCookies } from '../core/cookies.js';
+import { deviceLabelFromUserAgent } from '../core/identity.js';
+import { loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage } from '../views/pages.js';
+import type { AppEnv } from './app.js';
+import { clearDeviceCookies, setDeviceCookies } from './device-cookies.js';
+import { safeRedirect } from './redirect.js';
+import { errorBody, OK_BODY } from './responses.js';
+
+const GENERIC_LOGIN_ERROR = 'Invalid email or code.';
+
+function deviceOf(c: Context<AppEnv>) {
+  return readDeviceCookies(c.req.header('cookie'));
+}
+
+/** The validated return URL of this request (query or form), else `undefined`. */
+function returnUrl(c: Context<AppEnv>, raw: string | readonly string[] | undefined): string | undefined {
+  const { config } = c.var.deps;
+  return safeRedirect(raw, { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp });
+}
+
+/** Form fields as single strings; a field sent twice, or a file, counts as absent. */
+async function formFields(c: Context<AppEnv>): Promise<Record<string, string | undefined>> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) return {};
+  try {
+    const body = await c.req.parseBody({ all: true });
+    const out: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(body)) out[k] = typeof v === 'string' ? v : undefined;
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+function json(c: Context<AppEnv>, body: string, status: 200 | 401) {
+  return c.body(body, status, { 'Content-Type': 'application/json' });
+}
+
+export const loginRoutes = new Hono<AppEnv>()
+  .get(STYLESHEET_PATH, (c) => {
+    c.header('Content-Type', 'text/css; charset=utf-8');
+    return c.body(STYLESHEET);
+  })
+
+  .get('/', async (c) => {
+    const found = await c.var.deps.auth.authenticate(deviceOf(c));
+    if (!found) return c.redirect('/login', 302);
+    return c.html(signedInPage({ email: found.user.email, deviceType: found.device.deviceType }));
+  })
+
+  .get('/login', async (c) => {
+    const { auth, config } = c.var.deps;
+    const rd = returnUrl(c, c.req.queries('rd'));
+    if (await auth.authenticate(deviceOf(c))) return c.redirect(rd ?? config.landingUrl, 302);
+    return c.html(loginPage({ rd }));
+  })
+
+  .post('/login', async (c) => {
+    const { auth, config } = c.var.deps;
+    const form = await formFields(c);
+    const rd = returnUrl(c, form.rd);
+    const alreadyIn = await auth.authenticate(deviceOf(c));
+    const device = alreadyIn
+      ? null
+      : await auth.login({ email: form.email, code: form.code, deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')) });
+    if (!device) {
+      const email = typeof form.email === 'string' ? form.email.slice(0, 254) : undefined;
+      return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR }), 401);
+    }
+    setDeviceCookies(c, config, device);
+    return c.redirect(rd ?? config.landingUrl, 303);
+  })
+
+  // The reference's JSON API. Every failure is the same 401 body.
+  .post('/device/add', async (c) => {
+    const { auth, config } = c.var.deps;
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      body = undefined;
+    }
+    const fields = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    const alreadyIn = await auth.authenticate(deviceOf(c));
+    const device = alreadyIn
+      ? null
+      : await auth.login({ email: fields.email, code: fields.device_registration_code, deviceType: fields.device_type });
+    if (!device) return json(c, errorBody('loginFailed'), 401);
+    setDeviceCookies(c, config, device);
+    return json(c, OK_BODY, 200);
+  })
+
+  .post('/logout', async (c) => {
+    const { auth, config } = c.var.deps;
+    const form = await formFields(c);
+    await auth.logout(deviceOf(c));
+    clearDeviceCookies(c, config);
+    if ((c.req.header('accept') ?? '').includes('application/json')) return json(c, OK_BODY, 200);
+    return c.redirect(returnUrl(c, form.rd ?? c.req.queries('rd')) ?? `${config.publicUrl}/login`, 303);
+  })
+
+  .get('/logout', (c) =>
+    c.html(messagePage('Sign out', 'Use the Sign out button on the home page; signing out needs a POST request.'), 405, { Allow: 'POST' }),
+  );

@@ -1,0 +1,104 @@
+// GET /verify/<service>: one decision from the core, rendered for the caller's style. Direct callers get the
+// reference's answers; `?proxy=nginx` gets what auth_request understands; `?proxy=traefik|caddy` gets what
+// forwardAuth / forward_auth pass back to the browser.
+import { type Context, Hono } from 'hono';
+import type { Identity, VerifyOutcome } from '../core/auth.js';
+import { readDeviceCookies } from '../core/cookies.js';
+import type { AppEnv } from './app.js';
+import { isTrustedPeer, readOriginalRequest } from './forwarded.js';
+import { safeRedirect } from './redirect.js';
+import { type ErrorName, errorBody } from './responses.js';
+
+export type ProxyStyle = 'direct' | 'nginx' | 'forward';
+
+const STYLES: Record<string, ProxyStyle> = { nginx: 'nginx', traefik: 'forward', caddy: 'forward' };
+
+/** The identity headers a proxy copies to the upstream. Always all of them on a 200, empty where hidden. */
+export const IDENTITY_HEADERS = {
+  userServiceToken: 'Remote-User',
+  email: 'Remote-Email',
+  username: 'Remote-Name',
+  role: 'Remote-Role',
+} as const satisfies Record<keyof Identity, string>;
+
+/** The caller's credential: a bearer token or X-Service-Token. Two different ones, or a repeated one, is none. */
+export function readCredential(headers: Headers): string | undefined {
+  const auth = headers.get('authorization');
+  const header = headers.get('x-service-token');
+  let bearer: string | undefined;
+  if (auth !== null) {
+    const m = /^Bearer ([^\s,]+)$/i.exec(auth.trim());
+    if (!m) return undefined;
+    bearer = m[1];
+  }
+  if (header !== null && (header.includes(',') || header.trim() === '')) return undefined;
+  const token = header?.trim();
+  if (bearer !== undefined && token !== undefined && bearer !== token) return undefined;
+  return bearer ?? token;
+}
+
+function jsonError(c: Context<AppEnv>, name: ErrorName, status: 401 | 403 | 404, extra: Record<string, string> = {}) {
+  return c.body(errorBody(name), status, { 'Content-Type': 'application/json', ...extra });
+}
+
+function allow(c: Context<AppEnv>, identity: Identity) {
+  const data: Record<string, string> = { UserServiceToken: identity.userServiceToken };
+  if (identity.email !== undefined) data.Email = identity.email;
+  if (identity.username !== undefined) data.Username = identity.username;
+  if (identity.role !== undefined) data.UserRole = identity.role;
+  for (const [key, header] of Object.entries(IDENTITY_HEADERS)) {
+    c.header(header, identity[key as keyof Identity] ?? '');
+  }
+  return c.json({ 'status code': 200, status: 'ok', data }, 200);
+}
+
+function isBrowserNavigation(headers: Headers): boolean {
+  const mode = headers.get('sec-fetch-mode');
+  if (mode !== null) return mode === 'navigate';
+  if ((headers.get('x-requested-with') ?? '').toLowerCase() === 'xmlhttprequest') return false;
+  return (headers.get('accept') ?? '').includes('text/html');
+}
+
+function render(c: Context<AppEnv>, style: ProxyStyle, outcome: VerifyOutcome) {
+  if (outcome.kind === 'allow') return allow(c, outcome.identity);
+  if (style === 'direct' || outcome.kind === 'bad-credential') {
+    switch (outcome.kind) {
+      case 'bad-credential':
+        return jsonError(c, 'badServiceCredential', 401);
+      case 'unauthenticated':
+        return jsonError(c, 'unauthenticated', 404);
+      case 'unknown-service':
+        return jsonError(c, 'unknownService', 404);
+      case 'forbidden':
+        return jsonError(c, 'forbidden', 401);
+    }
+  }
+  if (outcome.kind === 'unknown-service' || outcome.kind === 'forbidden') return jsonError(c, 'forbidden', 403);
+
+  // Not logged in: send the browser to the login page, with where it was going if the proxy told us.
+  const { config } = c.var.deps;
+  const trusted = isTrustedPeer(c.var.deps.peerAddress(c), c.var.trusted);
+  const original = readOriginalRequest(c.req.raw.headers, trusted);
+  const rd = safeRedirect(original.url, { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp });
+  const loginUrl = `${config.publicUrl}/login${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`;
+  if (style === 'nginx') return jsonError(c, 'unauthenticated', 401, { Location: loginUrl });
+  if (!isBrowserNavigation(c.req.raw.headers)) return jsonError(c, 'unauthenticated', 401);
+  const status = original.method === 'GET' || original.method === 'HEAD' ? 302 : 303;
+  return c.body(null, status, { Location: loginUrl });
+}
+
+export const verifyRoutes = new Hono<AppEnv>().get('/verify/:service', async (c) => {
+  const styleParams = c.req.queries('proxy');
+  let style: ProxyStyle = 'direct';
+  if (styleParams !== undefined) {
+    const named = styleParams.length === 1 ? STYLES[styleParams[0] as string] : undefined;
+    if (!named) return c.body(errorBody('unknownProxyStyle'), 400, { 'Content-Type': 'application/json' });
+    style = named;
+  }
+  const outcome = await c.var.deps.auth.verify(
+    c.req.param('service'),
+    readCredential(c.req.raw.headers),
+    readDeviceCookies(c.req.header('cookie')),
+  );
+  return render(c, style, outcome);
+});

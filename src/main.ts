@@ -1,0 +1,63 @@
+// Composition root of the server: config → database → migrations → app → serve; graceful shutdown.
+import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config.js';
+import { createApp } from './http/app.js';
+import { isEntryPoint, openRuntime } from './runtime.js';
+
+export async function startServer(): Promise<() => Promise<void>> {
+  const { config, notices } = loadConfig();
+  const logger = pino({ level: config.logLevel, base: { service: 'passwordless-auth' } });
+  for (const notice of notices) logger.warn(notice);
+  const runtime = await openRuntime(config);
+  if (runtime.migrations?.applied.length) logger.info({ applied: runtime.migrations.applied }, 'database migrated');
+  const app = createApp({
+    config,
+    auth: runtime.auth,
+    logger,
+    ready: runtime.ready,
+    peerAddress: (c) => {
+      try {
+        return getConnInfo(c).remote.address;
+      } catch {
+        return undefined;
+      }
+    },
+  });
+  const server = serve({ fetch: app.fetch, port: config.port, ...(config.host ? { hostname: config.host } : {}) }, (info) => {
+    const shown = config.host ?? 'localhost';
+    logger.info(
+      { database: config.databaseLabel, port: info.port },
+      `passwordless-auth listening on http://${shown}:${info.port} (login page ${config.publicUrl}/login)`,
+    );
+  });
+  let closing: Promise<void> | undefined;
+  return () => {
+    closing ??= new Promise<void>((resolve) => server.close(() => resolve())).then(() => runtime.close());
+    return closing;
+  };
+}
+
+if (isEntryPoint(import.meta.url)) {
+  startServer().then(
+    (stop) => {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        process.once(signal, () => {
+          stop().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        });
+      }
+    },
+    (err: unknown) => {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`passwordless-auth: ${err.message}\n`);
+      } else {
+        process.stderr.write(`passwordless-auth: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+      process.exit(1);
+    },
+  );
+}

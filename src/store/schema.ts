@@ -1,0 +1,64 @@
+// Row types as the database holds them; the stores map them to the core's domain types.
+import type { Generated } from 'kysely';
+
+export interface UsersTable {
+  id: Generated<number>;
+  email: string;
+  username: string | null;
+  role: string;
+  totp_secret_sealed: string;
+  last_totp_step: number | null;
+  created_at: number;
+}
+
+export interface DevicesTable {
+  id: string;
+  user_id: number;
+  signature: string;
+  device_type: string;
+  created_at: number;
+  last_seen_at: number | null;
+}
+
+export interface ServicesTable {
+  id: Generated<number>;
+  name: string;
+  token_hash: string;
+  token_salt: string;
+  token_alg: string;
+  created_at: number;
+}
+
+export interface GrantsTable {
+  user_id: number;
+  service_id: number;
+  scope: string;
+  token_sealed: string;
+  created_at: number;
+  last_seen_at: number | null;
+}
+
+export interface ProxyTokensTable {
+  id: Generated<number>;
+  name: string;
+  token_hash: string;
+  token_salt: string;
+  token_alg: string;
+  created_at: number;
+}
+
+export interface SchemaMigrationsTable {
+  version: string;
+  statements_done: number;
+  complete: number;
+  applied_at: number;
+}
+
+export interface Database {
+  users: UsersTable;
+  devices: DevicesTable;
+  services: ServicesTable;
+  grants: GrantsTable;
+  proxy_tokens: ProxyTokensTable;
+  schema_migrations: SchemaMigrationsTable;
+}

@@ -1,0 +1,302 @@
+// The core's Store over Kysely, for SQLite and MySQL alike. Row ↔ domain mapping lives here, one function each.
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { TokenAlg } from '../core/crypto.js';
+import { ConflictError, type Device, type Grant, type ProxyToken, type Role, type Service, type Store, type User } from '../core/ports.js';
+import type { OpenDatabase } from './database.js';
+import type { Database, DevicesTable, GrantsTable, ProxyTokensTable, ServicesTable, UsersTable } from './schema.js';
+
+const toUser = (r: Selectable<UsersTable>): User => ({
+  id: Number(r.id),
+  email: r.email,
+  username: r.username,
+  role: r.role === 'admin' ? 'admin' : 'user',
+  totpSecretSealed: r.totp_secret_sealed,
+  lastTotpStep: r.last_totp_step === null ? null : Number(r.last_totp_step),
+  createdAt: Number(r.created_at),
+});
+
+const toDevice = (r: Selectable<DevicesTable>): Device => ({
+  id: r.id,
+  userId: Number(r.user_id),
+  signature: r.signature,
+  deviceType: r.device_type,
+  createdAt: Number(r.created_at),
+  lastSeenAt: r.last_seen_at === null ? null : Number(r.last_seen_at),
+});
+
+const toTokenAlg = (alg: string): TokenAlg => (alg === 'sha512-ref' ? 'sha512-ref' : 'sha256');
+
+const toService = (r: Selectable<ServicesTable>): Service => ({
+  id: Number(r.id),
+  name: r.name,
+  token: { hash: r.token_hash, salt: r.token_salt, alg: toTokenAlg(r.token_alg) },
+  createdAt: Number(r.created_at),
+});
+
+const toGrant = (r: Selectable<GrantsTable>): Grant => ({
+  userId: Number(r.user_id),
+  serviceId: Number(r.service_id),
+  scope: r.scope,
+  tokenSealed: r.token_sealed,
+  createdAt: Number(r.created_at),
+});
+
+const toProxyToken = (r: Selectable<ProxyTokensTable>): ProxyToken => ({
+  id: Number(r.id),
+  name: r.name,
+  token: { hash: r.token_hash, salt: r.token_salt, alg: toTokenAlg(r.token_alg) },
+  createdAt: Number(r.created_at),
+});
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown };
+  return (
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'ER_DUP_ENTRY' || e?.errno === 1062
+  );
+}
+
+async function uniquely<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`${what} already exists`);
+    throw err;
+  }
+}
+
+const affected = (r: { numUpdatedRows?: bigint; numDeletedRows?: bigint }): boolean => (r.numUpdatedRows ?? r.numDeletedRows ?? 0n) > 0n;
+
+export function createSqlStore({ db }: OpenDatabase): Store {
+  const users: Store['users'] = {
+    async create(input, sealSecret) {
+      return uniquely('user', () =>
+        db.transaction().execute(async (trx) => {
+          const inserted = await trx
+            .insertInto('users')
+            .values({
+              email: input.email,
+              username: input.username,
+              role: input.role satisfies Role,
+              totp_secret_sealed: '',
+              created_at: input.createdAt,
+            })
+            .executeTakeFirstOrThrow();
+          const id = Number(inserted.insertId);
+          const sealed = sealSecret(id);
+          await trx.updateTable('users').set({ totp_secret_sealed: sealed }).where('id', '=', id).execute();
+          return { id, ...input, totpSecretSealed: sealed, lastTotpStep: null };
+        }),
+      );
+    },
+    async findByEmail(email) {
+      const row = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+      return row && toUser(row);
+    },
+    async list() {
+      return (await db.selectFrom('users').selectAll().orderBy('id').execute()).map(toUser);
+    },
+    async deleteByEmail(email) {
+      return affected(await db.deleteFrom('users').where('email', '=', email).executeTakeFirst());
+    },
+    async advanceTotpStep(userId, step) {
+      const r = await db
+        .updateTable('users')
+        .set({ last_totp_step: step })
+        .where('id', '=', userId)
+        .where((eb) => eb.or([eb('last_totp_step', 'is', null), eb('last_totp_step', '<', step)]))
+        .executeTakeFirst();
+      return affected(r);
+    },
+  };
+
+  const devices: Store['devices'] = {
+    async create(d) {
+      await db
+        .insertInto('devices')
+        .values({
+          id: d.id,
+          user_id: d.userId,
+          signature: d.signature,
+          device_type: d.deviceType,
+          created_at: d.createdAt,
+          last_seen_at: null,
+        })
+        .execute();
+    },
+    async findWithUser(deviceId) {
+      const row = await db
+        .selectFrom('devices as d')
+        .innerJoin('users as u', 'u.id', 'd.user_id')
+        .select([
+          'd.id as d_id',
+          'd.user_id as d_user_id',
+          'd.signature as d_signature',
+          'd.device_type as d_device_type',
+          'd.created_at as d_created_at',
+          'd.last_seen_at as d_last_seen_at',
+          'u.id',
+          'u.email',
+          'u.username',
+          'u.role',
+          'u.totp_secret_sealed',
+          'u.last_totp_step',
+          'u.created_at',
+        ])
+        .where('d.id', '=', deviceId)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return {
+        device: toDevice({
+          id: row.d_id,
+          user_id: row.d_user_id,
+          signature: row.d_signature,
+          device_type: row.d_device_type,
+          created_at: row.d_created_at,
+          last_seen_at: row.d_last_seen_at,
+        }),
+        user: toUser(row),
+      };
+    },
+    async list(userId) {
+      let q = db.selectFrom('devices').selectAll().orderBy('created_at').orderBy('id');
+      if (userId !== undefined) q = q.where('user_id', '=', userId);
+      return (await q.execute()).map(toDevice);
+    },
+    async delete(deviceId) {
+      return affected(await db.deleteFrom('devices').where('id', '=', deviceId).executeTakeFirst());
+    },
+    async touch(ids, at) {
+      if (ids.length === 0) return;
+      await db.updateTable('devices').set({ last_seen_at: at }).where('id', 'in', ids).execute();
+    },
+  };
+
+  const services: Store['services'] = {
+    async create(input) {
+      return uniquely('service', async () => {
+        const r = await db
+          .insertInto('services')
+          .values({
+            name: input.name,
+            token_hash: input.token.hash,
+            token_salt: input.token.salt,
+            token_alg: input.token.alg,
+            created_at: input.createdAt,
+          })
+          .executeTakeFirstOrThrow();
+        return { id: Number(r.insertId), ...input };
+      });
+    },
+    async findByName(name) {
+      const row = await db.selectFrom('services').selectAll().where('name', '=', name).executeTakeFirst();
+      return row && toService(row);
+    },
+    async list() {
+      return (await db.selectFrom('services').selectAll().orderBy('name').execute()).map(toService);
+    },
+    async deleteByName(name) {
+      return affected(await db.deleteFrom('services').where('name', '=', name).executeTakeFirst());
+    },
+    async setToken(name, token) {
+      const r = await db
+        .updateTable('services')
+        .set({ token_hash: token.hash, token_salt: token.salt, token_alg: token.alg })
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return affected(r);
+    },
+  };
+
+  const grants: Store['grants'] = {
+    async find(userId, serviceId) {
+      const row = await db
+        .selectFrom('grants')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('service_id', '=', serviceId)
+        .executeTakeFirst();
+      return row && toGrant(row);
+    },
+    async insertIfAbsent(g) {
+      try {
+        await db
+          .insertInto('grants')
+          .values({
+            user_id: g.userId,
+            service_id: g.serviceId,
+            scope: g.scope,
+            token_sealed: g.tokenSealed,
+            created_at: g.createdAt,
+            last_seen_at: null,
+          })
+          .execute();
+        return true;
+      } catch (err) {
+        if (isUniqueViolation(err)) return false;
+        throw err;
+      }
+    },
+    async setScope(userId, serviceId, scope) {
+      // Compare-free update: MySQL reports 0 changed rows when the value is already equal, so existence is
+      // checked by a read instead of by the row count.
+      await db.updateTable('grants').set({ scope }).where('user_id', '=', userId).where('service_id', '=', serviceId).execute();
+      return (await grants.find(userId, serviceId)) !== undefined;
+    },
+    async delete(userId, serviceId) {
+      return affected(await db.deleteFrom('grants').where('user_id', '=', userId).where('service_id', '=', serviceId).executeTakeFirst());
+    },
+    async list() {
+      return (await db.selectFrom('grants').selectAll().orderBy('user_id').orderBy('service_id').execute()).map(toGrant);
+    },
+    async touch(keys, at) {
+      for (const k of keys) {
+        await db
+          .updateTable('grants')
+          .set({ last_seen_at: at })
+          .where('user_id', '=', k.userId)
+          .where('service_id', '=', k.serviceId)
+          .execute();
+      }
+    },
+  };
+
+  const proxyTokens: Store['proxyTokens'] = {
+    async create(input) {
+      return uniquely('proxy token', async () => {
+        const r = await db
+          .insertInto('proxy_tokens')
+          .values({
+            name: input.name,
+            token_hash: input.token.hash,
+            token_salt: input.token.salt,
+            token_alg: input.token.alg,
+            created_at: input.createdAt,
+          })
+          .executeTakeFirstOrThrow();
+        return { id: Number(r.insertId), ...input };
+      });
+    },
+    async list() {
+      return (await db.selectFrom('proxy_tokens').selectAll().orderBy('name').execute()).map(toProxyToken);
+    },
+    async deleteByName(name) {
+      return affected(await db.deleteFrom('proxy_tokens').where('name', '=', name).executeTakeFirst());
+    },
+  };
+
+  return {
+    users,
+    devices,
+    services,
+    grants,
+    proxyTokens,
+    async ping() {
+      await sql`SELECT 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+export type SqlDb = Kysely<Database>;

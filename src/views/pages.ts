@@ -1,0 +1,75 @@
+// The HTML pages: plain forms that work without JavaScript, one stylesheet, no inline script or style.
+import { html } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
+
+export const STYLESHEET_PATH = '/login/static/style.css';
+
+function layout(title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>) {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title}</title>
+<link rel="stylesheet" href="${STYLESHEET_PATH}">
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+export interface LoginPageProps {
+  readonly rd?: string | undefined;
+  readonly email?: string | undefined;
+  readonly error?: string | undefined;
+}
+
+export function loginPage({ rd, email, error }: LoginPageProps) {
+  return layout(
+    'Sign in',
+    html`<h1>Sign in</h1>
+${error ? html`<p class="error" role="alert" id="login-error">${error}</p>` : ''}
+<form method="post" action="/login" ${error ? html`aria-describedby="login-error"` : ''}>
+  ${rd ? html`<input type="hidden" name="rd" value="${rd}">` : ''}
+  <label for="email">Email</label>
+  <input id="email" name="email" type="email" autocomplete="username" required maxlength="254" value="${email ?? ''}" ${email ? '' : 'autofocus'}>
+  <label for="code">Code</label>
+  <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" minlength="6" maxlength="6" required aria-describedby="code-help" ${email ? 'autofocus' : ''}>
+  <p id="code-help" class="help">The 6-digit code from your authenticator app.</p>
+  <button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+export function signedInPage({ email, deviceType }: { email: string; deviceType: string }) {
+  return layout(
+    'Signed in',
+    html`<h1>Signed in</h1>
+<p>You are signed in as <strong>${email}</strong> on this device (${deviceType}).</p>
+<form method="post" action="/logout">
+  <button type="submit">Sign out</button>
+</form>`,
+  );
+}
+
+export function messagePage(title: string, message: string) {
+  return layout(title, html`<h1>${title}</h1><p>${message}</p>`);
+}
+
+export const STYLESHEET = `
+:root { color-scheme: light dark; font-family: system-ui, sans-serif; }
+body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: Canvas; color: CanvasText; }
+main { width: min(22rem, 90vw); padding: 2rem; border: 1px solid color-mix(in srgb, CanvasText 20%, transparent); border-radius: .75rem; }
+h1 { margin-top: 0; font-size: 1.5rem; }
+form { display: grid; gap: .5rem; }
+label { font-weight: 600; margin-top: .5rem; }
+input { font: inherit; padding: .6rem; border-radius: .4rem; border: 1px solid GrayText; }
+button { font: inherit; margin-top: 1rem; padding: .7rem; border-radius: .4rem; border: 0; background: #2457c5; color: white; cursor: pointer; }
+button:focus-visible, input:focus-visible { outline: 3px solid #7aa2ff; outline-offset: 2px; }
+.help { margin: 0; font-size: .85rem; color: GrayText; }
+.error { padding: .6rem; border-radius: .4rem; background: #fde8e8; color: #8a1111; }
+`;

@@ -1,0 +1,25 @@
+// Headless Debian Chromium through playwright-core. *.example.test resolves to 127.0.0.1 inside the browser,
+// so cookies can carry a real Domain attribute while every packet stays on loopback.
+import { type Browser, chromium } from 'playwright-core';
+
+export const TEST_DOMAIN = 'example.test';
+export const APP_HOST = `app.${TEST_DOMAIN}`;
+
+export async function launchChromium(executablePath: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      // Only the test's own host names exist, and all of them are this machine; every other name fails.
+      `--host-resolver-rules=MAP *.${TEST_DOMAIN} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE localhost`,
+    ],
+  });
+}

@@ -1,0 +1,104 @@
+// Child processes for the e2e tests: start, wait until ready, keep the tail of their output for failure
+// messages, and stop them (also when the test worker exits early).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const OUTPUT_TAIL_IN_CHARS = 16_000;
+
+export interface ManagedProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** The last few kilobytes of stdout and stderr, interleaved. */
+  output(): string;
+  /** Exit code or signal once the process has ended, otherwise undefined. */
+  exited(): string | undefined;
+  stop(): Promise<void>;
+}
+
+const running = new Set<ManagedProcess>();
+
+// Last resort: a crashed test file must not leave nginx or caddy behind on the machine.
+process.once('exit', () => {
+  for (const managed of running) managed.child.kill('SIGKILL');
+});
+
+export function startProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): ManagedProcess {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  const append = (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_IN_CHARS);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  let exitedWith: string | undefined;
+  child.on('error', (error) => {
+    exitedWith = `spawn error: ${error.message}`;
+  });
+  child.on('exit', (code, signal) => {
+    exitedWith = signal ?? String(code);
+  });
+
+  const managed: ManagedProcess = {
+    name,
+    child,
+    output: () => tail,
+    exited: () => exitedWith,
+    async stop() {
+      running.delete(managed);
+      if (exitedWith !== undefined) return;
+      const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const stopped = await Promise.race([ended.then(() => true), sleep(5_000).then(() => false)]);
+      if (!stopped) {
+        child.kill('SIGKILL');
+        await ended;
+      }
+    },
+  };
+  running.add(managed);
+  return managed;
+}
+
+/** Polls `ready` until it returns true; fails early, with the process output, if the process dies. */
+export async function waitUntilReady(
+  proc: ManagedProcess,
+  ready: () => Promise<boolean>,
+  { timeoutInMs = 20_000, what = 'ready' }: { timeoutInMs?: number; what?: string } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutInMs;
+  while (Date.now() < deadline) {
+    const exit = proc.exited();
+    if (exit !== undefined) {
+      throw new Error(`${proc.name} exited (${exit}) before it was ${what}. Output:\n${proc.output()}`);
+    }
+    if (await ready().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`${proc.name} was not ${what} after ${timeoutInMs} ms. Output:\n${proc.output()}`);
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}

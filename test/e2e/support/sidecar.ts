@@ -1,0 +1,107 @@
+// The real sidecar as a black box: `node dist/main.js` with a fresh SQLite file, and its admin CLI.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { generate } from 'otplib';
+import { REPO_ROOT, tempDir } from './paths.js';
+import { freePort, type ManagedProcess, startProcess, waitUntilReady } from './processes.js';
+
+const run = promisify(execFile);
+
+/** ENCRYPTION_KEYS and friends from the repository's public test keys. */
+function testingEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(join(REPO_ROOT, '.env.testing'), 'utf8').split('\n')) {
+    const match = /^\s*([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (match?.[1] && match[2] !== undefined) env[match[1]] = match[2].trim();
+  }
+  return env;
+}
+
+export interface SidecarOptions {
+  /** Absolute base URL of the login pages as the browser sees them, e.g. http://app.example.test:18080 */
+  readonly publicUrl: string;
+  readonly landingUrl: string;
+  readonly cookieDomain: string;
+  readonly extraEnv?: Record<string, string>;
+}
+
+export interface CreatedUser {
+  readonly id: string | number;
+  readonly email: string;
+  readonly totpSecret: string;
+}
+
+export interface RunningSidecar {
+  readonly port: number;
+  readonly process: ManagedProcess;
+  /** Runs `node dist/cli.js <args> --json` against the same database; returns its JSON answer. */
+  cli(args: readonly string[]): Promise<Record<string, unknown>>;
+  addUser(email: string, options?: { username?: string; admin?: boolean }): Promise<CreatedUser>;
+  stop(): Promise<void>;
+}
+
+export async function startSidecar(options: SidecarOptions): Promise<RunningSidecar> {
+  const dir = tempDir('sidecar');
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    NODE_ENV: 'test',
+    ...testingEnv(),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: `sqlite:${join(dir.path, 'auth.db')}`,
+    PUBLIC_URL: options.publicUrl,
+    LANDING_URL: options.landingUrl,
+    COOKIE_DOMAIN: options.cookieDomain,
+    INSECURE_HTTP: 'true',
+    TRUSTED_PROXIES: '127.0.0.1,::1',
+    LOG_LEVEL: 'warn',
+    ...options.extraEnv,
+  };
+  const proc = startProcess('sidecar', process.execPath, [join(REPO_ROOT, 'dist/main.js')], { env, cwd: REPO_ROOT });
+  await waitUntilReady(
+    proc,
+    async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok,
+    { what: 'healthy on /healthz', timeoutInMs: 30_000 },
+  );
+
+  const cli = async (args: readonly string[]) => {
+    try {
+      const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'dist/cli.js'), ...args, '--json'], {
+        env,
+        cwd: REPO_ROOT,
+        timeout: 30_000,
+      });
+      const line = stdout.trim().split('\n').filter(Boolean).at(-1) ?? '';
+      return JSON.parse(line) as Record<string, unknown>;
+    } catch (error) {
+      const details = error as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`cli ${args.join(' ')} failed: ${details.message}\n${details.stdout ?? ''}\n${details.stderr ?? ''}`);
+    }
+  };
+
+  return {
+    port,
+    process: proc,
+    cli,
+    async addUser(email, { username, admin } = {}) {
+      const args = ['user', 'add', '--email', email];
+      if (username) args.push('--username', username);
+      if (admin) args.push('--admin');
+      const created = await cli(args);
+      if (typeof created.totpSecret !== 'string') throw new Error(`user add printed no totpSecret: ${JSON.stringify(created)}`);
+      return { id: created.id as string | number, email, totpSecret: created.totpSecret };
+    },
+    async stop() {
+      await proc.stop();
+      dir.remove();
+    },
+  };
+}
+
+/** The current TOTP code for a base32 secret (SHA-1, 6 digits, 30 s), as an authenticator app shows it. */
+export async function totpCode(secret: string): Promise<string> {
+  return generate({ secret });
+}

@@ -64,6 +64,12 @@ async function uniquely<T>(what: string, op: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * MySQL's binary collations still PAD SPACE: `'a '` equals `'a'` there. Lookups by a name re-check the
+ * match exactly, so every dialect answers the same.
+ */
+const exact = (stored: string, wanted: string) => stored === wanted;
+
 const affected = (r: { numUpdatedRows?: bigint; numDeletedRows?: bigint }): boolean => (r.numUpdatedRows ?? r.numDeletedRows ?? 0n) > 0n;
 
 export function createSqlStore({ db }: OpenDatabase): Store {
@@ -90,7 +96,7 @@ export function createSqlStore({ db }: OpenDatabase): Store {
     },
     async findByEmail(email) {
       const row = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
-      return row && toUser(row);
+      return row && exact(row.email, email) ? toUser(row) : undefined;
     },
     async list() {
       return (await db.selectFrom('users').selectAll().orderBy('id').execute()).map(toUser);
@@ -144,7 +150,7 @@ export function createSqlStore({ db }: OpenDatabase): Store {
         ])
         .where('d.id', '=', deviceId)
         .executeTakeFirst();
-      if (!row) return undefined;
+      if (!row || !exact(row.d_id, deviceId)) return undefined;
       return {
         device: toDevice({
           id: row.d_id,
@@ -189,7 +195,7 @@ export function createSqlStore({ db }: OpenDatabase): Store {
     },
     async findByName(name) {
       const row = await db.selectFrom('services').selectAll().where('name', '=', name).executeTakeFirst();
-      return row && toService(row);
+      return row && exact(row.name, name) ? toService(row) : undefined;
     },
     async list() {
       return (await db.selectFrom('services').selectAll().orderBy('name').execute()).map(toService);

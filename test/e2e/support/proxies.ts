@@ -50,7 +50,8 @@ export function renderNginxConfig(targets: ProxyTargets & { port: number }): str
   text = replaceExactlyOnce(text, 'server app:80;', `server 127.0.0.1:${targets.upstreamPort};`, file);
   text = replaceExactlyOnce(text, 'listen 80;', `listen 127.0.0.1:${targets.port};`, file);
   text = replaceExactlyOnce(text, 'server_name app.example.com;', `server_name ${targets.hostName};`, file);
-  text = replaceExactlyOnce(text, '"${PASSWORDLESS_AUTH_PROXY_TOKEN}"', `"${targets.proxyToken}"`, file);
+  // The placeholder the official nginx image's envsubst step fills in (see the file's header).
+  text = replaceExactlyOnce(text, `"$\{PASSWORDLESS_AUTH_PROXY_TOKEN}"`, `"${targets.proxyToken}"`, file);
   return text;
 }
 

@@ -60,7 +60,7 @@ export async function rawRequest(request: RawRequest): Promise<RawResponse> {
   for (const line of headerLines) {
     const colon = line.indexOf(':');
     const name = line.slice(0, colon).trim().toLowerCase();
-    (headers[name] ??= []).push(line.slice(colon + 1).trim());
+    headers[name] = [...(headers[name] ?? []), line.slice(colon + 1).trim()];
   }
   let payload = data.subarray(headEnd + 4);
   if (headers['transfer-encoding']?.some((value) => value.toLowerCase().includes('chunked'))) {
@@ -70,5 +70,4 @@ export async function rawRequest(request: RawRequest): Promise<RawResponse> {
 }
 
 /** The first value of a response header, or undefined. */
-export const firstHeader = (response: RawResponse, name: string): string | undefined =>
-  response.headers[name.toLowerCase()]?.[0];
+export const firstHeader = (response: RawResponse, name: string): string | undefined => response.headers[name.toLowerCase()]?.[0];

@@ -44,6 +44,12 @@ export function builtSidecar(): Requirement {
   };
 }
 
+/** The path of a requirement the caller has checked is present (runs inside tests that were not skipped). */
+export function pathOf(requirement: Requirement): string {
+  if (requirement.path === undefined) throw new Error(`${requirement.name} is missing (${requirement.hint})`);
+  return requirement.path;
+}
+
 /**
  * Registers a test that fails in CI when something is missing, and returns whether the caller should skip.
  * Use as `const skip = requirementsGate('nginx', [...]); describe.skipIf(skip)(...)`.

@@ -12,13 +12,15 @@ export interface SeenRequest {
 }
 
 /** Every value of one header, matched case-insensitively on the exact name (no `-`/`_` folding). */
-export function headerValues(seen: SeenRequest, name: string): string[] {
+export function headerValues(seen: SeenRequest | undefined, name: string): string[] {
   const lower = name.toLowerCase();
+  if (seen === undefined) return [];
   return seen.rawHeaders.filter(([key]) => key.toLowerCase() === lower).map(([, value]) => value);
 }
 
 /** Names of all headers that look like an identity header in any spelling: remote-user, REMOTE_USER, ... */
-export function identityLikeHeaders(seen: SeenRequest): Array<readonly [string, string]> {
+export function identityLikeHeaders(seen: SeenRequest | undefined): Array<readonly [string, string]> {
+  if (seen === undefined) return [];
   return seen.rawHeaders.filter(([key]) => /^remote[-_]/i.test(key));
 }
 

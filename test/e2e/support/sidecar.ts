@@ -60,18 +60,18 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     LOG_LEVEL: 'warn',
     ...options.extraEnv,
   };
-  const proc = startProcess('sidecar', process.execPath, [join(REPO_ROOT, 'dist/main.js')], { env, cwd: REPO_ROOT });
-  await waitUntilReady(
-    proc,
-    async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok,
-    { what: 'healthy on /healthz', timeoutInMs: 30_000 },
-  );
+  // cwd is the temp dir: the sidecar also reads a `.env` from its cwd, and a developer's own must not leak in.
+  const proc = startProcess('sidecar', process.execPath, [join(REPO_ROOT, 'dist/main.js')], { env, cwd: dir.path });
+  await waitUntilReady(proc, async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok, {
+    what: 'healthy on /healthz',
+    timeoutInMs: 30_000,
+  });
 
   const cli = async (args: readonly string[]) => {
     try {
       const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'dist/cli.js'), ...args, '--json'], {
         env,
-        cwd: REPO_ROOT,
+        cwd: dir.path,
         timeout: 30_000,
       });
       const line = stdout.trim().split('\n').filter(Boolean).at(-1) ?? '';

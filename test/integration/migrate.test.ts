@@ -1,0 +1,83 @@
+// Rule: a migration that fails never leaves a half-applied schema behind. SQLite rolls the whole file back;
+// MySQL (whose DDL commits by itself) records progress per statement and the next run completes it.
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type OpenDatabase, openDatabase } from '../../src/store/database.js';
+import { isMigrated, loadMigrations, migrate, splitStatements } from '../../src/store/migrate.js';
+import { createTestDatabase, DIALECTS, skipReason, type TestDatabase } from '../support/databases.js';
+
+async function tableExists(database: OpenDatabase, table: string): Promise<boolean> {
+  try {
+    await sql`SELECT 1 FROM ${sql.table(table)} LIMIT 1`.execute(database.db);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('splitStatements', () => {
+  it('splits on semicolons at line ends and drops comment lines', () => {
+    expect(splitStatements('-- c\nCREATE TABLE a (x INT);\n\n-- d\nCREATE TABLE b (\n y INT\n);\n')).toEqual(['CREATE TABLE a (x INT)', 'CREATE TABLE b (\n y INT\n)']);
+  });
+  it('finds the shipped migrations for both dialects, with the same versions', () => {
+    const s = loadMigrations('sqlite').map((m) => m.version);
+    expect(s).toContain('001_init');
+    expect(loadMigrations('mysql').map((m) => m.version)).toEqual(s);
+  });
+});
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect))(`migrations on ${dialect}`, () => {
+    let tdb: TestDatabase;
+    let database: OpenDatabase;
+    afterEach(async () => {
+      await database?.db.destroy();
+      await tdb?.drop();
+    });
+
+    it('applies every migration once, then reports them as already applied', async () => {
+      tdb = await createTestDatabase(dialect);
+      database = openDatabase(tdb.target);
+      expect((await migrate(database)).applied).toEqual(['001_init']);
+      expect(await isMigrated(database)).toBe(true);
+      const again = await migrate(database);
+      expect(again.applied).toEqual([]);
+      expect(again.alreadyApplied).toEqual(['001_init']);
+      for (const t of ['users', 'devices', 'services', 'grants', 'proxy_tokens']) expect(await tableExists(database, t)).toBe(true);
+    });
+
+    it('never leaves a failed migration half-applied', async () => {
+      tdb = await createTestDatabase(dialect);
+      database = openDatabase(tdb.target);
+      const good = 'CREATE TABLE IF NOT EXISTS mig_a (x INT)';
+      const broken = { version: '900_test', statements: [good, 'CREATE TABLE mig_b (x NOSUCHTYPE(', 'CREATE TABLE IF NOT EXISTS mig_c (x INT)'] };
+      await expect(migrate(database, [broken])).rejects.toThrow();
+      expect(await tableExists(database, 'mig_c')).toBe(false);
+      const rows = await database.db.selectFrom('schema_migrations').selectAll().where('version', '=', '900_test').execute();
+      if (dialect === 'sqlite') {
+        // One transaction: nothing of it happened.
+        expect(await tableExists(database, 'mig_a')).toBe(false);
+        expect(rows).toEqual([]);
+      } else {
+        // Recorded as incomplete, with how far it got.
+        expect(rows.map((r) => [Number(r.statements_done), Number(r.complete)])).toEqual([[1, 0]]);
+      }
+      // Fixed, the next run completes it and it counts as applied.
+      const fixed = { version: '900_test', statements: [good, 'CREATE TABLE IF NOT EXISTS mig_b (x INT)', 'CREATE TABLE IF NOT EXISTS mig_c (x INT)'] };
+      expect((await migrate(database, [fixed])).applied).toEqual(['900_test']);
+      for (const t of ['mig_a', 'mig_b', 'mig_c']) expect(await tableExists(database, t)).toBe(true);
+    });
+
+    if (dialect === 'mysql') it('lets only one instance migrate at a time', async () => {
+      tdb = await createTestDatabase(dialect);
+      database = openDatabase(tdb.target);
+      const other = openDatabase(tdb.target);
+      try {
+        const [a, b] = await Promise.all([migrate(database), migrate(other)]);
+        expect([...a.applied, ...b.applied]).toEqual(['001_init']);
+      } finally {
+        await other.db.destroy();
+      }
+    });
+  });
+}

@@ -1,0 +1,124 @@
+// One contract for the Store, run against every database: what the core relies on must hold on each.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConflictError, type Store } from '../../src/core/ports.js';
+import { openDatabase } from '../../src/store/database.js';
+import { migrate } from '../../src/store/migrate.js';
+import { createSqlStore } from '../../src/store/sql-store.js';
+import { createTestDatabase, DIALECTS, skipReason, type TestDatabase } from '../support/databases.js';
+
+const token = { hash: 'h'.repeat(64), salt: 's'.repeat(32), alg: 'sha256' as const };
+const hex = (c: string) => c.repeat(32);
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect))(`Store contract on ${dialect}`, () => {
+    let tdb: TestDatabase;
+    let store: Store;
+
+    beforeAll(async () => {
+      tdb = await createTestDatabase(dialect);
+      const database = openDatabase(tdb.target);
+      await migrate(database);
+      store = createSqlStore(database);
+    });
+    afterAll(async () => {
+      await store?.close();
+      await tdb?.drop();
+    });
+
+    const addUser = (email: string, role: 'admin' | 'user' = 'user') =>
+      store.users.create({ email, username: email.split('@')[0] ?? null, role, createdAt: 1000 }, (id) => `sealed-for-${id}`);
+
+    it('creates users with the sealed secret bound to the new id, and finds them by exact email', async () => {
+      const u = await addUser('carol@example.com');
+      expect(u.totpSecretSealed).toBe(`sealed-for-${u.id}`);
+      expect(await store.users.findByEmail('carol@example.com')).toEqual(u);
+      // Binary collation: a differently cased email is another email (the core canonicalises before lookups).
+      expect(await store.users.findByEmail('Carol@example.com')).toBeUndefined();
+      await expect(addUser('carol@example.com')).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('advances the TOTP replay guard only forwards, atomically under concurrency', async () => {
+      const u = await addUser('replay@example.com');
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.users.advanceTotpStep(u.id, 100)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.users.advanceTotpStep(u.id, 99)).toBe(false);
+      expect(await store.users.advanceTotpStep(u.id, 101)).toBe(true);
+      expect((await store.users.findByEmail('replay@example.com'))?.lastTotpStep).toBe(101);
+    });
+
+    it('stores devices and finds device and owner in one call', async () => {
+      const u = await addUser('dave@example.com', 'admin');
+      await store.devices.create({ id: hex('a'), userId: u.id, signature: 'f'.repeat(64), deviceType: 'Linux Firefox', createdAt: 5 });
+      const found = await store.devices.findWithUser(hex('a'));
+      expect(found?.device).toEqual({ id: hex('a'), userId: u.id, signature: 'f'.repeat(64), deviceType: 'Linux Firefox', createdAt: 5, lastSeenAt: null });
+      expect(found?.user).toEqual(u);
+      expect(await store.devices.findWithUser(hex('b'))).toBeUndefined();
+      expect(await store.devices.findWithUser(hex('A'))).toBeUndefined();
+      await store.devices.touch([hex('a')], 77);
+      expect((await store.devices.list(u.id))[0]?.lastSeenAt).toBe(77);
+      expect(await store.devices.delete(hex('a'))).toBe(true);
+      expect(await store.devices.delete(hex('a'))).toBe(false);
+    });
+
+    it('matches service names exactly and case-sensitively', async () => {
+      const s = await store.services.create({ name: 'EmailService', token, createdAt: 1 });
+      expect(await store.services.findByName('EmailService')).toEqual(s);
+      expect(await store.services.findByName('emailservice')).toBeUndefined();
+      expect(await store.services.findByName('EmailService ')).toBeUndefined();
+      // Another case is another service.
+      await store.services.create({ name: 'emailservice', token, createdAt: 1 });
+      await expect(store.services.create({ name: 'EmailService', token, createdAt: 1 })).rejects.toBeInstanceOf(ConflictError);
+      const rotated = { hash: 'x'.repeat(64), salt: 'y'.repeat(32), alg: 'sha256' as const };
+      expect(await store.services.setToken('EmailService', rotated)).toBe(true);
+      expect((await store.services.findByName('EmailService'))?.token).toEqual(rotated);
+      expect(await store.services.setToken('Nope', rotated)).toBe(false);
+    });
+
+    it('keeps one grant per (user, service); the first insert wins', async () => {
+      const u = await addUser('erin@example.com');
+      const s = await store.services.create({ name: 'grants-svc', token, createdAt: 1 });
+      const g = { userId: u.id, serviceId: s.id, scope: 'read:email', tokenSealed: 'first', createdAt: 3 };
+      const raced = await Promise.all([
+        store.grants.insertIfAbsent(g),
+        store.grants.insertIfAbsent({ ...g, tokenSealed: 'second' }),
+        store.grants.insertIfAbsent({ ...g, tokenSealed: 'third' }),
+      ]);
+      expect(raced.filter(Boolean)).toHaveLength(1);
+      const stored = await store.grants.find(u.id, s.id);
+      expect(['first', 'second', 'third']).toContain(stored?.tokenSealed);
+      expect(await store.grants.setScope(u.id, s.id, 'read:email,read:username')).toBe(true);
+      expect(await store.grants.setScope(u.id, s.id, 'read:email,read:username')).toBe(true);
+      expect((await store.grants.find(u.id, s.id))?.scope).toBe('read:email,read:username');
+      expect(await store.grants.setScope(u.id, 999_999, 'x')).toBe(false);
+      expect(await store.grants.delete(u.id, s.id)).toBe(true);
+      expect(await store.grants.find(u.id, s.id)).toBeUndefined();
+    });
+
+    it('deleting a user removes their devices and grants; deleting a service removes its grants', async () => {
+      const u = await addUser('frank@example.com');
+      const s = await store.services.create({ name: 'cascade-svc', token, createdAt: 1 });
+      await store.devices.create({ id: hex('c'), userId: u.id, signature: 'e'.repeat(64), deviceType: 'x', createdAt: 1 });
+      await store.grants.insertIfAbsent({ userId: u.id, serviceId: s.id, scope: '', tokenSealed: 't', createdAt: 1 });
+      expect(await store.users.deleteByEmail('frank@example.com')).toBe(true);
+      expect(await store.devices.findWithUser(hex('c'))).toBeUndefined();
+      expect(await store.grants.find(u.id, s.id)).toBeUndefined();
+
+      const u2 = await addUser('gina@example.com');
+      await store.grants.insertIfAbsent({ userId: u2.id, serviceId: s.id, scope: '', tokenSealed: 't', createdAt: 1 });
+      expect(await store.services.deleteByName('cascade-svc')).toBe(true);
+      expect(await store.grants.find(u2.id, s.id)).toBeUndefined();
+    });
+
+    it('stores proxy tokens with unique names', async () => {
+      const p = await store.proxyTokens.create({ name: 'edge', token, createdAt: 9 });
+      expect(await store.proxyTokens.list()).toEqual([p]);
+      await expect(store.proxyTokens.create({ name: 'edge', token, createdAt: 9 })).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.proxyTokens.deleteByName('edge')).toBe(true);
+      expect(await store.proxyTokens.deleteByName('edge')).toBe(false);
+    });
+
+    it('answers a ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,51 @@
+// Fresh databases for tests, one per suite, on every dialect: SQLite in a temp dir, MySQL as a new database on
+// the test server (created here and dropped afterwards, so parallel runs never collide).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createConnection } from 'mysql2/promise';
+import { inject } from 'vitest';
+import type { Dialect, DatabaseTarget } from '../../src/store/database.js';
+import { parseDatabaseUrl } from '../../src/store/database.js';
+
+export interface TestDatabase {
+  readonly url: string;
+  readonly target: DatabaseTarget;
+  drop(): Promise<void>;
+}
+
+export const DIALECTS: readonly Dialect[] = ['sqlite', 'mysql'];
+
+/** Why the MySQL suite cannot run here, or `undefined` when it can. */
+export function skipReason(dialect: Dialect): string | undefined {
+  return dialect === 'mysql' ? inject('mysqlSkipReason') : undefined;
+}
+
+export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'pa-test-'));
+    const url = `sqlite:${join(dir, 'auth.db')}`;
+    return { url, target: parseDatabaseUrl(url) as DatabaseTarget, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const server = inject('mysqlUrl');
+  if (!server) throw new Error('no MySQL server for tests');
+  const base = parseDatabaseUrl(server);
+  if (base?.dialect !== 'mysql') throw new Error(`not a MySQL URL: ${server}`);
+  const name = `pa_test_${randomBytes(6).toString('hex')}`;
+  const admin = await createConnection({ host: base.host, port: base.port, user: base.user, password: base.password });
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await admin.end();
+  const url = server.replace(/\/[^/?]*(\?.*)?$/, `/${name}`);
+  return {
+    url,
+    target: { ...base, database: name },
+    drop: async () => {
+      const conn = await createConnection({ host: base.host, port: base.port, user: base.user, password: base.password });
+      await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await conn.end();
+    },
+  };
+}
+
+export const TEST_KEYS = [{ id: 'test1', key: Buffer.from('Le3KcBetev2nVfFI9w1ZDPuPV9HpLpbF6th4waZ8ELg=', 'base64') }];

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { readOriginalRequest, isTrustedPeer, trustList } from '../../src/http/forwarded.js';
+import { safeRedirect } from '../../src/http/redirect.js';
+
+const policy = { allowedHosts: ['.example.com', 'auth.other.org'], allowHttp: false };
+
+describe('safeRedirect', () => {
+  it('accepts https URLs on allowed hosts and subdomains', () => {
+    expect(safeRedirect('https://example.com/', policy)).toBe('https://example.com/');
+    expect(safeRedirect('https://app.example.com/a?b=1#c', policy)).toBe('https://app.example.com/a?b=1#c');
+    expect(safeRedirect('https://deep.app.EXAMPLE.com:8443/x', policy)).toBe('https://deep.app.example.com:8443/x');
+    expect(safeRedirect('https://auth.other.org/', policy)).toBe('https://auth.other.org/');
+  });
+
+  it('matches hosts at a label boundary only', () => {
+    for (const bad of ['https://evilexample.com/', 'https://example.com.evil.net/', 'https://x.auth.other.org/', 'https://other.org/']) {
+      expect(safeRedirect(bad, policy)).toBeUndefined();
+    }
+  });
+
+  it('refuses other schemes, relative and protocol-relative URLs', () => {
+    for (const bad of ['http://app.example.com/', 'javascript:alert(1)', '//app.example.com/', '/path', 'data:text/html,x', 'ftp://example.com/']) {
+      expect(safeRedirect(bad, policy)).toBeUndefined();
+    }
+    expect(safeRedirect('http://app.example.com/', { ...policy, allowHttp: true })).toBe('http://app.example.com/');
+  });
+
+  it('refuses userinfo, control characters, backslashes and whitespace', () => {
+    for (const bad of [
+      'https://evil.net@app.example.com/',
+      'https://user:pw@app.example.com/',
+      'https://app.example.com\\@evil.net/',
+      'https://app.example.com/\n',
+      '\thttps://app.example.com/',
+      'https://app.example.com/%0d%0a x',
+      'https://app.example.com/\u0000',
+    ]) {
+      expect(safeRedirect(bad, policy)).toBeUndefined();
+    }
+  });
+
+  it('takes exactly one value', () => {
+    expect(safeRedirect(['https://example.com/'], policy)).toBe('https://example.com/');
+    expect(safeRedirect(['https://example.com/', 'https://example.com/'], policy)).toBeUndefined();
+    expect(safeRedirect([], policy)).toBeUndefined();
+    expect(safeRedirect(undefined, policy)).toBeUndefined();
+  });
+});
+
+describe('forwarded headers', () => {
+  const trusted = trustList(['127.0.0.1', '10.0.0.0/8', '::1']);
+  const h = (o: Record<string, string>) => new Headers(o);
+
+  it('trusts only configured peers, including IPv4-mapped IPv6', () => {
+    expect(isTrustedPeer('127.0.0.1', trusted)).toBe(true);
+    expect(isTrustedPeer('::ffff:10.1.2.3', trusted)).toBe(true);
+    expect(isTrustedPeer('::1', trusted)).toBe(true);
+    expect(isTrustedPeer('192.168.1.1', trusted)).toBe(false);
+    expect(isTrustedPeer(undefined, trusted)).toBe(false);
+  });
+
+  it('reads nginx X-Original-URL and Traefik/Caddy X-Forwarded-* from a trusted proxy', () => {
+    expect(readOriginalRequest(h({ 'x-original-url': 'https://app.example.com/a?b', 'x-original-method': 'post' }), true)).toEqual({
+      url: 'https://app.example.com/a?b',
+      method: 'POST',
+    });
+    expect(
+      readOriginalRequest(h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/x?y=1', 'x-forwarded-method': 'GET' }), true),
+    ).toEqual({ url: 'https://app.example.com/x?y=1', method: 'GET' });
+  });
+
+  it('ignores the same headers from anyone else', () => {
+    expect(readOriginalRequest(h({ 'x-original-url': 'https://app.example.com/a' }), false).url).toBeUndefined();
+  });
+
+  it('ignores repeated or malformed values', () => {
+    expect(readOriginalRequest(h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example.com, b.example.com', 'x-forwarded-uri': '/' }), true).url).toBeUndefined();
+    expect(readOriginalRequest(h({ 'x-forwarded-proto': 'gopher', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': '/' }), true).url).toBeUndefined();
+    expect(readOriginalRequest(h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': 'x' }), true).url).toBeUndefined();
+  });
+});

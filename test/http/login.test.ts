@@ -1,8 +1,8 @@
 // Login: the page, the form, the reference's /device/add, logout. Every failure is one generic 401.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceSignature } from '../../src/core/crypto.js';
-import { DIALECTS, skipReason } from '../support/databases.js';
 import { cookieHeader, createTestApp, type TestApp } from '../support/app.js';
+import { DIALECTS, skipReason } from '../support/databases.js';
 
 const LOGIN_FAILED = '{"status code":401,"error":"Invalid email or password"}';
 
@@ -41,7 +41,11 @@ for (const dialect of DIALECTS) {
 
     it('POST /device/add registers a device with fresh random cookies and stores only the signature', async () => {
       const clientChosen = { device_id: '0'.repeat(32), hmac_secret: '1'.repeat(32) };
-      const res = await deviceAdd({ email: 'alice@example.com', device_registration_code: await t.nextCode(alice.secret), device_type: 'Windows Firefox' });
+      const res = await deviceAdd({
+        email: 'alice@example.com',
+        device_registration_code: await t.nextCode(alice.secret),
+        device_type: 'Windows Firefox',
+      });
       expect(res.status).toBe(200);
       expect(await res.text()).toBe('{"status code":200,"status":"ok"}');
       const cookies = res.headers.getSetCookie();
@@ -118,7 +122,11 @@ for (const dialect of DIALECTS) {
 
     it('POST /login (form) logs in and returns to an allowed rd, else to the landing URL', async () => {
       const form = (fields: Record<string, string>) =>
-        t.request('/login', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' }, body: new URLSearchParams(fields) });
+        t.request('/login', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' },
+          body: new URLSearchParams(fields),
+        });
       const ok = await form({ email: alice.email, code: await t.nextCode(alice.secret), rd: 'https://app.example.com/page?x=1' });
       expect(ok.status).toBe(303);
       expect(ok.headers.get('location')).toBe('https://app.example.com/page?x=1');

@@ -1,8 +1,8 @@
 // /verify/<service>: the reference's answers in the reference's order, and the proxy styles.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_HEADERS } from '../../src/http/verify.js';
+import { createTestApp, readJson, type TestApp } from '../support/app.js';
 import { DIALECTS, skipReason } from '../support/databases.js';
-import { createTestApp, type TestApp } from '../support/app.js';
 
 const BODY = {
   badCredential: '{"status code":401,"error":"Could not verify service"}',
@@ -46,11 +46,19 @@ for (const dialect of DIALECTS) {
 
     it('1. no or wrong caller credential → 401 Could not verify service, before anything else', async () => {
       await expectAnswer(await verify('EmailService', { Cookie: alice }), 401, BODY.badCredential);
-      await expectAnswer(await verify('EmailService', { Cookie: alice, Authorization: 'Bearer wrong-token-wrong-token' }), 401, BODY.badCredential);
+      await expectAnswer(
+        await verify('EmailService', { Cookie: alice, Authorization: 'Bearer wrong-token-wrong-token' }),
+        401,
+        BODY.badCredential,
+      );
       await expectAnswer(await verify('EmailService', { Cookie: alice, Authorization: `Bearer ${otherToken}` }), 401, BODY.badCredential);
       await expectAnswer(await verify('EmailService', { Cookie: alice, Authorization: `Basic ${serviceToken}` }), 401, BODY.badCredential);
       // Two different credentials are none.
-      await expectAnswer(await verify('EmailService', { Cookie: alice, Authorization: `Bearer ${serviceToken}`, 'X-Service-Token': otherToken }), 401, BODY.badCredential);
+      await expectAnswer(
+        await verify('EmailService', { Cookie: alice, Authorization: `Bearer ${serviceToken}`, 'X-Service-Token': otherToken }),
+        401,
+        BODY.badCredential,
+      );
       // A service token for a service that does not exist verifies nothing.
       await expectAnswer(await verify('Nope', { Cookie: alice, Authorization: `Bearer ${serviceToken}` }), 401, BODY.badCredential);
     });
@@ -75,7 +83,11 @@ for (const dialect of DIALECTS) {
       await expectAnswer(await verify('Nope', { Cookie: alice, Authorization: `Bearer ${proxyToken}` }), 404, BODY.unknownService);
       // Names are exact and case-sensitive on every database.
       await expectAnswer(await verify('emailservice', { Cookie: alice, Authorization: `Bearer ${proxyToken}` }), 404, BODY.unknownService);
-      await expectAnswer(await verify('EmailService%20', { Cookie: alice, Authorization: `Bearer ${proxyToken}` }), 404, BODY.unknownService);
+      await expectAnswer(
+        await verify('EmailService%20', { Cookie: alice, Authorization: `Bearer ${proxyToken}` }),
+        404,
+        BODY.unknownService,
+      );
       await expectAnswer(await verify('..%2Fadmin', { Cookie: alice, Authorization: `Bearer ${proxyToken}` }), 404, BODY.unknownService);
     });
 
@@ -87,7 +99,7 @@ for (const dialect of DIALECTS) {
     it('5. granted → 200 with the token and only the scoped data, in the body and in headers', async () => {
       const res = await verify('EmailService', { Cookie: alice, Authorization: `Bearer ${serviceToken}` });
       expect(res.status).toBe(200);
-      const body = await res.json();
+      const body = await readJson(res);
       expect(body).toEqual({
         'status code': 200,
         status: 'ok',
@@ -101,15 +113,15 @@ for (const dialect of DIALECTS) {
       expect(res.headers.get('Cache-Control')).toBe('no-store');
       // The same with X-Service-Token, the proxy token, and the same token again on a second device.
       const viaHeader = await verify('EmailService', { Cookie: alice, 'X-Service-Token': serviceToken });
-      expect((await viaHeader.json()).data.UserServiceToken).toBe(body.data.UserServiceToken);
+      expect((await readJson(viaHeader)).data.UserServiceToken).toBe(body.data.UserServiceToken);
       const viaProxy = await verify('EmailService', { Cookie: alice, Authorization: `Bearer ${proxyToken}` });
-      expect((await viaProxy.json()).data.UserServiceToken).toBe(body.data.UserServiceToken);
+      expect((await readJson(viaProxy)).data.UserServiceToken).toBe(body.data.UserServiceToken);
     });
 
     it('follows scope changes and revocation made with the CLI functions', async () => {
       await t.runtime.admin.grant({ email: 'bob@example.com', service: 'Other', scope: 'read:user-role' });
       const res = await verify('Other', { Cookie: bob, Authorization: `Bearer ${otherToken}` });
-      expect((await res.json()).data).toEqual({ UserServiceToken: expect.any(String), UserRole: 'user' });
+      expect((await readJson(res)).data).toEqual({ UserServiceToken: expect.any(String), UserRole: 'user' });
       expect(res.headers.get('Remote-Email')).toBe('');
       await t.runtime.admin.revoke({ email: 'bob@example.com', service: 'Other' });
       await expectAnswer(await verify('Other', { Cookie: bob, Authorization: `Bearer ${otherToken}` }), 401, BODY.forbidden);
@@ -117,15 +129,15 @@ for (const dialect of DIALECTS) {
 
     it('gives each user a different token per service', async () => {
       await t.runtime.admin.grant({ email: 'alice@example.com', service: 'Other' });
-      const a = await (await verify('EmailService', { Cookie: alice, Authorization: `Bearer ${proxyToken}` })).json();
-      const b = await (await verify('Other', { Cookie: alice, Authorization: `Bearer ${proxyToken}` })).json();
+      const a = await readJson(await verify('EmailService', { Cookie: alice, Authorization: `Bearer ${proxyToken}` }));
+      const b = await readJson(await verify('Other', { Cookie: alice, Authorization: `Bearer ${proxyToken}` }));
       expect(a.data.UserServiceToken).not.toBe(b.data.UserServiceToken);
       expect(b.data).toEqual({ UserServiceToken: expect.any(String) });
     });
 
     it('lets admins use every service, creating their grant once even under concurrent first use', async () => {
       const answers = await Promise.all(
-        Array.from({ length: 8 }, () => verify('EmailService', { Cookie: root, Authorization: `Bearer ${serviceToken}` }).then((r) => r.json())),
+        Array.from({ length: 8 }, () => verify('EmailService', { Cookie: root, Authorization: `Bearer ${serviceToken}` }).then(readJson)),
       );
       const tokens = new Set(answers.map((a) => a.data.UserServiceToken));
       expect(answers.every((a) => a['status code'] === 200)).toBe(true);
@@ -139,7 +151,11 @@ for (const dialect of DIALECTS) {
       const cookie = await t.login('temp@example.com', secret);
       expect((await verify('EmailService', { Cookie: cookie, Authorization: `Bearer ${serviceToken}` })).status).toBe(200);
       await t.runtime.admin.revokeDevice(/device_id=([0-9a-f]{32})/.exec(cookie)?.[1] as string);
-      await expectAnswer(await verify('EmailService', { Cookie: cookie, Authorization: `Bearer ${serviceToken}` }), 404, BODY.unauthenticated);
+      await expectAnswer(
+        await verify('EmailService', { Cookie: cookie, Authorization: `Bearer ${serviceToken}` }),
+        404,
+        BODY.unauthenticated,
+      );
 
       const { token } = await t.runtime.admin.rotateServiceToken('Other');
       await expectAnswer(await verify('Other', { Cookie: alice, Authorization: `Bearer ${otherToken}` }), 401, BODY.badCredential);
@@ -152,14 +168,28 @@ for (const dialect of DIALECTS) {
 
       it('nginx: not logged in → 401 with the login URL (and rd from a trusted proxy) in Location', async () => {
         t.peer = '10.0.0.2';
-        const res = await verify('EmailService', { 'X-Service-Token': proxyToken, 'X-Original-URL': 'https://app.example.com/inbox?id=3' }, '?proxy=nginx');
+        const res = await verify(
+          'EmailService',
+          { 'X-Service-Token': proxyToken, 'X-Original-URL': 'https://app.example.com/inbox?id=3' },
+          '?proxy=nginx',
+        );
         expect(res.status).toBe(401);
-        expect(res.headers.get('location')).toBe(`https://auth.example.com/login?rd=${encodeURIComponent('https://app.example.com/inbox?id=3')}`);
+        expect(res.headers.get('location')).toBe(
+          `https://auth.example.com/login?rd=${encodeURIComponent('https://app.example.com/inbox?id=3')}`,
+        );
         t.peer = '203.0.113.9';
-        const untrusted = await verify('EmailService', { 'X-Service-Token': proxyToken, 'X-Original-URL': 'https://app.example.com/inbox' }, '?proxy=nginx');
+        const untrusted = await verify(
+          'EmailService',
+          { 'X-Service-Token': proxyToken, 'X-Original-URL': 'https://app.example.com/inbox' },
+          '?proxy=nginx',
+        );
         expect(untrusted.headers.get('location')).toBe('https://auth.example.com/login');
         t.peer = '10.0.0.2';
-        const offsite = await verify('EmailService', { 'X-Service-Token': proxyToken, 'X-Original-URL': 'https://evil.net/' }, '?proxy=nginx');
+        const offsite = await verify(
+          'EmailService',
+          { 'X-Service-Token': proxyToken, 'X-Original-URL': 'https://evil.net/' },
+          '?proxy=nginx',
+        );
         expect(offsite.headers.get('location')).toBe('https://auth.example.com/login');
       });
 
@@ -175,15 +205,31 @@ for (const dialect of DIALECTS) {
         t.peer = '10.0.0.2';
         const fwd = { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'app.example.com', 'X-Forwarded-Uri': '/a?b=1' };
         for (const style of ['traefik', 'caddy']) {
-          const get = await verify('EmailService', { 'X-Service-Token': proxyToken, ...nav, ...fwd, 'X-Forwarded-Method': 'GET' }, `?proxy=${style}`);
+          const get = await verify(
+            'EmailService',
+            { 'X-Service-Token': proxyToken, ...nav, ...fwd, 'X-Forwarded-Method': 'GET' },
+            `?proxy=${style}`,
+          );
           expect(get.status).toBe(302);
-          expect(get.headers.get('location')).toBe(`https://auth.example.com/login?rd=${encodeURIComponent('https://app.example.com/a?b=1')}`);
-          const post = await verify('EmailService', { 'X-Service-Token': proxyToken, ...nav, ...fwd, 'X-Forwarded-Method': 'POST' }, `?proxy=${style}`);
+          expect(get.headers.get('location')).toBe(
+            `https://auth.example.com/login?rd=${encodeURIComponent('https://app.example.com/a?b=1')}`,
+          );
+          const post = await verify(
+            'EmailService',
+            { 'X-Service-Token': proxyToken, ...nav, ...fwd, 'X-Forwarded-Method': 'POST' },
+            `?proxy=${style}`,
+          );
           expect(post.status).toBe(303);
-          const xhr = await verify('EmailService', { 'X-Service-Token': proxyToken, Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest', ...fwd }, `?proxy=${style}`);
+          const xhr = await verify(
+            'EmailService',
+            { 'X-Service-Token': proxyToken, Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest', ...fwd },
+            `?proxy=${style}`,
+          );
           expect(xhr.status).toBe(401);
           expect(xhr.headers.get('location')).toBeNull();
-          expect((await verify('EmailService', { Cookie: bob, 'X-Service-Token': proxyToken, ...nav }, `?proxy=${style}`)).status).toBe(403);
+          expect((await verify('EmailService', { Cookie: bob, 'X-Service-Token': proxyToken, ...nav }, `?proxy=${style}`)).status).toBe(
+            403,
+          );
         }
       });
 

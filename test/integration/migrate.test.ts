@@ -17,7 +17,10 @@ async function tableExists(database: OpenDatabase, table: string): Promise<boole
 
 describe('splitStatements', () => {
   it('splits on semicolons at line ends and drops comment lines', () => {
-    expect(splitStatements('-- c\nCREATE TABLE a (x INT);\n\n-- d\nCREATE TABLE b (\n y INT\n);\n')).toEqual(['CREATE TABLE a (x INT)', 'CREATE TABLE b (\n y INT\n)']);
+    expect(splitStatements('-- c\nCREATE TABLE a (x INT);\n\n-- d\nCREATE TABLE b (\n y INT\n);\n')).toEqual([
+      'CREATE TABLE a (x INT)',
+      'CREATE TABLE b (\n y INT\n)',
+    ]);
   });
   it('finds the shipped migrations for both dialects, with the same versions', () => {
     const s = loadMigrations('sqlite').map((m) => m.version);
@@ -50,7 +53,10 @@ for (const dialect of DIALECTS) {
       tdb = await createTestDatabase(dialect);
       database = openDatabase(tdb.target);
       const good = 'CREATE TABLE IF NOT EXISTS mig_a (x INT)';
-      const broken = { version: '900_test', statements: [good, 'CREATE TABLE mig_b (x NOSUCHTYPE(', 'CREATE TABLE IF NOT EXISTS mig_c (x INT)'] };
+      const broken = {
+        version: '900_test',
+        statements: [good, 'CREATE TABLE mig_b (x NOSUCHTYPE(', 'CREATE TABLE IF NOT EXISTS mig_c (x INT)'],
+      };
       await expect(migrate(database, [broken])).rejects.toThrow();
       expect(await tableExists(database, 'mig_c')).toBe(false);
       const rows = await database.db.selectFrom('schema_migrations').selectAll().where('version', '=', '900_test').execute();
@@ -63,21 +69,25 @@ for (const dialect of DIALECTS) {
         expect(rows.map((r) => [Number(r.statements_done), Number(r.complete)])).toEqual([[1, 0]]);
       }
       // Fixed, the next run completes it and it counts as applied.
-      const fixed = { version: '900_test', statements: [good, 'CREATE TABLE IF NOT EXISTS mig_b (x INT)', 'CREATE TABLE IF NOT EXISTS mig_c (x INT)'] };
+      const fixed = {
+        version: '900_test',
+        statements: [good, 'CREATE TABLE IF NOT EXISTS mig_b (x INT)', 'CREATE TABLE IF NOT EXISTS mig_c (x INT)'],
+      };
       expect((await migrate(database, [fixed])).applied).toEqual(['900_test']);
       for (const t of ['mig_a', 'mig_b', 'mig_c']) expect(await tableExists(database, t)).toBe(true);
     });
 
-    if (dialect === 'mysql') it('lets only one instance migrate at a time', async () => {
-      tdb = await createTestDatabase(dialect);
-      database = openDatabase(tdb.target);
-      const other = openDatabase(tdb.target);
-      try {
-        const [a, b] = await Promise.all([migrate(database), migrate(other)]);
-        expect([...a.applied, ...b.applied]).toEqual(['001_init']);
-      } finally {
-        await other.db.destroy();
-      }
-    });
+    if (dialect === 'mysql')
+      it('lets only one instance migrate at a time', async () => {
+        tdb = await createTestDatabase(dialect);
+        database = openDatabase(tdb.target);
+        const other = openDatabase(tdb.target);
+        try {
+          const [a, b] = await Promise.all([migrate(database), migrate(other)]);
+          expect([...a.applied, ...b.applied]).toEqual(['001_init']);
+        } finally {
+          await other.db.destroy();
+        }
+      });
   });
 }

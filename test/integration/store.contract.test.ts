@@ -50,7 +50,14 @@ for (const dialect of DIALECTS) {
       const u = await addUser('dave@example.com', 'admin');
       await store.devices.create({ id: hex('a'), userId: u.id, signature: 'f'.repeat(64), deviceType: 'Linux Firefox', createdAt: 5 });
       const found = await store.devices.findWithUser(hex('a'));
-      expect(found?.device).toEqual({ id: hex('a'), userId: u.id, signature: 'f'.repeat(64), deviceType: 'Linux Firefox', createdAt: 5, lastSeenAt: null });
+      expect(found?.device).toEqual({
+        id: hex('a'),
+        userId: u.id,
+        signature: 'f'.repeat(64),
+        deviceType: 'Linux Firefox',
+        createdAt: 5,
+        lastSeenAt: null,
+      });
       expect(found?.user).toEqual(u);
       expect(await store.devices.findWithUser(hex('b'))).toBeUndefined();
       expect(await store.devices.findWithUser(hex('A'))).toBeUndefined();

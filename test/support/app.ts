@@ -3,16 +3,16 @@ import { generate } from 'otplib';
 import { pino } from 'pino';
 import { type Config, loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/core/clock.js';
-import type { Dialect } from '../../src/store/database.js';
 import { createApp } from '../../src/http/app.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
+import type { Dialect } from '../../src/store/database.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 
 export const TEST_KEY = 'test1:Le3KcBetev2nVfFI9w1ZDPuPV9HpLpbF6th4waZ8ELg=';
 export const START = Date.UTC(2026, 10, 27, 12, 0, 15);
 
 export interface TestApp {
-  readonly app: ReturnType<typeof createApp>;
+  app: ReturnType<typeof createApp>;
   readonly runtime: Runtime;
   readonly config: Config;
   readonly clock: ReturnType<typeof fixedClock>;
@@ -78,4 +78,10 @@ export function cookieHeader(res: Response): string {
     .getSetCookie()
     .map((c) => c.split(';')[0])
     .join('; ');
+}
+
+/** A JSON body for assertions; tests state its shape with `toEqual`. */
+// biome-ignore lint/suspicious/noExplicitAny: assertion input, checked by the expectations that use it
+export async function readJson(res: Response): Promise<any> {
+  return res.json();
 }

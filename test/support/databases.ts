@@ -1,12 +1,13 @@
 // Fresh databases for tests, one per suite, on every dialect: SQLite in a temp dir, MySQL as a new database on
 // the test server (created here and dropped afterwards, so parallel runs never collide).
+
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
 import { inject } from 'vitest';
-import type { Dialect, DatabaseTarget } from '../../src/store/database.js';
+import type { DatabaseTarget, Dialect } from '../../src/store/database.js';
 import { parseDatabaseUrl } from '../../src/store/database.js';
 
 export interface TestDatabase {

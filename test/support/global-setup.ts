@@ -27,7 +27,9 @@ export default async function setup(project: TestProject) {
   } catch (err) {
     const reason = `no TEST_MYSQL_URL and no Docker for Testcontainers (${(err as Error).message.split('\n')[0]})`;
     if (process.env.CI) throw new Error(`MySQL suites cannot run under CI: ${reason}`);
-    console.warn(`\n[passwordless-auth] SKIPPING the MySQL suites: ${reason}.\n  Set TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test to run them.\n`);
+    console.warn(
+      `\n[passwordless-auth] SKIPPING the MySQL suites: ${reason}.\n  Set TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test to run them.\n`,
+    );
     project.provide('mysqlUrl', undefined);
     project.provide('mysqlSkipReason', reason);
   }

@@ -6,8 +6,16 @@ const key = (id: string, byte: number) => ({ id, key: Buffer.alloc(32, byte) });
 describe('device signature (the reference formula)', () => {
   // Vectors computed with Python: hmac.new(bytes.fromhex(secret), device_id.encode(), hashlib.sha256).hexdigest()
   it.each([
-    ['00112233445566778899aabbccddeeff', 'ffeeddccbbaa99887766554433221100', '4a579f7efe28d0c8f8f9620825e2555b3d2f874c0ec685cf7e324922483fbee6'],
-    ['0123456789abcdef0123456789abcdef', 'deadbeefdeadbeefdeadbeefdeadbeef', '230eeaefe3be7fa0bdf06c98966fad48f1c648a1eb1257c51bfa9407e5381977'],
+    [
+      '00112233445566778899aabbccddeeff',
+      'ffeeddccbbaa99887766554433221100',
+      '4a579f7efe28d0c8f8f9620825e2555b3d2f874c0ec685cf7e324922483fbee6',
+    ],
+    [
+      '0123456789abcdef0123456789abcdef',
+      'deadbeefdeadbeefdeadbeefdeadbeef',
+      '230eeaefe3be7fa0bdf06c98966fad48f1c648a1eb1257c51bfa9407e5381977',
+    ],
   ])('HMAC-SHA256(key = hex-decoded %s…, message = id)', (id, secret, expected) => {
     expect(deviceSignature(id, secret)).toBe(expected);
   });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalEmail, deviceLabel, deviceLabelFromUserAgent, isServiceName, normaliseScope, parseScope } from '../../src/core/identity.js';
+import {
+  canonicalEmail,
+  deviceLabel,
+  deviceLabelFromUserAgent,
+  isServiceName,
+  normaliseScope,
+  parseScope,
+} from '../../src/core/identity.js';
 
 describe('identifiers', () => {
   it('canonicalises emails: trimmed, case-folded, NFKC', () => {

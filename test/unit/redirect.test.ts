@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readOriginalRequest, isTrustedPeer, trustList } from '../../src/http/forwarded.js';
+import { isTrustedPeer, readOriginalRequest, trustList } from '../../src/http/forwarded.js';
 import { safeRedirect } from '../../src/http/redirect.js';
 
 const policy = { allowedHosts: ['.example.com', 'auth.other.org'], allowHttp: false };
@@ -19,7 +19,14 @@ describe('safeRedirect', () => {
   });
 
   it('refuses other schemes, relative and protocol-relative URLs', () => {
-    for (const bad of ['http://app.example.com/', 'javascript:alert(1)', '//app.example.com/', '/path', 'data:text/html,x', 'ftp://example.com/']) {
+    for (const bad of [
+      'http://app.example.com/',
+      'javascript:alert(1)',
+      '//app.example.com/',
+      '/path',
+      'data:text/html,x',
+      'ftp://example.com/',
+    ]) {
       expect(safeRedirect(bad, policy)).toBeUndefined();
     }
     expect(safeRedirect('http://app.example.com/', { ...policy, allowHttp: true })).toBe('http://app.example.com/');
@@ -65,7 +72,15 @@ describe('forwarded headers', () => {
       method: 'POST',
     });
     expect(
-      readOriginalRequest(h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/x?y=1', 'x-forwarded-method': 'GET' }), true),
+      readOriginalRequest(
+        h({
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'app.example.com',
+          'x-forwarded-uri': '/x?y=1',
+          'x-forwarded-method': 'GET',
+        }),
+        true,
+      ),
     ).toEqual({ url: 'https://app.example.com/x?y=1', method: 'GET' });
   });
 
@@ -74,8 +89,17 @@ describe('forwarded headers', () => {
   });
 
   it('ignores repeated or malformed values', () => {
-    expect(readOriginalRequest(h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example.com, b.example.com', 'x-forwarded-uri': '/' }), true).url).toBeUndefined();
-    expect(readOriginalRequest(h({ 'x-forwarded-proto': 'gopher', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': '/' }), true).url).toBeUndefined();
-    expect(readOriginalRequest(h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': 'x' }), true).url).toBeUndefined();
+    expect(
+      readOriginalRequest(
+        h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example.com, b.example.com', 'x-forwarded-uri': '/' }),
+        true,
+      ).url,
+    ).toBeUndefined();
+    expect(
+      readOriginalRequest(h({ 'x-forwarded-proto': 'gopher', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': '/' }), true).url,
+    ).toBeUndefined();
+    expect(
+      readOriginalRequest(h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': 'x' }), true).url,
+    ).toBeUndefined();
   });
 });

@@ -1,0 +1,149 @@
+// The admin command line and the newcomer's path, as processes: the built CLI and server (npm test builds first).
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { generate } from 'otplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readJson, TEST_KEY } from '../support/app.js';
+import { createTestDatabase, DIALECTS, skipReason, type TestDatabase } from '../support/databases.js';
+
+const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
+const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect))(`CLI and server on ${dialect}`, () => {
+    let tdb: TestDatabase;
+    let env: Record<string, string>;
+    let server: ChildProcess | undefined;
+
+    beforeAll(async () => {
+      if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it first)`);
+      tdb = await createTestDatabase(dialect);
+      env = { ...process.env, DATABASE_URL: tdb.url, ENCRYPTION_KEYS: TEST_KEY, LOG_LEVEL: 'warn' } as Record<string, string>;
+    });
+    afterAll(async () => {
+      server?.kill('SIGTERM');
+      await tdb?.drop();
+    });
+
+    const cli = (...args: string[]) => {
+      const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
+      return { code: r.status, out: r.stdout, err: r.stderr, json: () => JSON.parse(r.stdout) };
+    };
+
+    it('adds a user and prints the secret, the otpauth URI and a QR code once', () => {
+      const text = cli('user', 'add', '--email', 'Ann@Example.com', '--username', 'ann');
+      expect(text.code).toBe(0);
+      expect(text.out).toMatch(/secret: [A-Z2-7]{32}/);
+      expect(text.out).toContain('otpauth://totp/');
+      expect(text.out).toContain('▄'); // the terminal QR code
+      const list = cli('user', 'list', '--json');
+      expect(list.json()).toEqual([expect.objectContaining({ email: 'ann@example.com', username: 'ann', role: 'user' })]);
+      expect(list.out).not.toMatch(/[A-Z2-7]{32}/);
+    });
+
+    it('refuses duplicates and bad input with a clear message, a non-zero exit and no stack trace', () => {
+      for (const [args, code, message] of [
+        [['user', 'add', '--email', 'ann@example.com'], 1, 'already exists'],
+        [['user', 'add', '--email', 'not-an-email'], 1, 'not an email address'],
+        [['user', 'add'], 2, '--email is required'],
+        [['service', 'add', 'bad name'], 1, 'invalid name'],
+        [['grant', '--email', 'ann@example.com', '--service', 'Missing'], 1, 'no service named Missing'],
+        [['grant', '--email', 'ann@example.com', '--service', 'x', '--scope', 'write:all'], 1, 'unknown scope write:all'],
+        [['frobnicate'], 2, 'unknown command'],
+        [['user', 'add', '--bogus'], 2, "Unknown option '--bogus'"],
+        [['device', 'revoke', 'nope'], 1, 'no device with id nope'],
+      ] as const) {
+        const r = cli(...args);
+        expect.soft(r.code, args.join(' ')).toBe(code);
+        expect.soft(r.err, args.join(' ')).toContain(message);
+        expect.soft(r.err, args.join(' ')).not.toMatch(/\n\s+at /);
+      }
+      const json = cli('user', 'add', '--email', 'ann@example.com', '--json');
+      expect(json.code).toBe(1);
+      expect(json.json()).toEqual({ error: 'a user with email ann@example.com already exists' });
+    });
+
+    it('walks the newcomer path: user, service, grant, log in with a code, /verify answers 200', async () => {
+      const user = cli('user', 'add', '--email', 'newcomer@example.com', '--username', 'newbie', '--json').json();
+      const service = cli('service', 'add', 'whoami', '--json').json();
+      expect(service.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(cli('grant', '--email', 'newcomer@example.com', '--service', 'whoami', '--scope', 'read:email,read:username').code).toBe(0);
+      expect(cli('grant', 'list', '--json').json()).toEqual([
+        expect.objectContaining({ email: 'newcomer@example.com', service: 'whoami', scope: 'read:email,read:username' }),
+      ]);
+
+      const port = await freePort();
+      server = spawn(process.execPath, [MAIN], { env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' });
+      const base = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 100; i++) {
+        if (
+          await fetch(`${base}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await fetch(`${base}/login`)).status).toBe(200);
+      const login = await fetch(`${base}/device/add`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          email: 'newcomer@example.com',
+          device_registration_code: await generate({ secret: user.totpSecret }),
+          device_type: 'Test',
+        }),
+      });
+      expect(login.status).toBe(200);
+      const cookie = login.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
+      const verify = await fetch(`${base}/verify/whoami`, { headers: { Cookie: cookie, Authorization: `Bearer ${service.token}` } });
+      expect(verify.status).toBe(200);
+      expect((await readJson(verify)).data).toEqual({
+        UserServiceToken: expect.any(String),
+        Email: 'newcomer@example.com',
+        Username: 'newbie',
+      });
+
+      // Devices show up in the CLI and can be revoked there; the server then refuses them.
+      const devices = cli('device', 'list', '--email', 'newcomer@example.com', '--json').json();
+      expect(devices).toHaveLength(1);
+      expect(cli('device', 'revoke', devices[0].id).code).toBe(0);
+      expect((await fetch(`${base}/verify/whoami`, { headers: { Cookie: cookie, Authorization: `Bearer ${service.token}` } })).status).toBe(
+        404,
+      );
+    });
+
+    it('manages proxy tokens, service tokens, grants and users', () => {
+      const p = cli('proxy-token', 'add', 'edge', '--json').json();
+      expect(p.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(cli('proxy-token', 'list', '--json').json()).toEqual([expect.objectContaining({ name: 'edge' })]);
+      expect(cli('proxy-token', 'list').out).not.toContain(p.token);
+      expect(cli('proxy-token', 'delete', 'edge').code).toBe(0);
+      expect(cli('proxy-token', 'list', '--json').json()).toEqual([]);
+      const rotated = cli('service', 'rotate-token', 'whoami', '--json').json();
+      expect(rotated).toEqual({ name: 'whoami', token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+      expect(cli('revoke', '--email', 'newcomer@example.com', '--service', 'whoami').code).toBe(0);
+      expect(cli('revoke', '--email', 'newcomer@example.com', '--service', 'whoami').code).toBe(1);
+      expect(cli('service', 'delete', 'whoami').code).toBe(0);
+      expect(cli('service', 'list', '--json').json()).toEqual([]);
+      expect(cli('user', 'delete', '--email', 'newcomer@example.com').code).toBe(0);
+      expect(cli('migrate', '--json').json()).toEqual({ applied: [], alreadyApplied: ['001_init'] });
+    });
+  });
+}

@@ -1,0 +1,116 @@
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, readEnvironment } from '../../src/config.js';
+
+const KEY = 'k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
+const TEST_KEY = 'test1:Le3KcBetev2nVfFI9w1ZDPuPV9HpLpbF6th4waZ8ELg=';
+const tmp = () => mkdtempSync(join(tmpdir(), 'pa-config-'));
+
+function problems(env: Record<string, string>, cwd = tmp()): string[] {
+  try {
+    loadConfig({ env, cwd, createKeyFile: false });
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('starts with no configuration at all outside production: SQLite under ./data and a new 0600 key file', () => {
+    const cwd = tmp();
+    const { config, notices } = loadConfig({ env: {}, cwd });
+    expect(config.port).toBe(8080);
+    expect(config.database).toEqual({ dialect: 'sqlite', path: join(cwd, 'data/auth.db') });
+    expect(config.publicUrl).toBe('http://localhost:8080');
+    const keyFile = join(cwd, 'data/encryption.key');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(notices.join('\n')).toContain('created a local key file');
+    // Made once: the second start reuses it and says nothing.
+    const before = readFileSync(keyFile, 'utf8');
+    const again = loadConfig({ env: {}, cwd });
+    expect(readFileSync(keyFile, 'utf8')).toBe(before);
+    expect(again.notices).toEqual([]);
+    expect(again.config.encryptionKeys[0]?.key).toEqual(config.encryptionKeys[0]?.key);
+  });
+
+  it('reports every problem at once', () => {
+    const found = problems({ PORT: 'eighty', COOKIE_SAMESITE: 'sideways', LOG_LEVEL: 'loud', PUBLIC_URL: 'ftp://x', ENCRYPTION_KEYS: KEY });
+    expect(found).toHaveLength(4);
+    expect(found.join('\n')).toMatch(/PORT/);
+    expect(found.join('\n')).toMatch(/COOKIE_SAMESITE/);
+    expect(found.join('\n')).toMatch(/LOG_LEVEL/);
+    expect(found.join('\n')).toMatch(/PUBLIC_URL/);
+  });
+
+  it('refuses to start in production without keys, with the public test keys, or in plain-http mode', () => {
+    const cwd = tmp();
+    expect(problems({ NODE_ENV: 'production', PUBLIC_URL: 'https://auth.example.com' }, cwd).join('\n')).toMatch(
+      /ENCRYPTION_KEYS: required in production/,
+    );
+    expect(existsSync(join(cwd, 'data/encryption.key'))).toBe(false);
+    expect(problems({ NODE_ENV: 'production', PUBLIC_URL: 'https://auth.example.com', ENCRYPTION_KEYS: TEST_KEY }).join('\n')).toMatch(
+      /public test key/,
+    );
+    expect(
+      problems({ NODE_ENV: 'production', PUBLIC_URL: 'https://auth.example.com', ENCRYPTION_KEYS: KEY, INSECURE_HTTP: 'true' }).join('\n'),
+    ).toMatch(/INSECURE_HTTP/);
+    expect(problems({ NODE_ENV: 'production', PUBLIC_URL: 'https://auth.example.com', ENCRYPTION_KEYS: KEY })).toEqual([]);
+  });
+
+  it("accepts the reference's variable names so its .env keeps working", () => {
+    const { config } = loadConfig({
+      env: {
+        DB_HOST: 'db',
+        DB_PORT: '3307',
+        DB_USER: 'FlaskAuth',
+        DB_PASSWORD: 'p@ss',
+        MYSQL_DATABASE: 'Auth_service',
+        cookie_domain: 'example.com',
+        cookie_lifetime_days: '30',
+        login_redirect: 'https://home.example.com/',
+        ENCRYPTION_KEYS: KEY,
+      },
+      cwd: tmp(),
+      createKeyFile: false,
+    });
+    expect(config.database).toEqual({
+      dialect: 'mysql',
+      host: 'db',
+      port: 3307,
+      user: 'FlaskAuth',
+      password: 'p@ss',
+      database: 'Auth_service',
+    });
+    expect(config.databaseLabel).not.toContain('p@ss');
+    expect(config.cookie).toMatchObject({ domain: 'example.com', lifetimeInDays: 30, sameSite: 'Lax', secure: true });
+    expect(config.landingUrl).toBe('https://home.example.com/');
+    expect(config.redirectAllowedHosts).toContain('.example.com');
+  });
+
+  it('reads .env under the environment, and rotates keys from a comma-separated list', () => {
+    const cwd = tmp();
+    writeFileSync(join(cwd, '.env'), `PORT=9000\nENCRYPTION_KEYS=${KEY},old:${Buffer.alloc(32, 7).toString('base64')}\n`);
+    const { config } = loadConfig({ cwd, createKeyFile: false, env: { ...readEnvironment(cwd), PORT: '9001' } });
+    expect(config.port).toBe(9001);
+    expect(config.encryptionKeys.map((k) => k.id)).toEqual(['k1', 'old']);
+  });
+
+  it('rejects malformed keys, cookie domains and proxy addresses', () => {
+    const found = problems({ ENCRYPTION_KEYS: 'k1:short', COOKIE_DOMAIN: 'exa mple.com', TRUSTED_PROXIES: '10.0.0.0/33,not-an-ip' }).join(
+      '\n',
+    );
+    expect(found).toMatch(/ENCRYPTION_KEYS: entry 1/);
+    expect(found).toMatch(/COOKIE_DOMAIN/);
+    expect(found).toMatch(/10\.0\.0\.0\/33/);
+    expect(found).toMatch(/not-an-ip/);
+  });
+
+  it('freezes the result', () => {
+    const { config } = loadConfig({ env: { ENCRYPTION_KEYS: KEY }, cwd: tmp(), createKeyFile: false });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.cookie)).toBe(true);
+  });
+});

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import * as v from 'valibot';
 import type { EncryptionKey } from './core/crypto.js';
+import type { CacheOptions } from './core/verify-cache.js';
 import { type DatabaseTarget, parseDatabaseUrl } from './store/database.js';
 
 export type SameSite = 'Lax' | 'Strict' | 'None';
@@ -38,6 +39,11 @@ export interface Config {
   /** Hosts a return URL may point to; a leading dot means the domain and its subdomains. */
   readonly redirectAllowedHosts: readonly string[];
   readonly totpIssuer: string;
+  readonly cache: CacheOptions;
+  /** "Last seen" times are written at most once per device and grant per this interval; 0 = never. */
+  readonly lastSeenIntervalInMs: number;
+  /** /verify fails closed (503) when the database has not answered within this time. */
+  readonly verifyDeadlineInMs: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -130,6 +136,12 @@ const EnvSchema = v.looseObject({
   TRUSTED_PROXIES: v.optional(list, '127.0.0.1,::1'),
   REDIRECT_ALLOWED_HOSTS: v.optional(list),
   TOTP_ISSUER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(64)), 'passwordless-auth'),
+  VERIFY_CACHE_TTL_SECONDS: v.optional(intIn(0, 3600), '5'),
+  VERIFY_CACHE_MAX_ENTRIES: v.optional(intIn(0, 10_000_000), '10000'),
+  NEGATIVE_CACHE_TTL_SECONDS: v.optional(intIn(0, 86_400), '60'),
+  NEGATIVE_CACHE_MAX_ENTRIES: v.optional(intIn(0, 10_000_000), '100000'),
+  LAST_SEEN_INTERVAL_SECONDS: v.optional(intIn(0, 86_400), '300'),
+  VERIFY_DEADLINE_MS: v.optional(intIn(50, 60_000), '2000'),
   LOG_LEVEL: v.optional(
     v.picklist(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -289,6 +301,14 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     trustedProxies,
     redirectAllowedHosts,
     totpIssuer: e.TOTP_ISSUER,
+    cache: {
+      positiveTtlInMs: e.VERIFY_CACHE_TTL_SECONDS * 1000,
+      positiveMaxEntries: e.VERIFY_CACHE_MAX_ENTRIES,
+      negativeTtlInMs: e.NEGATIVE_CACHE_TTL_SECONDS * 1000,
+      negativeMaxEntries: e.NEGATIVE_CACHE_MAX_ENTRIES,
+    },
+    lastSeenIntervalInMs: e.LAST_SEEN_INTERVAL_SECONDS * 1000,
+    verifyDeadlineInMs: e.VERIFY_DEADLINE_MS,
     logLevel: e.LOG_LEVEL,
   };
   return { config: deepFreeze(config), notices };

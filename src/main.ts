@@ -32,9 +32,18 @@ export async function startServer(): Promise<() => Promise<void>> {
       `passwordless-auth listening on http://${shown}:${info.port} (login page ${config.publicUrl}/login)`,
     );
   });
+  const flushEvery = Math.min(Math.max(config.lastSeenIntervalInMs, 1000), 30_000);
+  const flusher = setInterval(() => {
+    runtime.lastSeen.flush().catch((err: unknown) => logger.warn({ err }, 'could not write last-seen times; will retry'));
+  }, flushEvery);
+  flusher.unref();
   let closing: Promise<void> | undefined;
+  // Graceful: stop accepting, let in-flight requests finish, write pending last-seen times, close the pool.
   return () => {
-    closing ??= new Promise<void>((resolve) => server.close(() => resolve())).then(() => runtime.close());
+    closing ??= new Promise<void>((resolve) => {
+      clearInterval(flusher);
+      server.close(() => resolve());
+    }).then(() => runtime.close());
     return closing;
   };
 }

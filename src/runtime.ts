@@ -6,6 +6,7 @@ import { createAdmin } from './core/admin.js';
 import { Auth } from './core/auth.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { KeyRing } from './core/crypto.js';
+import { LastSeen } from './core/last-seen.js';
 import type { Store } from './core/ports.js';
 import { type OpenDatabase, openDatabase } from './store/database.js';
 import { isMigrated, type MigrationReport, migrate } from './store/migrate.js';
@@ -17,6 +18,7 @@ export interface Runtime {
   readonly keys: KeyRing;
   readonly auth: Auth;
   readonly admin: ReturnType<typeof createAdmin>;
+  readonly lastSeen: LastSeen;
   readonly migrations: MigrationReport | undefined;
   ready(): Promise<boolean>;
   close(): Promise<void>;
@@ -29,7 +31,8 @@ export async function openRuntime(config: Config, options: { migrate?: boolean; 
     const store = createSqlStore(database);
     const keys = new KeyRing(config.encryptionKeys);
     const clock = options.clock ?? systemClock;
-    const auth = new Auth({ store, keys, clock });
+    const lastSeen = new LastSeen(store, clock, config.lastSeenIntervalInMs);
+    const auth = new Auth({ store, keys, clock, cache: config.cache, lastSeen });
     const admin = createAdmin({ store, keys, clock, auth, issuer: config.totpIssuer });
     return {
       database,
@@ -37,12 +40,16 @@ export async function openRuntime(config: Config, options: { migrate?: boolean; 
       keys,
       auth,
       admin,
+      lastSeen,
       migrations,
       ready: async () => {
         await store.ping();
         return isMigrated(database);
       },
-      close: () => store.close(),
+      async close() {
+        await lastSeen.flush().catch(() => {});
+        await store.close();
+      },
     };
   } catch (err) {
     await database.db.destroy().catch(() => {});

@@ -69,6 +69,7 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
     async deleteUser(input: string): Promise<void> {
       const user = await userByEmail(input);
       await store.users.deleteByEmail(user.email);
+      auth.cache.forgetUser(user.id);
     },
 
     async addService(name: string): Promise<{ service: Service; token: string }> {
@@ -85,12 +86,14 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
     async deleteService(name: string): Promise<void> {
       const service = await serviceByName(name);
       await store.services.deleteByName(service.name);
+      auth.cache.forgetService();
     },
 
     async rotateServiceToken(name: string): Promise<{ token: string }> {
       const service = await serviceByName(name);
       const token = newToken();
       await store.services.setToken(service.name, newSaltedHash(token));
+      auth.cache.forgetService();
       return { token };
     },
 
@@ -103,6 +106,7 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
       const service = await serviceByName(input.service);
       const created = await store.grants.insertIfAbsent(auth.newGrant(user.id, service.id, scoped.scope));
       if (!created) await store.grants.setScope(user.id, service.id, scoped.scope);
+      auth.cache.forgetGrant(user.id, service.id);
       const grant = await store.grants.find(user.id, service.id);
       if (!grant) throw new Error('grant vanished while it was written');
       return { grant, created };
@@ -111,9 +115,9 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
     async revoke(input: { email: string; service: string }): Promise<void> {
       const user = await userByEmail(input.email);
       const service = await serviceByName(input.service);
-      if (!(await store.grants.delete(user.id, service.id))) {
-        throw new AdminError(`${user.email} has no grant for ${service.name}`);
-      }
+      const deleted = await store.grants.delete(user.id, service.id);
+      auth.cache.forgetGrant(user.id, service.id);
+      if (!deleted) throw new AdminError(`${user.email} has no grant for ${service.name}`);
     },
 
     async listGrants(): Promise<Array<Grant & { email: string; service: string }>> {
@@ -130,7 +134,10 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
     },
 
     async revokeDevice(id: string): Promise<void> {
-      if (!HEX32.test(id) || !(await store.devices.delete(id))) throw new AdminError(`no device with id ${id}`);
+      if (!HEX32.test(id)) throw new AdminError(`no device with id ${id}`);
+      const deleted = await store.devices.delete(id);
+      auth.cache.forgetDevice(id);
+      if (!deleted) throw new AdminError(`no device with id ${id}`);
     },
 
     async addProxyToken(name: string): Promise<{ proxyToken: ProxyToken; token: string }> {
@@ -145,7 +152,9 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
     listProxyTokens: (): Promise<ProxyToken[]> => store.proxyTokens.list(),
 
     async deleteProxyToken(name: string): Promise<void> {
-      if (!(await store.proxyTokens.deleteByName(name))) throw new AdminError(`no proxy token named ${name}`);
+      const deleted = await store.proxyTokens.deleteByName(name);
+      auth.cache.forgetCallers();
+      if (!deleted) throw new AdminError(`no proxy token named ${name}`);
     },
   };
 }

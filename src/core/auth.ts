@@ -4,8 +4,10 @@ import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
 import { deviceSignature, type KeyRing, randomHex, safeEqual, sealContext, tokenMatches } from './crypto.js';
 import { canonicalEmail, deviceLabel, isServiceName, parseScope } from './identity.js';
-import type { Device, Store, User } from './ports.js';
+import type { LastSeen } from './last-seen.js';
+import type { Device, Grant, Store, StoredTokenHash, User } from './ports.js';
 import { isWellFormedCode, matchTotp, newTotpSecret } from './totp.js';
+import { type CacheOptions, DEFAULT_CACHE_OPTIONS, type Decision, VerifyCache } from './verify-cache.js';
 
 export interface Identity {
   /** The pseudonymous per-user-per-service token. */
@@ -38,7 +40,16 @@ export interface AuthDeps {
   readonly store: Store;
   readonly keys: KeyRing;
   readonly clock: Clock;
+  readonly cache?: CacheOptions;
+  readonly lastSeen?: LastSeen;
 }
+
+const BAD_CREDENTIAL: VerifyOutcome = { kind: 'bad-credential' };
+const UNAUTHENTICATED: VerifyOutcome = { kind: 'unauthenticated' };
+const UNKNOWN_SERVICE: VerifyOutcome = { kind: 'unknown-service' };
+const FORBIDDEN: VerifyOutcome = { kind: 'forbidden' };
+/** Compared against when no device was found, so that path costs the same as a wrong secret. */
+const DECOY_SIGNATURE = '0'.repeat(64);
 
 const CREDENTIAL_SHAPE = /^[\x21-\x7e]{16,512}$/;
 
@@ -46,6 +57,8 @@ export class Auth {
   readonly #store: Store;
   readonly #keys: KeyRing;
   readonly #clock: Clock;
+  readonly #lastSeen: LastSeen | undefined;
+  readonly cache: VerifyCache;
   /** Opened for unknown emails, so that path does the same decryption and TOTP work as a known one. */
   readonly #decoy: { sealed: string; context: string };
 
@@ -53,6 +66,8 @@ export class Auth {
     this.#store = deps.store;
     this.#keys = deps.keys;
     this.#clock = deps.clock;
+    this.#lastSeen = deps.lastSeen;
+    this.cache = new VerifyCache(deps.cache ?? DEFAULT_CACHE_OPTIONS, deps.clock);
     const context = sealContext.totpSecret(0);
     this.#decoy = { sealed: deps.keys.seal(newTotpSecret(), context), context };
   }
@@ -87,44 +102,86 @@ export class Auth {
 
   /** The device and its user if the pair is genuine, else `null`. The HMAC is computed on every path. */
   async authenticate(credential: DeviceCredential | undefined): Promise<{ device: Device; user: User } | null> {
-    if (!credential) return null;
-    const found = await this.#store.devices.findWithUser(credential.deviceId);
-    const expected = deviceSignature(credential.deviceId, credential.secret);
-    const ok = safeEqual(expected, found?.device.signature ?? '0'.repeat(64));
-    return ok && found ? found : null;
+    if (!credential || this.cache.isKnownBad(credential)) return null;
+    const cached = this.cache.device(credential);
+    if (cached) return cached;
+    const found = this.#checkSignature(credential, await this.#store.devices.findWithUser(credential.deviceId));
+    if (found) this.cache.rememberDevice(credential, found);
+    else this.cache.rememberBad(credential);
+    return found;
   }
 
   /** Deletes this device if the pair is genuine. */
   async logout(credential: DeviceCredential | undefined): Promise<boolean> {
     const found = await this.authenticate(credential);
-    return found ? this.#store.devices.delete(found.device.id) : false;
+    if (!found) return false;
+    this.cache.forgetDevice(found.device.id);
+    return this.#store.devices.delete(found.device.id);
   }
 
   /**
    * The reference's decision order: caller credential, then device, then service, then grant. A credential is
-   * either that service's own token or any proxy token.
+   * either that service's own token or any proxy token. Warm requests are answered from memory (no query, no
+   * HMAC, no decryption); cold ones need one round trip (two when the caller uses a proxy token).
    */
   async verify(serviceName: string, credential: string | undefined, device: DeviceCredential | undefined): Promise<VerifyOutcome> {
-    if (!credential || !CREDENTIAL_SHAPE.test(credential)) return { kind: 'bad-credential' };
-    const service = isServiceName(serviceName) ? await this.#store.services.findByName(serviceName) : undefined;
-    if (!(await this.#callerMayVerify(credential, service?.token))) return { kind: 'bad-credential' };
+    if (!credential || !CREDENTIAL_SHAPE.test(credential)) return BAD_CREDENTIAL;
+    const name = isServiceName(serviceName) ? serviceName : undefined;
+    const warm = this.#fromCache(serviceName, credential, device);
+    if (warm) {
+      this.cache.stats.positiveHits++;
+      return warm;
+    }
+    this.cache.stats.misses++;
+    const cachedCaller = this.cache.caller(serviceName, credential);
+    // Missing or known-bad cookies, once the caller is known good, need no database at all.
+    if (cachedCaller && (!device || this.cache.isKnownBad(device))) return UNAUTHENTICATED;
 
-    const found = await this.authenticate(device);
-    if (!found) return { kind: 'unauthenticated' };
-    if (!service) return { kind: 'unknown-service' };
+    const { found, service, grant } = await this.#store.lookupForVerify(device?.deviceId, name);
+    if (!cachedCaller) {
+      if (!(await this.#callerMayVerify(credential, service?.token))) return BAD_CREDENTIAL;
+      this.cache.rememberCaller(serviceName, credential, service?.id ?? null);
+    }
 
-    const { user } = found;
-    let grant = await this.#store.grants.find(user.id, service.id);
+    const authenticated = this.#checkSignature(device, found);
+    if (!authenticated) {
+      if (device) this.cache.rememberBad(device);
+      return UNAUTHENTICATED;
+    }
+    if (device) this.cache.rememberDevice(device, authenticated);
+    if (!service) return UNKNOWN_SERVICE;
+
+    const decision = await this.#decide(authenticated.user, service.id, grant);
+    this.cache.rememberDecision(authenticated.user.id, service.id, decision);
+    return this.#outcome(decision, authenticated.user.id, service.id, authenticated.device.id);
+  }
+
+  #fromCache(serviceName: string, credential: string, device: DeviceCredential | undefined): VerifyOutcome | undefined {
+    const caller = this.cache.caller(serviceName, credential);
+    if (!caller || !device) return undefined;
+    const found = this.cache.device(device);
+    if (!found) return undefined;
+    if (caller.serviceId === null) return UNKNOWN_SERVICE;
+    const decision = this.cache.decision(found.user.id, caller.serviceId);
+    return decision && this.#outcome(decision, found.user.id, caller.serviceId, found.device.id);
+  }
+
+  #outcome(decision: Decision, userId: number, serviceId: number, deviceId: string): VerifyOutcome {
+    if (decision.kind === 'forbidden') return FORBIDDEN;
+    this.#lastSeen?.record(deviceId, userId, serviceId);
+    return { kind: 'allow', identity: decision.identity, userId, deviceId };
+  }
+
+  async #decide(user: User, serviceId: number, grant: Grant | undefined): Promise<Decision> {
     if (!grant && user.role === 'admin') {
       // Admins may use every service; their grant (and so their pseudonymous token) is made on first use.
       // If two first uses race, the row that landed first is the one both answer with.
-      await this.#store.grants.insertIfAbsent(this.newGrant(user.id, service.id, ''));
-      grant = await this.#store.grants.find(user.id, service.id);
+      await this.#store.grants.insertIfAbsent(this.newGrant(user.id, serviceId, ''));
+      grant = await this.#store.grants.find(user.id, serviceId);
     }
     if (!grant) return { kind: 'forbidden' };
-
-    const token = this.#keys.open(grant.tokenSealed, sealContext.grantToken(user.id, service.id));
-    if (token === null) throw new Error(`grant token for user ${user.id}, service ${service.id} does not decrypt`);
+    const token = this.#keys.open(grant.tokenSealed, sealContext.grantToken(user.id, serviceId));
+    if (token === null) throw new Error(`grant token for user ${user.id}, service ${serviceId} does not decrypt`);
     const scope = parseScope(grant.scope);
     const identity: Identity = {
       userServiceToken: token,
@@ -132,15 +189,21 @@ export class Auth {
       ...(scope.has('read:username') && user.username !== null ? { username: user.username } : {}),
       ...(scope.has('read:user-role') ? { role: user.role } : {}),
     };
-    return { kind: 'allow', identity, userId: user.id, deviceId: found.device.id };
+    return { kind: 'allow', identity };
   }
 
-  async #callerMayVerify(credential: string, serviceToken: Parameters<typeof tokenMatches>[1] | undefined): Promise<boolean> {
-    // Check every candidate without stopping early, so the answer's timing does not tell which one matched.
-    let ok = serviceToken ? tokenMatches(credential, serviceToken) : false;
-    for (const proxy of await this.#store.proxyTokens.list()) {
-      ok = tokenMatches(credential, proxy.token) || ok;
-    }
+  #checkSignature(credential: DeviceCredential | undefined, found: { device: Device; user: User } | undefined) {
+    if (!credential) return null;
+    const expected = deviceSignature(credential.deviceId, credential.secret);
+    const ok = safeEqual(expected, found?.device.signature ?? DECOY_SIGNATURE);
+    return ok && found ? found : null;
+  }
+
+  async #callerMayVerify(credential: string, serviceToken: StoredTokenHash | undefined): Promise<boolean> {
+    if (serviceToken && tokenMatches(credential, serviceToken)) return true;
+    // Check every proxy token without stopping early, so timing does not tell which one matched.
+    let ok = false;
+    for (const proxy of await this.#store.proxyTokens.list()) ok = tokenMatches(credential, proxy.token) || ok;
     return ok;
   }
 

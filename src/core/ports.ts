@@ -108,12 +108,21 @@ export interface ProxyTokenStore {
   deleteByName(name: string): Promise<boolean>;
 }
 
+/** Everything one /verify needs, fetched in one round trip. */
+export interface VerifyLookup {
+  readonly found?: { readonly device: Device; readonly user: User };
+  readonly service?: Service;
+  readonly grant?: Grant;
+}
+
 export interface Store {
   readonly users: UserStore;
   readonly devices: DeviceStore;
   readonly services: ServiceStore;
   readonly grants: GrantStore;
   readonly proxyTokens: ProxyTokenStore;
+  /** The device with its user (if `deviceId` is given), the service by name, and their grant: one query. */
+  lookupForVerify(deviceId: string | undefined, serviceName: string | undefined): Promise<VerifyLookup>;
   /** Cheap round trip for readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -95,10 +95,19 @@ export const verifyRoutes = new Hono<AppEnv>().get('/verify/:service', async (c)
     if (!named) return c.body(errorBody('unknownProxyStyle'), 400, { 'Content-Type': 'application/json' });
     style = named;
   }
-  const outcome = await c.var.deps.auth.verify(
-    c.req.param('service'),
-    readCredential(c.req.raw.headers),
-    readDeviceCookies(c.req.header('cookie')),
+  const { auth, config } = c.var.deps;
+  const outcome = await withDeadline(
+    auth.verify(c.req.param('service'), readCredential(c.req.raw.headers), readDeviceCookies(c.req.header('cookie'))),
+    config.verifyDeadlineInMs,
   );
   return render(c, style, outcome);
 });
+
+/** Fails closed: a database that does not answer in time is a denial (503), well before the proxy gives up. */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`verify took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}

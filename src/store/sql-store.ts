@@ -296,6 +296,68 @@ export function createSqlStore({ db }: OpenDatabase): Store {
     services,
     grants,
     proxyTokens,
+    async lookupForVerify(deviceId, serviceName) {
+      const { rows } = await sql<VerifyRow>`
+        SELECT d.id AS d_id, d.user_id AS d_user_id, d.signature AS d_signature, d.device_type AS d_device_type,
+               d.created_at AS d_created_at, d.last_seen_at AS d_last_seen_at,
+               u.id AS u_id, u.email AS u_email, u.username AS u_username, u.role AS u_role,
+               u.totp_secret_sealed AS u_totp_secret_sealed, u.last_totp_step AS u_last_totp_step, u.created_at AS u_created_at,
+               s.id AS s_id, s.name AS s_name, s.token_hash AS s_token_hash, s.token_salt AS s_token_salt,
+               s.token_alg AS s_token_alg, s.created_at AS s_created_at,
+               g.scope AS g_scope, g.token_sealed AS g_token_sealed, g.created_at AS g_created_at
+        FROM (SELECT 1 AS one) AS x
+        LEFT JOIN devices d ON d.id = ${deviceId ?? ''}
+        LEFT JOIN users u ON u.id = d.user_id
+        LEFT JOIN services s ON s.name = ${serviceName ?? ''}
+        LEFT JOIN grants g ON g.user_id = u.id AND g.service_id = s.id`.execute(db);
+      const r = rows[0];
+      if (!r) return {};
+      const found =
+        r.d_id !== null && r.u_id !== null && exact(r.d_id, deviceId ?? '')
+          ? {
+              device: toDevice({
+                id: r.d_id,
+                user_id: r.d_user_id,
+                signature: r.d_signature,
+                device_type: r.d_device_type,
+                created_at: r.d_created_at,
+                last_seen_at: r.d_last_seen_at,
+              } as Selectable<DevicesTable>),
+              user: toUser({
+                id: r.u_id,
+                email: r.u_email,
+                username: r.u_username,
+                role: r.u_role,
+                totp_secret_sealed: r.u_totp_secret_sealed,
+                last_totp_step: r.u_last_totp_step,
+                created_at: r.u_created_at,
+              } as Selectable<UsersTable>),
+            }
+          : undefined;
+      const service =
+        r.s_id !== null && exact(r.s_name ?? '', serviceName ?? '')
+          ? toService({
+              id: r.s_id,
+              name: r.s_name,
+              token_hash: r.s_token_hash,
+              token_salt: r.s_token_salt,
+              token_alg: r.s_token_alg,
+              created_at: r.s_created_at,
+            } as Selectable<ServicesTable>)
+          : undefined;
+      const grant =
+        found && service && r.g_token_sealed !== null
+          ? toGrant({
+              user_id: found.user.id,
+              service_id: service.id,
+              scope: r.g_scope ?? '',
+              token_sealed: r.g_token_sealed,
+              created_at: r.g_created_at ?? 0,
+              last_seen_at: null,
+            })
+          : undefined;
+      return { ...(found ? { found } : {}), ...(service ? { service } : {}), ...(grant ? { grant } : {}) };
+    },
     async ping() {
       await sql`SELECT 1`.execute(db);
     },
@@ -306,3 +368,30 @@ export function createSqlStore({ db }: OpenDatabase): Store {
 }
 
 export type SqlDb = Kysely<Database>;
+
+/** The columns of the one-round-trip verify query; every column may be null through the outer joins. */
+type VerifyRow = { [K in keyof VerifyColumns]: VerifyColumns[K] | null };
+interface VerifyColumns {
+  d_id: string;
+  d_user_id: number;
+  d_signature: string;
+  d_device_type: string;
+  d_created_at: number;
+  d_last_seen_at: number | null;
+  u_id: number;
+  u_email: string;
+  u_username: string | null;
+  u_role: string;
+  u_totp_secret_sealed: string;
+  u_last_totp_step: number | null;
+  u_created_at: number;
+  s_id: number;
+  s_name: string;
+  s_token_hash: string;
+  s_token_salt: string;
+  s_token_alg: string;
+  s_created_at: number;
+  g_scope: string;
+  g_token_sealed: string;
+  g_created_at: number;
+}

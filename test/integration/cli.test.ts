@@ -85,7 +85,11 @@ for (const dialect of DIALECTS) {
       ]);
 
       const port = await freePort();
-      server = spawn(process.execPath, [MAIN], { env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' });
+      // The CLI is another process, like another instance: the server sees its changes within the cache TTL.
+      server = spawn(process.execPath, [MAIN], {
+        env: { ...env, PORT: String(port), HOST: '127.0.0.1', VERIFY_CACHE_TTL_SECONDS: '1' },
+        stdio: 'ignore',
+      });
       const base = `http://127.0.0.1:${port}`;
       for (let i = 0; i < 100; i++) {
         if (
@@ -124,6 +128,7 @@ for (const dialect of DIALECTS) {
       const devices = cli('device', 'list', '--email', 'newcomer@example.com', '--json').json();
       expect(devices).toHaveLength(1);
       expect(cli('device', 'revoke', devices[0].id).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 1100));
       expect((await fetch(`${base}/verify/whoami`, { headers: { Cookie: cookie, Authorization: `Bearer ${service.token}` } })).status).toBe(
         404,
       );

@@ -7,6 +7,7 @@ import { readDeviceCookies } from '../core/cookies.js';
 import type { AppEnv } from './app.js';
 import { isTrustedPeer, readOriginalRequest } from './forwarded.js';
 import { safeRedirect } from './redirect.js';
+import { pickHeaders } from './request-headers.js';
 import { type ErrorName, errorBody } from './responses.js';
 
 export type ProxyStyle = 'direct' | 'nginx' | 'forward';
@@ -21,20 +22,22 @@ export const IDENTITY_HEADERS = {
   role: 'Remote-Role',
 } as const satisfies Record<keyof Identity, string>;
 
-/** The caller's credential: a bearer token or X-Service-Token. Two different ones, or a repeated one, is none. */
-export function readCredential(headers: Headers): string | undefined {
-  const auth = headers.get('authorization');
-  const header = headers.get('x-service-token');
+/**
+ * The caller's credential: a bearer token or X-Service-Token. Anything repeated, two different tokens, or a
+ * malformed Authorization header is no credential at all.
+ */
+export function readCredential(authorization: readonly string[], serviceToken: readonly string[]): string | undefined {
+  if (authorization.length > 1 || serviceToken.length > 1) return undefined;
   let bearer: string | undefined;
-  if (auth !== null) {
-    const m = /^Bearer ([^\s,]+)$/i.exec(auth.trim());
+  if (authorization[0] !== undefined) {
+    const m = /^Bearer ([^\s,]+)$/i.exec(authorization[0].trim());
     if (!m) return undefined;
     bearer = m[1];
   }
-  if (header !== null && (header.includes(',') || header.trim() === '')) return undefined;
-  const token = header?.trim();
-  if (bearer !== undefined && token !== undefined && bearer !== token) return undefined;
-  return bearer ?? token;
+  const header = serviceToken[0]?.trim();
+  if (header !== undefined && (header === '' || header.includes(','))) return undefined;
+  if (bearer !== undefined && header !== undefined && bearer !== header) return undefined;
+  return bearer ?? header;
 }
 
 function jsonError(c: Context<AppEnv>, name: ErrorName, status: 401 | 403 | 404, extra: Record<string, string> = {}) {
@@ -96,8 +99,9 @@ export const verifyRoutes = new Hono<AppEnv>().get('/verify/:service', async (c)
     style = named;
   }
   const { auth, config } = c.var.deps;
+  const h = pickHeaders(c, ['authorization', 'x-service-token', 'cookie']);
   const outcome = await withDeadline(
-    auth.verify(c.req.param('service'), readCredential(c.req.raw.headers), readDeviceCookies(c.req.header('cookie'))),
+    auth.verify(c.req.param('service'), readCredential(h.authorization, h['x-service-token']), readDeviceCookies(h.cookie.join('; '))),
     config.verifyDeadlineInMs,
   );
   return render(c, style, outcome);

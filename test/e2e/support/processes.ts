@@ -69,11 +69,28 @@ export function startProcess(
   return managed;
 }
 
-/** Polls `ready` until it returns true; fails early, with the process output, if the process dies. */
+/**
+ * Polls `ready` until it returns true; fails early, with the process output, if the process dies. On failure
+ * the process is stopped and `cleanup` runs (e.g. removing its temp dir).
+ */
 export async function waitUntilReady(
   proc: ManagedProcess,
   ready: () => Promise<boolean>,
-  { timeoutInMs = 20_000, what = 'ready' }: { timeoutInMs?: number; what?: string } = {},
+  options: { timeoutInMs?: number; what?: string; cleanup?: () => void } = {},
+): Promise<void> {
+  try {
+    await poll(proc, ready, options);
+  } catch (error) {
+    await proc.stop();
+    options.cleanup?.();
+    throw error;
+  }
+}
+
+async function poll(
+  proc: ManagedProcess,
+  ready: () => Promise<boolean>,
+  { timeoutInMs = 20_000, what = 'ready' }: { timeoutInMs?: number; what?: string },
 ): Promise<void> {
   const deadline = Date.now() + timeoutInMs;
   while (Date.now() < deadline) {
@@ -101,4 +118,32 @@ export async function freePort(): Promise<number> {
       });
     });
   });
+}
+
+/**
+ * Holds a free port on 127.0.0.1 until `release()`, so nothing else takes it while a test starts the services
+ * that must know it in advance (the sidecar's PUBLIC_URL names the proxy's port).
+ */
+export async function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
+  const server = createServer();
+  server.unref();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  if (!address || typeof address !== 'object') throw new Error('no port');
+  return { port: address.port, release: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** Runs `start` again (up to `attempts` times) when it failed because a just-chosen port was taken meanwhile. */
+export async function retryOnPortClash<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      const clash = /EADDRINUSE|address already in use|Address already in use/i.test(String(error));
+      if (!clash || attempt >= attempts) throw error;
+    }
+  }
 }

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROXY_CONFIGS, tempDir } from './paths.js';
-import { freePort, type ManagedProcess, startProcess, waitUntilReady } from './processes.js';
+import { freePort, type ManagedProcess, retryOnPortClash, startProcess, waitUntilReady } from './processes.js';
 import { rawRequest } from './raw-http.js';
 
 export interface RunningProxy {
@@ -62,6 +62,10 @@ async function ready(port: number, host: string): Promise<boolean> {
 }
 
 export async function startNginx(nginxPath: string, targets: ProxyTargets): Promise<RunningProxy> {
+  return targets.port === undefined ? retryOnPortClash(() => startNginxOnce(nginxPath, targets)) : startNginxOnce(nginxPath, targets);
+}
+
+async function startNginxOnce(nginxPath: string, targets: ProxyTargets): Promise<RunningProxy> {
   const port = targets.port ?? (await freePort());
   const dir = tempDir('nginx');
   const site = renderNginxConfig({ ...targets, port });
@@ -88,7 +92,7 @@ http {
   writeFileSync(mainPath, main);
   const proc = startProcess('nginx', nginxPath, ['-p', dir.path, '-c', mainPath, '-e', 'stderr', '-g', 'daemon off;']);
   const hostHeader = `${targets.hostName}:${port}`;
-  await waitUntilReady(proc, () => ready(port, hostHeader), { what: `listening on ${port}` });
+  await waitUntilReady(proc, () => ready(port, hostHeader), { what: `listening on ${port}`, cleanup: dir.remove });
   return {
     port,
     hostHeader,
@@ -108,6 +112,10 @@ http {
  * bind to loopback, no automatic HTTPS), which a real deployment would not want.
  */
 export async function startCaddy(caddyPath: string, targets: ProxyTargets): Promise<RunningProxy> {
+  return targets.port === undefined ? retryOnPortClash(() => startCaddyOnce(caddyPath, targets)) : startCaddyOnce(caddyPath, targets);
+}
+
+async function startCaddyOnce(caddyPath: string, targets: ProxyTargets): Promise<RunningProxy> {
   const port = targets.port ?? (await freePort());
   const dir = tempDir('caddy');
   const shipped = readFileSync(CADDYFILE, 'utf8');
@@ -126,7 +134,7 @@ export async function startCaddy(caddyPath: string, targets: ProxyTargets): Prom
     PASSWORDLESS_AUTH_PROXY_TOKEN: targets.proxyToken,
   };
   const proc = startProcess('caddy', caddyPath, ['run', '--config', configPath, '--adapter', 'caddyfile'], { env });
-  await waitUntilReady(proc, () => ready(port, hostHeader), { what: `listening on ${port}` });
+  await waitUntilReady(proc, () => ready(port, hostHeader), { what: `listening on ${port}`, cleanup: dir.remove });
   return {
     port,
     hostHeader,

@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_HOST, launchChromium, TEST_DOMAIN } from './browser.js';
 import { type ProxyKind, SPOOFED_IDENTITY, startProxy } from './config-contract.js';
-import { freePort } from './processes.js';
+import { reservePort } from './processes.js';
 import type { RunningProxy } from './proxies.js';
 import { firstHeader, rawRequest } from './raw-http.js';
 import { type EchoUpstream, headerValues, identityLikeHeaders, startEchoUpstream } from './servers.js';
@@ -29,11 +29,13 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
     let browser: Browser;
     let proxyToken: string;
     let origin: string;
-    const users: Record<'alice' | 'erin' | 'bob', CreatedUser> = {} as never;
+    const users = {} as Record<'alice' | 'erin' | 'bob', CreatedUser>;
     let alice: BrowserContext;
 
     beforeAll(async () => {
-      const port = await freePort();
+      // Held until the proxy starts: the sidecar must know the proxy's port (PUBLIC_URL) before either runs.
+      const reserved = await reservePort();
+      const port = reserved.port;
       origin = `http://${APP_HOST}:${port}`;
       upstream = await startEchoUpstream();
       sidecar = await startSidecar({ publicUrl: origin, landingUrl: `${origin}/welcome`, cookieDomain: TEST_DOMAIN });
@@ -46,6 +48,7 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
       users.bob = await sidecar.addUser(`bob.${kind}@${TEST_DOMAIN}`, { username: 'bob' });
       await sidecar.cli(['grant', '--email', users.alice.email, '--service', SERVICE, '--scope', ALL_SCOPES]);
       await sidecar.cli(['grant', '--email', users.erin.email, '--service', SERVICE, '--scope', 'read:email']);
+      await reserved.release();
       proxy = await startProxy(kind)(binaryPath(), {
         sidecarPort: sidecar.port,
         upstreamPort: upstream.port,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { generate } from 'otplib';
 import { REPO_ROOT, tempDir } from './paths.js';
-import { freePort, type ManagedProcess, startProcess, waitUntilReady } from './processes.js';
+import { freePort, type ManagedProcess, retryOnPortClash, startProcess, waitUntilReady } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -43,6 +43,10 @@ export interface RunningSidecar {
 }
 
 export async function startSidecar(options: SidecarOptions): Promise<RunningSidecar> {
+  return retryOnPortClash(() => startSidecarOnce(options));
+}
+
+async function startSidecarOnce(options: SidecarOptions): Promise<RunningSidecar> {
   const dir = tempDir('sidecar');
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -64,6 +68,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   const proc = startProcess('sidecar', process.execPath, [join(REPO_ROOT, 'dist/main.js')], { env, cwd: dir.path });
   await waitUntilReady(proc, async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok, {
     what: 'healthy on /healthz',
+    cleanup: dir.remove,
     timeoutInMs: 30_000,
   });
 

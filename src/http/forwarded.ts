@@ -34,14 +34,18 @@ export interface OriginalRequest {
 }
 
 /**
- * The original request from nginx's `X-Original-URL`/`X-Original-Method` or Traefik's and Caddy's
- * `X-Forwarded-Proto/Host/Uri/Method`. Only used to build the return URL, never to decide access.
+ * The original request: nginx's `X-Original-URL`/`X-Original-Method` for the nginx style, the
+ * `X-Forwarded-Proto/Host/Uri/Method` of Traefik and Caddy for theirs. Only from a trusted proxy, and only used
+ * to build the return URL, never to decide access.
  */
-export function readOriginalRequest(headers: Headers, fromTrustedProxy: boolean): OriginalRequest {
+export function readOriginalRequest(headers: Headers, fromTrustedProxy: boolean, style: 'nginx' | 'forward'): OriginalRequest {
   if (!fromTrustedProxy) return { url: undefined, method: 'GET' };
-  const method = (single(headers, 'x-original-method') ?? single(headers, 'x-forwarded-method') ?? 'GET').toUpperCase();
-  const original = headers.get('x-original-url');
-  if (original !== null) return { url: URL.canParse(original) ? original : undefined, method };
+  if (style === 'nginx') {
+    const method = (single(headers, 'x-original-method') ?? 'GET').toUpperCase();
+    const original = single(headers, 'x-original-url');
+    return { url: original !== undefined && URL.canParse(original) ? original : undefined, method };
+  }
+  const method = (single(headers, 'x-forwarded-method') ?? 'GET').toUpperCase();
   const proto = single(headers, 'x-forwarded-proto')?.toLowerCase();
   const host = single(headers, 'x-forwarded-host');
   const uri = headers.get('x-forwarded-uri') ?? '/';

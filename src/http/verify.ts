@@ -81,7 +81,7 @@ function render(c: Context<AppEnv>, style: ProxyStyle, outcome: VerifyOutcome) {
   // Not logged in: send the browser to the login page, with where it was going if the proxy told us.
   const { config } = c.var.deps;
   const trusted = isTrustedPeer(c.var.deps.peerAddress(c), c.var.trusted);
-  const original = readOriginalRequest(c.req.raw.headers, trusted);
+  const original = readOriginalRequest(c.req.raw.headers, trusted, style);
   const rd = safeRedirect(original.url, { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp });
   const loginUrl = `${config.publicUrl}/login${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`;
   if (style === 'nginx') return jsonError(c, 'unauthenticated', 401, { Location: loginUrl });

@@ -67,10 +67,12 @@ describe('forwarded headers', () => {
   });
 
   it('reads nginx X-Original-URL and Traefik/Caddy X-Forwarded-* from a trusted proxy', () => {
-    expect(readOriginalRequest(h({ 'x-original-url': 'https://app.example.com/a?b', 'x-original-method': 'post' }), true)).toEqual({
-      url: 'https://app.example.com/a?b',
-      method: 'POST',
-    });
+    expect(readOriginalRequest(h({ 'x-original-url': 'https://app.example.com/a?b', 'x-original-method': 'post' }), true, 'nginx')).toEqual(
+      {
+        url: 'https://app.example.com/a?b',
+        method: 'POST',
+      },
+    );
     expect(
       readOriginalRequest(
         h({
@@ -80,12 +82,21 @@ describe('forwarded headers', () => {
           'x-forwarded-method': 'GET',
         }),
         true,
+        'forward',
       ),
     ).toEqual({ url: 'https://app.example.com/x?y=1', method: 'GET' });
   });
 
   it('ignores the same headers from anyone else', () => {
-    expect(readOriginalRequest(h({ 'x-original-url': 'https://app.example.com/a' }), false).url).toBeUndefined();
+    expect(readOriginalRequest(h({ 'x-original-url': 'https://app.example.com/a' }), false, 'nginx').url).toBeUndefined();
+  });
+
+  it("reads each proxy's own headers only", () => {
+    expect(readOriginalRequest(h({ 'x-original-url': 'https://app.example.com/a' }), true, 'forward').url).toBeUndefined();
+    expect(
+      readOriginalRequest(h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/' }), true, 'nginx')
+        .url,
+    ).toBeUndefined();
   });
 
   it('ignores repeated or malformed values', () => {
@@ -93,13 +104,19 @@ describe('forwarded headers', () => {
       readOriginalRequest(
         h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example.com, b.example.com', 'x-forwarded-uri': '/' }),
         true,
+        'forward',
       ).url,
     ).toBeUndefined();
     expect(
-      readOriginalRequest(h({ 'x-forwarded-proto': 'gopher', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': '/' }), true).url,
+      readOriginalRequest(
+        h({ 'x-forwarded-proto': 'gopher', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': '/' }),
+        true,
+        'forward',
+      ).url,
     ).toBeUndefined();
     expect(
-      readOriginalRequest(h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': 'x' }), true).url,
+      readOriginalRequest(h({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example.com', 'x-forwarded-uri': 'x' }), true, 'forward')
+        .url,
     ).toBeUndefined();
   });
 });

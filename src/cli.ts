@@ -15,6 +15,7 @@ const USAGE = `Usage: passwordless-auth <command> [options]    (add --json to an
                                           add a user; prints the TOTP secret and QR code ONCE
   user list
   user delete --email E
+  user unlock --email E                   clear failed sign-in attempts, after a lock-out
   service add NAME                        add a service; prints its token ONCE
   service list
   service delete NAME
@@ -118,6 +119,14 @@ const commands: Record<string, Handler> = {
     const email = need(values, 'email');
     await rt.admin.deleteUser(email);
     out.result({ deleted: email }, `Deleted user ${email} with their devices and grants.`);
+  },
+  async 'user unlock'(rt, { values }, out) {
+    const email = need(values, 'email');
+    const { cleared } = await rt.admin.unlockUser(email);
+    out.result(
+      { email, cleared },
+      `Cleared ${cleared} failed sign-in attempt${cleared === 1 ? '' : 's'} of ${email}; they can sign in again.`,
+    );
   },
   async 'service add'(rt, { positionals }, out) {
     const { service, token } = await rt.admin.addService(one(positionals, 'service name'));

@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
+import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createApp } from './http/app.js';
 import { isEntryPoint, openRuntime } from './runtime.js';
 
@@ -37,11 +38,20 @@ export async function startServer(): Promise<() => Promise<void>> {
     runtime.lastSeen.flush().catch((err: unknown) => logger.warn({ err }, 'could not write last-seen times; will retry'));
   }, flushEvery);
   flusher.unref();
+  // Failed-login rows older than the longest budget window count for nothing.
+  const prune = () =>
+    runtime.store.loginFailures
+      .prune(Date.now() - LONGEST_WINDOW_IN_MS)
+      .catch((err: unknown) => logger.warn({ err }, 'could not prune old login failures'));
+  void prune();
+  const pruner = setInterval(prune, 60 * 60_000);
+  pruner.unref();
   let closing: Promise<void> | undefined;
   // Graceful: stop accepting, let in-flight requests finish, write pending last-seen times, close the pool.
   return () => {
     closing ??= new Promise<void>((resolve) => {
       clearInterval(flusher);
+      clearInterval(pruner);
       server.close(() => resolve());
     }).then(() => runtime.close());
     return closing;

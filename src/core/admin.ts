@@ -4,6 +4,7 @@ import type { Clock } from './clock.js';
 import { HEX32, type KeyRing, newSaltedHash, newToken, sealContext } from './crypto.js';
 import { canonicalEmail, isServiceName, normaliseScope } from './identity.js';
 import { ConflictError, type Device, type Grant, type ProxyToken, type Service, type Store, type User } from './ports.js';
+import { accountSubject } from './throttle.js';
 import { newTotpSecret, totpUri } from './totp.js';
 
 /** A mistake the operator can fix: a message worth printing as it is. */
@@ -65,6 +66,13 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
     },
 
     listUsers: (): Promise<User[]> => store.users.list(),
+
+    /** Clears the failed-code count of an account, so a real user locked out by guessing can sign in again. */
+    async unlockUser(input: string): Promise<{ cleared: number }> {
+      const email = canonicalEmail(input);
+      if (!email) throw new AdminError(`not an email address: ${input}`);
+      return { cleared: await store.loginFailures.clear(accountSubject(email)) };
+    },
 
     async deleteUser(input: string): Promise<void> {
       const user = await userByEmail(input);

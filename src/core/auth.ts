@@ -6,6 +6,7 @@ import { deviceSignature, type KeyRing, randomHex, safeEqual, sealContext, token
 import { canonicalEmail, deviceLabel, isServiceName, parseScope } from './identity.js';
 import type { LastSeen } from './last-seen.js';
 import type { Device, Grant, Store, StoredTokenHash, User } from './ports.js';
+import { accountSubject, addressSubject, LOGIN_LIMITS, withinLimits } from './throttle.js';
 import { isWellFormedCode, matchTotp, newTotpSecret } from './totp.js';
 import { type CacheOptions, DEFAULT_CACHE_OPTIONS, type Decision, VerifyCache } from './verify-cache.js';
 
@@ -30,7 +31,13 @@ export interface LoginInput {
   readonly email: unknown;
   readonly code: unknown;
   readonly deviceType: unknown;
+  /** The client's address key (see `clientKey`), for the per-address budget. */
+  readonly client: string;
 }
+
+export type LoginResult =
+  | { readonly ok: true; readonly device: NewDevice; readonly email: string; readonly deviceType: string }
+  | { readonly ok: false; readonly reason: 'invalid' | 'replayed' | 'throttled'; readonly email: string | undefined };
 
 export interface NewDevice extends DeviceCredential {
   readonly userId: number;
@@ -73,31 +80,55 @@ export class Auth {
   }
 
   /**
-   * Registers a new device on a correct, unused code. `null` for every kind of failure, after the same work:
-   * one user lookup, one decryption, one TOTP check.
+   * Registers a new device on a correct, unused code, within the guess budget. Every failure does the same work
+   * (one budget check, one user lookup, one decryption, one TOTP check) and differs only in its `reason`, which
+   * is for the audit log and never for the client.
    */
-  async login(input: LoginInput): Promise<NewDevice | null> {
+  async login(input: LoginInput): Promise<LoginResult> {
     const email = canonicalEmail(input.email);
     const codeOk = isWellFormedCode(input.code);
+    const now = this.#clock.now();
+    const failures = this.#store.loginFailures;
+    const account = accountSubject(email);
+    const address = addressSubject(input.client);
+    // Count this attempt in first, then look at what came before it: of many parallel guesses exactly the first
+    // ones within the budget are evaluated.
+    const attemptId = randomHex(8);
+    await failures.record(attemptId, [account, address], now);
+    const windows = [...LOGIN_LIMITS.account, ...LOGIN_LIMITS.address].map((l) => now - l.windowInMs);
+    const counts = await failures.counts(attemptId, [account, address], windows);
+    const nAccount = LOGIN_LIMITS.account.length;
+    const withinBudget =
+      withinLimits(counts.get(account)?.slice(0, nAccount) ?? [], LOGIN_LIMITS.account) &&
+      withinLimits(counts.get(address)?.slice(nAccount) ?? [], LOGIN_LIMITS.address);
+
     const user = await this.#store.users.findByEmail(email ?? '');
     const secret = user
       ? this.#keys.open(user.totpSecretSealed, sealContext.totpSecret(user.id))
       : this.#keys.open(this.#decoy.sealed, this.#decoy.context);
-    const now = this.#clock.now();
-    const step = await matchTotp(secret ?? '', codeOk ? (input.code as string) : '', now, user?.lastTotpStep ?? null);
-    if (!user || !email || !codeOk || secret === null || step === null) return null;
+    // Over the budget the code is not evaluated at all: the same TOTP work runs on an empty code.
+    const code = withinBudget && codeOk ? (input.code as string) : '';
+    const step = await matchTotp(secret ?? '', code, now, user?.lastTotpStep ?? null);
+    if (!withinBudget) {
+      // Refused unevaluated, so it is no guess: take it back, and the budget refills as old failures age out.
+      await failures.forget(attemptId);
+      return { ok: false, reason: 'throttled', email };
+    }
+    if (!user || !email || secret === null || step === null) return { ok: false, reason: 'invalid', email };
     // The replay guard is a conditional UPDATE, so of many parallel logins with one code exactly one wins.
-    if (!(await this.#store.users.advanceTotpStep(user.id, step))) return null;
+    if (!(await this.#store.users.advanceTotpStep(user.id, step))) return { ok: false, reason: 'replayed', email };
+    await failures.forget(attemptId);
     const deviceId = randomHex(16);
     const deviceSecret = randomHex(16);
+    const deviceType = deviceLabel(input.deviceType);
     await this.#store.devices.create({
       id: deviceId,
       userId: user.id,
       signature: deviceSignature(deviceId, deviceSecret),
-      deviceType: deviceLabel(input.deviceType),
+      deviceType,
       createdAt: now,
     });
-    return { deviceId, secret: deviceSecret, userId: user.id };
+    return { ok: true, device: { deviceId, secret: deviceSecret, userId: user.id }, email, deviceType };
   }
 
   /** The device and its user if the pair is genuine, else `null`. The HMAC is computed on every path. */

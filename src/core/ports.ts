@@ -108,6 +108,23 @@ export interface ProxyTokenStore {
   deleteByName(name: string): Promise<boolean>;
 }
 
+export interface LoginFailureStore {
+  /** Records one attempt under each subject (the rows share `attemptId`). */
+  record(attemptId: string, subjects: readonly string[], at: number): Promise<void>;
+  /**
+   * For each subject, how many of its rows newer than each of `since` (same order) were recorded no later than
+   * the given attempt, that attempt included: one query. Counting in insertion order means that of many parallel
+   * attempts exactly the first ones fit the budget, never none and never all.
+   */
+  counts(attemptId: string, subjects: readonly string[], since: readonly number[]): Promise<Map<string, number[]>>;
+  /** Takes an attempt back (it succeeded, or it was refused without being evaluated). */
+  forget(attemptId: string): Promise<void>;
+  /** Clears a subject's failures (an admin unlocking an account); returns how many went. */
+  clear(subject: string): Promise<number>;
+  /** Deletes rows older than `before`. */
+  prune(before: number): Promise<number>;
+}
+
 /** Everything one /verify needs, fetched in one round trip. */
 export interface VerifyLookup {
   readonly found?: { readonly device: Device; readonly user: User };
@@ -121,6 +138,7 @@ export interface Store {
   readonly services: ServiceStore;
   readonly grants: GrantStore;
   readonly proxyTokens: ProxyTokenStore;
+  readonly loginFailures: LoginFailureStore;
   /** The device with its user (if `deviceId` is given), the service by name, and their grant: one query. */
   lookupForVerify(deviceId: string | undefined, serviceName: string | undefined): Promise<VerifyLookup>;
   /** Cheap round trip for readiness checks. */

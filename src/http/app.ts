@@ -7,6 +7,8 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Auth } from '../core/auth.js';
+import { messagePage } from '../views/pages.js';
+import { csrfGuard } from './csrf.js';
 import { trustList } from './forwarded.js';
 import { healthRoutes } from './health.js';
 import { loginRoutes } from './login.js';
@@ -58,7 +60,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     crossOriginResourcePolicy: 'same-origin',
     strictTransportSecurity: deps.config.insecureHttp ? false : 'max-age=31536000; includeSubDomains',
   });
-  for (const path of ['/', '/login', '/login/*', '/logout', '/device/add']) app.use(path, pageHeaders);
+  const csrf = csrfGuard({
+    allowedHosts: [new URL(deps.config.publicUrl).hostname, ...deps.config.redirectAllowedHosts],
+    allowHttp: deps.config.insecureHttp,
+  });
+  for (const path of ['/', '/login', '/login/*', '/logout', '/device/add']) app.use(path, pageHeaders, csrf);
   app.on(
     'POST',
     '*',
@@ -76,7 +82,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.onError((err, c) => {
     deps.logger.error({ err, path: c.req.path, method: c.req.method }, 'request failed');
     // Fail closed: a failure anywhere (the database down, a slow query) is a denial, never a pass.
-    return c.body(errorBody('unavailable'), 503, { 'Content-Type': 'application/json', 'Retry-After': '5' });
+    c.header('Retry-After', '5');
+    if (c.req.path === '/' || c.req.path.startsWith('/login') || c.req.path === '/logout') {
+      return c.html(messagePage('Please try again', 'Signing in is not possible right now. Please try again in a moment.'), 503);
+    }
+    return c.body(errorBody('unavailable'), 503, { 'Content-Type': 'application/json' });
   });
   return app;
 }

@@ -53,3 +53,23 @@ export function readOriginalRequest(headers: Headers, fromTrustedProxy: boolean,
   const url = `${proto}://${host}${uri}`;
   return { url: URL.canParse(url) ? url : undefined, method };
 }
+
+/**
+ * The client's address: the socket peer, or, when the peer is a trusted proxy, the right-most address in
+ * X-Forwarded-For that is not itself a trusted proxy. Everything left of that was written by the client and is
+ * ignored, so rotating X-Forwarded-For, X-Real-IP or Forwarded changes nothing.
+ */
+export function clientAddress(peer: string | undefined, xForwardedFor: readonly string[], trusted: BlockList): string | undefined {
+  if (!isTrustedPeer(peer, trusted)) return peer;
+  const hops = xForwardedFor
+    .join(',')
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i] as string;
+    if (isIP(hop) === 0) return peer; // garbage where an address should be: trust nothing further left
+    if (!isTrustedPeer(hop, trusted)) return hop;
+  }
+  return peer;
+}

@@ -1,11 +1,15 @@
 // The browser-facing routes: the login page and form, the reference's JSON /device/add, logout, and a home page.
 import { type Context, Hono } from 'hono';
+import type { LoginResult } from '../core/auth.js';
 import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
+import { clientKey } from '../core/throttle.js';
 import { loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage } from '../views/pages.js';
 import type { AppEnv } from './app.js';
 import { clearDeviceCookies, setDeviceCookies } from './device-cookies.js';
+import { clientAddress } from './forwarded.js';
 import { safeRedirect } from './redirect.js';
+import { pickHeaders } from './request-headers.js';
 import { errorBody, OK_BODY } from './responses.js';
 
 const GENERIC_LOGIN_ERROR = 'Invalid email or code.';
@@ -32,6 +36,29 @@ async function formFields(c: Context<AppEnv>): Promise<Record<string, string | u
   } catch {
     return {};
   }
+}
+
+/** The client's budget key: its address (through trusted proxies only), IPv6 grouped by /64. */
+function clientOf(c: Context<AppEnv>): { address: string | undefined; key: string } {
+  const { deps, trusted } = c.var;
+  const address = clientAddress(deps.peerAddress(c), pickHeaders(c, ['x-forwarded-for'])['x-forwarded-for'], trusted);
+  return { address, key: clientKey(address) };
+}
+
+/** Logs the outcome for the audit trail (never the code, the cookies or the secret) and returns the device. */
+function audited(c: Context<AppEnv>, result: LoginResult | 'already-signed-in', address: string | undefined) {
+  const { logger } = c.var.deps;
+  if (result === 'already-signed-in') {
+    logger.warn({ event: 'login.failure', reason: 'already-signed-in', client: address }, 'login refused');
+    return null;
+  }
+  if (result.ok) {
+    logger.info({ event: 'login.success', email: result.email, deviceType: result.deviceType, client: address }, 'device added');
+    return result.device;
+  }
+  const event = result.reason === 'throttled' ? 'login.throttled' : 'login.failure';
+  logger.warn({ event, reason: result.reason, email: result.email ?? null, client: address }, 'login refused');
+  return null;
 }
 
 function json(c: Context<AppEnv>, body: string, status: 200 | 401) {
@@ -61,10 +88,20 @@ export const loginRoutes = new Hono<AppEnv>()
     const { auth, config } = c.var.deps;
     const form = await formFields(c);
     const rd = returnUrl(c, form.rd);
+    const client = clientOf(c);
     const alreadyIn = await auth.authenticate(deviceOf(c));
-    const device = alreadyIn
-      ? null
-      : await auth.login({ email: form.email, code: form.code, deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')) });
+    const device = audited(
+      c,
+      alreadyIn
+        ? 'already-signed-in'
+        : await auth.login({
+            email: form.email,
+            code: form.code,
+            deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')),
+            client: client.key,
+          }),
+      client.address,
+    );
     if (!device) {
       const email = typeof form.email === 'string' ? form.email.slice(0, 254) : undefined;
       return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR }), 401);
@@ -83,10 +120,20 @@ export const loginRoutes = new Hono<AppEnv>()
       body = undefined;
     }
     const fields = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    const client = clientOf(c);
     const alreadyIn = await auth.authenticate(deviceOf(c));
-    const device = alreadyIn
-      ? null
-      : await auth.login({ email: fields.email, code: fields.device_registration_code, deviceType: fields.device_type });
+    const device = audited(
+      c,
+      alreadyIn
+        ? 'already-signed-in'
+        : await auth.login({
+            email: fields.email,
+            code: fields.device_registration_code,
+            deviceType: fields.device_type,
+            client: client.key,
+          }),
+      client.address,
+    );
     if (!device) return json(c, errorBody('loginFailed'), 401);
     setDeviceCookies(c, config, device);
     return json(c, OK_BODY, 200);
@@ -95,7 +142,9 @@ export const loginRoutes = new Hono<AppEnv>()
   .post('/logout', async (c) => {
     const { auth, config } = c.var.deps;
     const form = await formFields(c);
-    await auth.logout(deviceOf(c));
+    if (await auth.logout(deviceOf(c))) {
+      c.var.deps.logger.info({ event: 'device.revoked', by: 'logout', client: clientOf(c).address }, 'signed out');
+    }
     clearDeviceCookies(c, config);
     if ((c.req.header('accept') ?? '').includes('application/json')) return json(c, OK_BODY, 200);
     return c.redirect(returnUrl(c, form.rd ?? c.req.queries('rd')) ?? `${config.publicUrl}/login`, 303);

@@ -47,6 +47,13 @@ export interface ProxyTokensTable {
   created_at: number;
 }
 
+export interface LoginFailuresTable {
+  id: Generated<number>;
+  subject: string;
+  attempt_id: string;
+  at: number;
+}
+
 export interface SchemaMigrationsTable {
   version: string;
   statements_done: number;
@@ -60,5 +67,6 @@ export interface Database {
   services: ServicesTable;
   grants: GrantsTable;
   proxy_tokens: ProxyTokensTable;
+  login_failures: LoginFailuresTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -290,12 +290,58 @@ export function createSqlStore({ db }: OpenDatabase): Store {
     },
   };
 
+  const loginFailures: Store['loginFailures'] = {
+    async record(attemptId, subjects, at) {
+      await db
+        .insertInto('login_failures')
+        .values(subjects.map((subject) => ({ subject, attempt_id: attemptId, at })))
+        .execute();
+    },
+    async counts(attemptId, subjects, since) {
+      const oldest = Math.min(...since);
+      const rows = await db
+        .selectFrom('login_failures as f')
+        .innerJoin('login_failures as mine', (join) => join.on('mine.attempt_id', '=', attemptId).onRef('mine.subject', '=', 'f.subject'))
+        .select((eb) => [
+          'f.subject',
+          ...since.map((t, i) => eb.fn.sum<number>(eb.case().when('f.at', '>', t).then(1).else(0).end()).as(`c${i}`)),
+        ])
+        .where('f.subject', 'in', subjects)
+        .where('f.at', '>', oldest)
+        .whereRef('f.id', '<=', 'mine.id')
+        .groupBy('f.subject')
+        .execute();
+      const out = new Map<string, number[]>(subjects.map((s) => [s, since.map(() => 0)]));
+      for (const row of rows) {
+        const r = row as Record<string, unknown>;
+        if (out.has(row.subject))
+          out.set(
+            row.subject,
+            since.map((_, i) => Number(r[`c${i}`] ?? 0)),
+          );
+      }
+      return out;
+    },
+    async forget(attemptId) {
+      await db.deleteFrom('login_failures').where('attempt_id', '=', attemptId).execute();
+    },
+    async clear(subject) {
+      const r = await db.deleteFrom('login_failures').where('subject', '=', subject).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+    async prune(before) {
+      const r = await db.deleteFrom('login_failures').where('at', '<', before).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+  };
+
   return {
     users,
     devices,
     services,
     grants,
     proxyTokens,
+    loginFailures,
     async lookupForVerify(deviceId, serviceName) {
       const { rows } = await sql<VerifyRow>`
         SELECT d.id AS d_id, d.user_id AS d_user_id, d.signature AS d_signature, d.device_type AS d_device_type,

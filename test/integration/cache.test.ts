@@ -75,9 +75,10 @@ describe('verify caches', () => {
       email: 'a@example.com',
       code: await generate({ secret: totpSecret, epoch: START / 1000 }),
       deviceType: 't',
+      client: '127.0.0.1',
     });
-    if (!d) throw new Error('login failed');
-    device = d;
+    if (!d.ok) throw new Error('login failed');
+    device = d.device;
   }
 
   afterEach(async () => {

@@ -41,12 +41,13 @@ for (const dialect of DIALECTS) {
     it('applies every migration once, then reports them as already applied', async () => {
       tdb = await createTestDatabase(dialect);
       database = openDatabase(tdb.target);
-      expect((await migrate(database)).applied).toEqual(['001_init']);
+      expect((await migrate(database)).applied).toEqual(['001_init', '002_login_failures']);
       expect(await isMigrated(database)).toBe(true);
       const again = await migrate(database);
       expect(again.applied).toEqual([]);
-      expect(again.alreadyApplied).toEqual(['001_init']);
-      for (const t of ['users', 'devices', 'services', 'grants', 'proxy_tokens']) expect(await tableExists(database, t)).toBe(true);
+      expect(again.alreadyApplied).toEqual(['001_init', '002_login_failures']);
+      for (const t of ['users', 'devices', 'services', 'grants', 'proxy_tokens', 'login_failures'])
+        expect(await tableExists(database, t)).toBe(true);
     });
 
     it('never leaves a failed migration half-applied', async () => {
@@ -84,7 +85,7 @@ for (const dialect of DIALECTS) {
         const other = openDatabase(tdb.target);
         try {
           const [a, b] = await Promise.all([migrate(database), migrate(other)]);
-          expect([...a.applied, ...b.applied]).toEqual(['001_init']);
+          expect([...a.applied, ...b.applied].sort()).toEqual(['001_init', '002_login_failures']);
         } finally {
           await other.db.destroy();
         }

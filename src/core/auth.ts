@@ -156,18 +156,31 @@ export class Auth {
    * HMAC, no decryption); cold ones need one round trip (two when the caller uses a proxy token).
    */
   async verify(serviceName: string, credential: string | undefined, device: DeviceCredential | undefined): Promise<VerifyOutcome> {
-    if (!credential || !CREDENTIAL_SHAPE.test(credential)) return BAD_CREDENTIAL;
-    const name = isServiceName(serviceName) ? serviceName : undefined;
-    const warm = this.#fromCache(serviceName, credential, device);
-    if (warm) {
-      this.cache.stats.positiveHits++;
-      return warm;
-    }
-    this.cache.stats.misses++;
-    const cachedCaller = this.cache.caller(serviceName, credential);
-    // Missing or known-bad cookies, once the caller is known good, need no database at all.
-    if (cachedCaller && (!device || this.cache.isKnownBad(device))) return UNAUTHENTICATED;
+    return this.peek(serviceName, credential, device) ?? this.#verifyCold(serviceName, credential as string, device);
+  }
 
+  /**
+   * The answer if it needs no database: a malformed credential, or a caller, device and decision all in the
+   * caches, or known-bad cookies from a known caller. `undefined` means `verify` must look things up.
+   */
+  peek(serviceName: string, credential: string | undefined, device: DeviceCredential | undefined): VerifyOutcome | undefined {
+    if (!credential || !CREDENTIAL_SHAPE.test(credential)) return BAD_CREDENTIAL;
+    const caller = this.cache.caller(serviceName, credential);
+    if (!caller) return undefined;
+    if (!device) return UNAUTHENTICATED;
+    const found = this.cache.device(device);
+    if (!found) return this.cache.isKnownBad(device) ? UNAUTHENTICATED : undefined;
+    if (caller.serviceId === null) return UNKNOWN_SERVICE;
+    const decision = this.cache.decision(found.user.id, caller.serviceId);
+    if (!decision) return undefined;
+    this.cache.stats.positiveHits++;
+    return this.#outcome(decision, found.user.id, caller.serviceId, found.device.id);
+  }
+
+  async #verifyCold(serviceName: string, credential: string, device: DeviceCredential | undefined): Promise<VerifyOutcome> {
+    this.cache.stats.misses++;
+    const name = isServiceName(serviceName) ? serviceName : undefined;
+    const cachedCaller = this.cache.caller(serviceName, credential);
     const { found, service, grant } = await this.#store.lookupForVerify(device?.deviceId, name);
     if (!cachedCaller) {
       if (!(await this.#callerMayVerify(credential, service?.token))) return BAD_CREDENTIAL;
@@ -185,16 +198,6 @@ export class Auth {
     const decision = await this.#decide(authenticated.user, service.id, grant);
     this.cache.rememberDecision(authenticated.user.id, service.id, decision);
     return this.#outcome(decision, authenticated.user.id, service.id, authenticated.device.id);
-  }
-
-  #fromCache(serviceName: string, credential: string, device: DeviceCredential | undefined): VerifyOutcome | undefined {
-    const caller = this.cache.caller(serviceName, credential);
-    if (!caller || !device) return undefined;
-    const found = this.cache.device(device);
-    if (!found) return undefined;
-    if (caller.serviceId === null) return UNKNOWN_SERVICE;
-    const decision = this.cache.decision(found.user.id, caller.serviceId);
-    return decision && this.#outcome(decision, found.user.id, caller.serviceId, found.device.id);
   }
 
   #outcome(decision: Decision, userId: number, serviceId: number, deviceId: string): VerifyOutcome {

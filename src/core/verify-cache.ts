@@ -1,5 +1,6 @@
 // The caches in front of /verify. Separate LRUs, so a flood of junk cookies (which only ever lands in the
-// negative cache) can never evict a real device or decision. Keys are hashes: no secret is kept in memory.
+// negative cache) can never evict a real device or decision. The negative cache is keyed by a hash of the pair;
+// the positive ones by the exact strings, so a warm hit costs map look-ups and no hashing at all.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from './auth.js';
@@ -26,7 +27,6 @@ export const DEFAULT_CACHE_OPTIONS: CacheOptions = {
 export type Decision = { readonly kind: 'allow'; readonly identity: Identity } | { readonly kind: 'forbidden' };
 
 interface CachedDevice {
-  readonly secretDigest: Buffer;
   readonly device: Device;
   readonly user: User;
 }
@@ -49,9 +49,9 @@ export class VerifyCache {
   readonly stats: CacheStats = { negativeHits: 0, positiveHits: 0, misses: 0 };
   /** Cookie pairs that failed, keyed by a hash of the whole pair (never the id alone: that would let anyone lock a device out). */
   readonly #negative: LRUCache<string, true> | undefined;
-  /** Devices that verified, keyed by id, holding a digest of the secret that proved it. */
+  /** Devices that verified, keyed by the exact (id, secret) pair that proved it: a hit needs no comparison. */
   readonly #devices: LRUCache<string, CachedDevice> | undefined;
-  /** Caller credentials that were accepted for a service name: hash(name, credential) → the service id, or null if no such service. */
+  /** Caller credentials accepted for a service name: (name, credential) → the service id, or null if no such service. */
   readonly #callers: LRUCache<string, { serviceId: number | null }> | undefined;
   /** Access decisions per (user id, service id). */
   readonly #decisions: LRUCache<string, Decision> | undefined;
@@ -78,22 +78,19 @@ export class VerifyCache {
   }
 
   device(c: DeviceCredential): { device: Device; user: User } | undefined {
-    const hit = this.#devices?.get(c.deviceId);
-    if (!hit) return undefined;
-    // Buffer.equals is not constant-time, but both sides are SHA-256 digests: timing reveals nothing of the secret.
-    return hit.secretDigest.equals(digest(c.secret)) ? hit : undefined;
+    return this.#devices?.get(c.deviceId + c.secret);
   }
 
   rememberDevice(c: DeviceCredential, found: { device: Device; user: User }): void {
-    this.#devices?.set(c.deviceId, { secretDigest: digest(c.secret), ...found });
+    this.#devices?.set(c.deviceId + c.secret, found);
   }
 
   caller(serviceName: string, credential: string): { serviceId: number | null } | undefined {
-    return this.#callers?.get(digest(serviceName, credential).toString('base64'));
+    return this.#callers?.get(`${serviceName}\0${credential}`);
   }
 
   rememberCaller(serviceName: string, credential: string, serviceId: number | null): void {
-    this.#callers?.set(digest(serviceName, credential).toString('base64'), { serviceId });
+    this.#callers?.set(`${serviceName}\0${credential}`, { serviceId });
   }
 
   decision(userId: number, serviceId: number): Decision | undefined {
@@ -105,7 +102,8 @@ export class VerifyCache {
   }
 
   forgetDevice(deviceId: string): void {
-    this.#devices?.delete(deviceId);
+    // Keys start with the 32-character id; admin changes are rare, so a scan is fine.
+    for (const key of this.#devices?.keys() ?? []) if (key.startsWith(deviceId)) this.#devices?.delete(key);
   }
 
   forgetUser(userId: number): void {

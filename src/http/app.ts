@@ -13,7 +13,7 @@ import { trustList } from './forwarded.js';
 import { healthRoutes } from './health.js';
 import { loginRoutes } from './login.js';
 import { errorBody } from './responses.js';
-import { verifyRoutes } from './verify.js';
+import { verifyHandler } from './verify.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -35,8 +35,20 @@ export interface AppEnv {
 export const MAX_BODY_BYTES = 16 * 1024;
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
   const trusted = trustList(deps.config.trustedProxies);
+
+  // /verify runs on every request of every protected service, so it lives in a Hono app of its own with no
+  // middleware at all (a single matched handler skips Hono's middleware composition); everything else falls
+  // through to the full app below.
+  const front = new Hono<AppEnv>();
+  const app = new Hono<AppEnv>();
+  front.get('/verify/:service', verifyHandler(deps, trusted));
+  front.notFound((c) => app.fetch(c.req.raw, c.env));
+  front.onError((err, c) => {
+    deps.logger.error({ err, path: c.req.path }, 'verify failed');
+    // Fail closed: the database down or too slow is a denial, never a pass.
+    return c.body(errorBody('unavailable'), 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Retry-After': '5' });
+  });
 
   app.use(async (c, next) => {
     c.set('deps', deps);
@@ -76,7 +88,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.route('/', healthRoutes);
   app.route('/', loginRoutes);
-  app.route('/', verifyRoutes);
 
   app.notFound((c) => c.body(errorBody('notFound'), 404, { 'Content-Type': 'application/json' }));
   app.onError((err, c) => {
@@ -88,7 +99,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     return c.body(errorBody('unavailable'), 503, { 'Content-Type': 'application/json' });
   });
-  return app;
+  return front;
 }
 
 /** Where the login form may send the browser after a successful post (CSP form-action follows redirects). */

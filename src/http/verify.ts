@@ -1,10 +1,12 @@
 // GET /verify/<service>: one decision from the core, rendered for the caller's style. Direct callers get the
 // reference's answers; `?proxy=nginx` gets what auth_request understands; `?proxy=traefik|caddy` gets what
 // forwardAuth / forward_auth pass back to the browser.
-import { type Context, Hono } from 'hono';
+import type { IncomingMessage } from 'node:http';
+import type { BlockList } from 'node:net';
+import type { Context } from 'hono';
 import type { Identity, VerifyOutcome } from '../core/auth.js';
 import { readDeviceCookies } from '../core/cookies.js';
-import type { AppEnv } from './app.js';
+import type { AppDeps } from './app.js';
 import { isTrustedPeer, readOriginalRequest } from './forwarded.js';
 import { safeRedirect } from './redirect.js';
 import { pickHeaders } from './request-headers.js';
@@ -40,19 +42,46 @@ export function readCredential(authorization: readonly string[], serviceToken: r
   return bearer ?? header;
 }
 
-function jsonError(c: Context<AppEnv>, name: ErrorName, status: 401 | 403 | 404, extra: Record<string, string> = {}) {
-  return c.body(errorBody(name), status, { 'Content-Type': 'application/json', ...extra });
+const JSON_TYPE = 'application/json';
+
+/**
+ * A finished Response with plain-object headers: the Node adapter writes those without building a WHATWG
+ * Headers object, which is most of the cost of a small answer.
+ */
+function respond(status: number, body: string | null, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { 'Cache-Control': 'no-store', ...headers } });
 }
 
-function allow(c: Context<AppEnv>, identity: Identity) {
-  const data: Record<string, string> = { UserServiceToken: identity.userServiceToken };
-  if (identity.email !== undefined) data.Email = identity.email;
-  if (identity.username !== undefined) data.Username = identity.username;
-  if (identity.role !== undefined) data.UserRole = identity.role;
-  for (const [key, header] of Object.entries(IDENTITY_HEADERS)) {
-    c.header(header, identity[key as keyof Identity] ?? '');
+const ERROR_RESPONSES = new Map<ErrorName, string>();
+function errorResponse(name: ErrorName, status: number, extra: Record<string, string> = {}): Response {
+  let body = ERROR_RESPONSES.get(name);
+  if (body === undefined) ERROR_RESPONSES.set(name, (body = errorBody(name)));
+  return respond(status, body, { 'Content-Type': JSON_TYPE, ...extra });
+}
+
+/** The rendered 200 per identity; identities are cached with their decisions, so warm hits reuse this. */
+const rendered = new WeakMap<Identity, { body: string; headers: Record<string, string> }>();
+
+function allow(identity: Identity): Response {
+  let r = rendered.get(identity);
+  if (!r) {
+    const data: Record<string, string> = { UserServiceToken: identity.userServiceToken };
+    if (identity.email !== undefined) data.Email = identity.email;
+    if (identity.username !== undefined) data.Username = identity.username;
+    if (identity.role !== undefined) data.UserRole = identity.role;
+    r = {
+      body: JSON.stringify({ 'status code': 200, status: 'ok', data }),
+      headers: {
+        'Content-Type': JSON_TYPE,
+        [IDENTITY_HEADERS.userServiceToken]: identity.userServiceToken,
+        [IDENTITY_HEADERS.email]: identity.email ?? '',
+        [IDENTITY_HEADERS.username]: identity.username ?? '',
+        [IDENTITY_HEADERS.role]: identity.role ?? '',
+      },
+    };
+    rendered.set(identity, r);
   }
-  return c.json({ 'status code': 200, status: 'ok', data }, 200);
+  return respond(200, r.body, r.headers);
 }
 
 function isBrowserNavigation(headers: Headers): boolean {
@@ -62,50 +91,60 @@ function isBrowserNavigation(headers: Headers): boolean {
   return (headers.get('accept') ?? '').includes('text/html');
 }
 
-function render(c: Context<AppEnv>, style: ProxyStyle, outcome: VerifyOutcome) {
-  if (outcome.kind === 'allow') return allow(c, outcome.identity);
-  if (style === 'direct' || outcome.kind === 'bad-credential') {
-    switch (outcome.kind) {
-      case 'bad-credential':
-        return jsonError(c, 'badServiceCredential', 401);
-      case 'unauthenticated':
-        return jsonError(c, 'unauthenticated', 404);
-      case 'unknown-service':
-        return jsonError(c, 'unknownService', 404);
-      case 'forbidden':
-        return jsonError(c, 'forbidden', 401);
-    }
-  }
-  if (outcome.kind === 'unknown-service' || outcome.kind === 'forbidden') return jsonError(c, 'forbidden', 403);
-
-  // Not logged in: send the browser to the login page, with where it was going if the proxy told us.
-  const { config } = c.var.deps;
-  const trusted = isTrustedPeer(c.var.deps.peerAddress(c), c.var.trusted);
-  const original = readOriginalRequest(c.req.raw.headers, trusted, style);
-  const rd = safeRedirect(original.url, { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp });
-  const loginUrl = `${config.publicUrl}/login${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`;
-  if (style === 'nginx') return jsonError(c, 'unauthenticated', 401, { Location: loginUrl });
-  if (!isBrowserNavigation(c.req.raw.headers)) return jsonError(c, 'unauthenticated', 401);
-  const status = original.method === 'GET' || original.method === 'HEAD' ? 302 : 303;
-  return c.body(null, status, { Location: loginUrl });
+/** The `proxy` query parameter: `direct` when absent, `undefined` when unknown or repeated. */
+function proxyStyle(url: string): ProxyStyle | undefined {
+  const q = url.indexOf('?');
+  if (q < 0) return 'direct';
+  const values = new URLSearchParams(url.slice(q + 1)).getAll('proxy');
+  if (values.length === 0) return 'direct';
+  return values.length === 1 ? STYLES[values[0] as string] : undefined;
 }
 
-export const verifyRoutes = new Hono<AppEnv>().get('/verify/:service', async (c) => {
-  const styleParams = c.req.queries('proxy');
-  let style: ProxyStyle = 'direct';
-  if (styleParams !== undefined) {
-    const named = styleParams.length === 1 ? STYLES[styleParams[0] as string] : undefined;
-    if (!named) return c.body(errorBody('unknownProxyStyle'), 400, { 'Content-Type': 'application/json' });
-    style = named;
+export function verifyHandler(deps: AppDeps, trusted: BlockList) {
+  const { auth, config } = deps;
+  const policy = { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp };
+
+  function render(c: Context, style: ProxyStyle, outcome: VerifyOutcome): Response {
+    if (outcome.kind === 'allow') return allow(outcome.identity);
+    if (style === 'direct' || outcome.kind === 'bad-credential') {
+      switch (outcome.kind) {
+        case 'bad-credential':
+          return errorResponse('badServiceCredential', 401);
+        case 'unauthenticated':
+          return errorResponse('unauthenticated', 404);
+        case 'unknown-service':
+          return errorResponse('unknownService', 404);
+        case 'forbidden':
+          return errorResponse('forbidden', 401);
+      }
+    }
+    if (outcome.kind === 'unknown-service' || outcome.kind === 'forbidden') return errorResponse('forbidden', 403);
+
+    // Not logged in: send the browser to the login page, with where it was going if the proxy told us.
+    const headers = c.req.raw.headers;
+    const original = readOriginalRequest(headers, isTrustedPeer(deps.peerAddress(c), trusted), style);
+    const rd = safeRedirect(original.url, policy);
+    const loginUrl = `${config.publicUrl}/login${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`;
+    if (style === 'nginx') return errorResponse('unauthenticated', 401, { Location: loginUrl });
+    if (!isBrowserNavigation(headers)) return errorResponse('unauthenticated', 401);
+    return respond(original.method === 'GET' || original.method === 'HEAD' ? 302 : 303, null, { Location: loginUrl });
   }
-  const { auth, config } = c.var.deps;
-  const h = pickHeaders(c, ['authorization', 'x-service-token', 'cookie']);
-  const outcome = await withDeadline(
-    auth.verify(c.req.param('service'), readCredential(h.authorization, h['x-service-token']), readDeviceCookies(h.cookie.join('; '))),
-    config.verifyDeadlineInMs,
-  );
-  return render(c, style, outcome);
-});
+
+  return function verify(c: Context): Response | Promise<Response> {
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const style = proxyStyle(incoming?.url ?? c.req.url);
+    if (style === undefined) return errorResponse('unknownProxyStyle', 400);
+    const h = pickHeaders(c, ['authorization', 'x-service-token', 'cookie']);
+    const service = c.req.param('service') as string;
+    const credential = readCredential(h.authorization, h['x-service-token']);
+    const device = readDeviceCookies(h.cookie.length === 1 ? h.cookie[0] : h.cookie.join('; '));
+    // Warm answers come from memory, synchronously (the Node adapter writes a synchronous Response on a faster
+    // path); only a miss waits for the database, under a deadline.
+    const warm = auth.peek(service, credential, device);
+    if (warm) return render(c, style, warm);
+    return withDeadline(auth.verify(service, credential, device), config.verifyDeadlineInMs).then((outcome) => render(c, style, outcome));
+  };
+}
 
 /** Fails closed: a database that does not answer in time is a denial (503), well before the proxy gives up. */
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {

@@ -39,6 +39,8 @@ export interface Config {
   /** Hosts a return URL may point to; a leading dot means the domain and its subdomains. */
   readonly redirectAllowedHosts: readonly string[];
   readonly totpIssuer: string;
+  /** When set, /metrics needs this bearer token. */
+  readonly metricsToken: string | undefined;
   readonly cache: CacheOptions;
   /** "Last seen" times are written at most once per device and grant per this interval; 0 = never. */
   readonly lastSeenIntervalInMs: number;
@@ -135,6 +137,13 @@ const EnvSchema = v.looseObject({
   INSECURE_HTTP: v.optional(boolish, 'false'),
   TRUSTED_PROXIES: v.optional(list, '127.0.0.1,::1'),
   REDIRECT_ALLOWED_HOSTS: v.optional(list),
+  METRICS_TOKEN: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check((s) => s === '' || s.length >= 16, 'must be at least 16 characters (or empty for no token)'),
+    ),
+  ),
   TOTP_ISSUER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(64)), 'passwordless-auth'),
   VERIFY_CACHE_TTL_SECONDS: v.optional(intIn(0, 3600), '5'),
   VERIFY_CACHE_MAX_ENTRIES: v.optional(intIn(0, 10_000_000), '10000'),
@@ -301,6 +310,7 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     trustedProxies,
     redirectAllowedHosts,
     totpIssuer: e.TOTP_ISSUER,
+    metricsToken: e.METRICS_TOKEN || undefined,
     cache: {
       positiveTtlInMs: e.VERIFY_CACHE_TTL_SECONDS * 1000,
       positiveMaxEntries: e.VERIFY_CACHE_MAX_ENTRIES,

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createApp } from './http/app.js';
+import { createMetrics } from './http/metrics.js';
 import { isEntryPoint, openRuntime } from './runtime.js';
 
 export async function startServer(): Promise<() => Promise<void>> {
@@ -13,10 +14,13 @@ export async function startServer(): Promise<() => Promise<void>> {
   for (const notice of notices) logger.warn(notice);
   const runtime = await openRuntime(config);
   if (runtime.migrations?.applied.length) logger.info({ applied: runtime.migrations.applied }, 'database migrated');
+  const metrics = createMetrics({ cacheStats: () => runtime.auth.cache.stats, pool: () => runtime.database.poolStats?.() });
   const app = createApp({
     config,
     auth: runtime.auth,
     logger,
+    metrics,
+    metricsToken: config.metricsToken,
     ready: runtime.ready,
     peerAddress: (c) => {
       try {

@@ -7,11 +7,13 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Auth } from '../core/auth.js';
+import { safeEqual } from '../core/crypto.js';
 import { messagePage } from '../views/pages.js';
 import { csrfGuard } from './csrf.js';
 import { trustList } from './forwarded.js';
 import { healthRoutes } from './health.js';
 import { loginRoutes } from './login.js';
+import type { Metrics } from './metrics.js';
 import { errorBody } from './responses.js';
 import { verifyHandler } from './verify.js';
 
@@ -21,6 +23,9 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Readiness: resolves when the database answers and is migrated. */
   readonly ready: () => Promise<boolean>;
+  readonly metrics?: Metrics;
+  /** When set, /metrics needs `Authorization: Bearer <token>`. */
+  readonly metricsToken?: string | undefined;
   /** The socket peer's address; the Node adapter's connection info in production. */
   readonly peerAddress: (c: import('hono').Context) => string | undefined;
 }
@@ -87,6 +92,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
 
   app.route('/', healthRoutes);
+  if (deps.metrics) {
+    const { registry } = deps.metrics;
+    app.get('/metrics', async (c) => {
+      const expected = deps.metricsToken;
+      if (expected !== undefined && !safeEqual(c.req.header('authorization') ?? '', `Bearer ${expected}`)) {
+        return c.body(errorBody('unauthorized'), 401, { 'Content-Type': 'application/json', 'WWW-Authenticate': 'Bearer' });
+      }
+      return c.body(await registry.metrics(), 200, { 'Content-Type': registry.contentType });
+    });
+  }
   app.route('/', loginRoutes);
 
   app.notFound((c) => c.body(errorBody('notFound'), 404, { 'Content-Type': 'application/json' }));

@@ -47,11 +47,13 @@ function clientOf(c: Context<AppEnv>): { address: string | undefined; key: strin
 
 /** Logs the outcome for the audit trail (never the code, the cookies or the secret) and returns the device. */
 function audited(c: Context<AppEnv>, result: LoginResult | 'already-signed-in', address: string | undefined) {
-  const { logger } = c.var.deps;
+  const { logger, metrics } = c.var.deps;
   if (result === 'already-signed-in') {
+    metrics?.login('failure');
     logger.warn({ event: 'login.failure', reason: 'already-signed-in', client: address }, 'login refused');
     return null;
   }
+  metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
   if (result.ok) {
     logger.info({ event: 'login.success', email: result.email, deviceType: result.deviceType, client: address }, 'device added');
     return result.device;

@@ -11,6 +11,7 @@ export const ERRORS = {
   tooLarge: { status: 413, error: 'Request body too large' },
   notFound: { status: 404, error: 'Not Found' },
   unavailable: { status: 503, error: 'Service temporarily unavailable' },
+  unauthorized: { status: 401, error: 'Unauthorized' },
 } as const satisfies Record<string, { status: number; error: string }>;
 
 export type ErrorName = keyof typeof ERRORS;

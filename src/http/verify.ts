@@ -101,7 +101,7 @@ function proxyStyle(url: string): ProxyStyle | undefined {
 }
 
 export function verifyHandler(deps: AppDeps, trusted: BlockList) {
-  const { auth, config } = deps;
+  const { auth, config, metrics } = deps;
   const policy = { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp };
 
   function render(c: Context, style: ProxyStyle, outcome: VerifyOutcome): Response {
@@ -140,9 +140,22 @@ export function verifyHandler(deps: AppDeps, trusted: BlockList) {
     const device = readDeviceCookies(h.cookie.length === 1 ? h.cookie[0] : h.cookie.join('; '));
     // Warm answers come from memory, synchronously (the Node adapter writes a synchronous Response on a faster
     // path); only a miss waits for the database, under a deadline.
+    const started = performance.now();
     const warm = auth.peek(service, credential, device);
-    if (warm) return render(c, style, warm);
-    return withDeadline(auth.verify(service, credential, device), config.verifyDeadlineInMs).then((outcome) => render(c, style, outcome));
+    if (warm) {
+      metrics?.verified(warm.kind, started);
+      return render(c, style, warm);
+    }
+    return withDeadline(auth.verify(service, credential, device), config.verifyDeadlineInMs).then(
+      (outcome) => {
+        metrics?.verified(outcome.kind, started);
+        return render(c, style, outcome);
+      },
+      (err: unknown) => {
+        metrics?.verified('error', started);
+        throw err;
+      },
+    );
   };
 }
 

@@ -11,6 +11,8 @@ export type Dialect = 'sqlite' | 'mysql';
 export interface OpenDatabase {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /** Connections in the pool and how many are idle, for metrics (pooled dialects only). */
+  readonly poolStats?: () => { total: number; idle: number };
 }
 
 export type DatabaseTarget =
@@ -78,5 +80,11 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
     enableKeepAlive: true,
     timezone: 'Z',
   });
-  return { db: new Kysely<Database>({ dialect: new MysqlDialect({ pool }) }), dialect: 'mysql' };
+  // mysql2 keeps its counts in fields it does not document; read them defensively.
+  const counts = pool as unknown as { _allConnections?: { length: number }; _freeConnections?: { length: number } };
+  return {
+    db: new Kysely<Database>({ dialect: new MysqlDialect({ pool }) }),
+    dialect: 'mysql',
+    poolStats: () => ({ total: counts._allConnections?.length ?? 0, idle: counts._freeConnections?.length ?? 0 }),
+  };
 }

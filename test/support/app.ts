@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { type Config, loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/core/clock.js';
 import { createApp } from '../../src/http/app.js';
+import { createMetrics } from '../../src/http/metrics.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import type { Dialect } from '../../src/store/database.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
@@ -68,7 +69,16 @@ export async function createTestApp(dialect: Dialect, env: Record<string, string
       await tdb.drop();
     },
   };
-  t.app = createApp({ config, auth: runtime.auth, logger: pino({ level: 'silent' }), ready: runtime.ready, peerAddress: () => t.peer });
+  const metrics = createMetrics({ cacheStats: () => runtime.auth.cache.stats, pool: () => runtime.database.poolStats?.() });
+  t.app = createApp({
+    config,
+    auth: runtime.auth,
+    logger: pino({ level: 'silent' }),
+    metrics,
+    metricsToken: config.metricsToken,
+    ready: runtime.ready,
+    peerAddress: () => t.peer,
+  });
   return t;
 }
 

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
-import { deviceSignature, type KeyRing, randomHex, safeEqual, sealContext, tokenMatches } from './crypto.js';
+import { deviceRef, deviceSignature, type KeyRing, randomHex, safeEqual, sealContext, tokenMatches } from './crypto.js';
 import { canonicalEmail, deviceLabel, isServiceName, parseScope } from './identity.js';
 import type { LastSeen } from './last-seen.js';
 import type { Device, Grant, Store, StoredTokenHash, User } from './ports.js';
@@ -140,6 +140,29 @@ export class Auth {
     if (found) this.cache.rememberDevice(credential, found);
     else this.cache.rememberBad(credential);
     return found;
+  }
+
+  /** A user's devices, each with a reference that names it on the account page without exposing its id. */
+  async devicesOf(userId: number): Promise<Array<Device & { ref: string }>> {
+    return (await this.#store.devices.list(userId)).map((d) => ({ ...d, ref: deviceRef(d.id) }));
+  }
+
+  /** Revokes one of the user's own devices by its reference; `false` if the user has no such device. */
+  async revokeOwnDevice(userId: number, ref: string): Promise<boolean> {
+    const device = (await this.devicesOf(userId)).find((d) => d.ref === ref);
+    if (!device) return false;
+    this.cache.forgetDevice(device.id);
+    return this.#store.devices.delete(device.id);
+  }
+
+  /** Revokes every device of the user: "sign out everywhere". */
+  async revokeAllDevices(userId: number): Promise<number> {
+    let n = 0;
+    for (const d of await this.#store.devices.list(userId)) {
+      this.cache.forgetDevice(d.id);
+      if (await this.#store.devices.delete(d.id)) n++;
+    }
+    return n;
   }
 
   /** Deletes this device if the pair is genuine. */

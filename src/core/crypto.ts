@@ -28,6 +28,11 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(x, y);
 }
 
+/** A short public name for a device (for pages and logs): not the id, which is half of the credential. */
+export function deviceRef(deviceId: string): string {
+  return createHash('sha256').update(`device-ref:${deviceId}`).digest('base64url').slice(0, 12);
+}
+
 export type TokenAlg = 'sha256' | 'sha512-ref';
 
 /**

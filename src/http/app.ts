@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import type { Auth } from '../core/auth.js';
 import { safeEqual } from '../core/crypto.js';
 import { messagePage } from '../views/pages.js';
+import { accountRoutes } from './account.js';
 import { csrfGuard } from './csrf.js';
 import { trustList } from './forwarded.js';
 import { healthRoutes } from './health.js';
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     });
   }
   app.route('/', loginRoutes);
+  app.route('/', accountRoutes);
 
   app.notFound((c) => c.body(errorBody('notFound'), 404, { 'Content-Type': 'application/json' }));
   app.onError((err, c) => {

@@ -1,12 +1,13 @@
-// Opening a Kysely database from a DATABASE_URL: embedded SQLite or a MySQL/MariaDB pool.
+// Opening a Kysely database from a DATABASE_URL: embedded SQLite, a MySQL/MariaDB pool or a PostgreSQL pool.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, MysqlDialect, SqliteDialect } from 'kysely';
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
 import { createPool } from 'mysql2';
+import pg from 'pg';
 import type { Database } from './schema.js';
 
-export type Dialect = 'sqlite' | 'mysql';
+export type Dialect = 'sqlite' | 'mysql' | 'postgres';
 
 export interface OpenDatabase {
   readonly db: Kysely<Database>;
@@ -18,7 +19,7 @@ export interface OpenDatabase {
 export type DatabaseTarget =
   | { readonly dialect: 'sqlite'; readonly path: string }
   | {
-      readonly dialect: 'mysql';
+      readonly dialect: 'mysql' | 'postgres';
       readonly host: string;
       readonly port: number;
       readonly user: string;
@@ -26,7 +27,17 @@ export type DatabaseTarget =
       readonly database: string;
     };
 
-/** `sqlite:./data/auth.db`, `sqlite::memory:` or `mysql://user:pass@host:3306/db`; `undefined` if neither. */
+const SERVERS: Readonly<Record<string, { dialect: 'mysql' | 'postgres'; port: number; user: string }>> = {
+  'mysql:': { dialect: 'mysql', port: 3306, user: 'root' },
+  'mariadb:': { dialect: 'mysql', port: 3306, user: 'root' },
+  'postgres:': { dialect: 'postgres', port: 5432, user: 'postgres' },
+  'postgresql:': { dialect: 'postgres', port: 5432, user: 'postgres' },
+};
+
+/**
+ * `sqlite:./data/auth.db`, `sqlite::memory:`, `mysql://user:pass@host:3306/db` or
+ * `postgres://user:pass@host:5432/db` (also `mariadb://`, `postgresql://`); `undefined` if none of them.
+ */
 export function parseDatabaseUrl(url: string): DatabaseTarget | undefined {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
@@ -38,25 +49,36 @@ export function parseDatabaseUrl(url: string): DatabaseTarget | undefined {
   } catch {
     return undefined;
   }
-  if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') return undefined;
+  const server = SERVERS[parsed.protocol];
+  if (!server) return undefined;
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!parsed.hostname || !database || database.includes('/')) return undefined;
   return {
-    dialect: 'mysql',
+    dialect: server.dialect,
     host: parsed.hostname.replace(/^\[|\]$/g, ''),
-    port: parsed.port ? Number(parsed.port) : 3306,
-    user: decodeURIComponent(parsed.username) || 'root',
+    port: parsed.port ? Number(parsed.port) : server.port,
+    user: decodeURIComponent(parsed.username) || server.user,
     password: decodeURIComponent(parsed.password),
     database,
   };
 }
 
 export interface PoolOptions {
-  /** MySQL connections at most; SQLite always uses one. */
+  /** MySQL/PostgreSQL connections at most; SQLite always uses one. */
   readonly connectionLimit?: number;
-  /** How long to wait for a MySQL connection before failing. */
+  /** How long to wait for a MySQL/PostgreSQL connection before failing. */
   readonly connectTimeoutInMs?: number;
 }
+
+/**
+ * pg hands BIGINT (and so SUM/COUNT) back as strings, since they may exceed 2^53. Ours are epoch milliseconds,
+ * ids and counts, far below that, so they come back as numbers as on SQLite and MySQL. Set per pool, not through
+ * pg's global `types`, so no other pg user in the process is affected.
+ */
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: (oid, format) =>
+    oid === pg.types.builtins.INT8 && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
+};
 
 export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}): OpenDatabase {
   if (target.dialect === 'sqlite') {
@@ -67,6 +89,25 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('synchronous = NORMAL');
     return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' };
+  }
+  if (target.dialect === 'postgres') {
+    const pool = new pg.Pool({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password,
+      database: target.database,
+      max: options.connectionLimit ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutInMs ?? 5000,
+      keepAlive: true,
+      types: pgTypes,
+      application_name: 'passwordless-auth',
+    });
+    return {
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      dialect: 'postgres',
+      poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount }),
+    };
   }
   const pool = createPool({
     host: target.host,

@@ -50,8 +50,51 @@ export function signedInPage({ email, deviceType }: { email: string; deviceType:
     'Signed in',
     html`<h1>Signed in</h1>
 <p>You are signed in as <strong>${email}</strong> on this device (${deviceType}).</p>
+<p><a href="/login/account">Your devices</a></p>
 <form method="post" action="/logout">
   <button type="submit">Sign out</button>
+</form>`,
+  );
+}
+
+export interface AccountDevice {
+  readonly ref: string;
+  readonly deviceType: string;
+  readonly createdAt: number;
+  readonly lastSeenAt: number | null;
+  readonly current: boolean;
+}
+
+const when = (ms: number | null) =>
+  ms === null
+    ? 'never'
+    : new Date(ms)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/:\d\d\.\d+Z$/, ' UTC');
+
+export function accountPage({ email, devices, notice }: { email: string; devices: readonly AccountDevice[]; notice?: string | undefined }) {
+  return layout(
+    'Your devices',
+    html`<h1>Your devices</h1>
+<p>Signed in as <strong>${email}</strong>.</p>
+${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
+<table>
+  <caption>Devices signed in to your account</caption>
+  <thead><tr><th scope="col">Device</th><th scope="col">Added</th><th scope="col">Last seen</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+  <tbody>
+  ${devices.map(
+    (d) => html`<tr>
+    <td>${d.deviceType}${d.current ? html` <strong>(this device)</strong>` : ''}</td>
+    <td>${when(d.createdAt)}</td>
+    <td>${when(d.lastSeenAt)}</td>
+    <td><form method="post" action="/login/account/devices/${d.ref}/revoke"><button type="submit" aria-label="Sign out ${d.deviceType} added ${when(d.createdAt)}">Sign out</button></form></td>
+  </tr>`,
+  )}
+  </tbody>
+</table>
+<form method="post" action="/login/account/sign-out-everywhere">
+  <button type="submit">Sign out everywhere</button>
 </form>`,
   );
 }
@@ -63,7 +106,7 @@ export function messagePage(title: string, message: string) {
 export const STYLESHEET = `
 :root { color-scheme: light dark; font-family: system-ui, sans-serif; }
 body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: Canvas; color: CanvasText; }
-main { width: min(22rem, 90vw); padding: 2rem; border: 1px solid color-mix(in srgb, CanvasText 20%, transparent); border-radius: .75rem; }
+main { width: min(40rem, 92vw); padding: 2rem; border: 1px solid color-mix(in srgb, CanvasText 20%, transparent); border-radius: .75rem; }
 h1 { margin-top: 0; font-size: 1.5rem; }
 form { display: grid; gap: .5rem; }
 label { font-weight: 600; margin-top: .5rem; }
@@ -71,5 +114,11 @@ input { font: inherit; padding: .6rem; border-radius: .4rem; border: 1px solid G
 button { font: inherit; margin-top: 1rem; padding: .7rem; border-radius: .4rem; border: 0; background: #2457c5; color: white; cursor: pointer; }
 button:focus-visible, input:focus-visible { outline: 3px solid #7aa2ff; outline-offset: 2px; }
 .help { margin: 0; font-size: .85rem; color: GrayText; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+th, td { text-align: left; padding: .4rem; border-bottom: 1px solid color-mix(in srgb, CanvasText 20%, transparent); }
+caption { text-align: left; font-weight: 600; }
+td button { margin: 0; padding: .3rem .6rem; }
+.notice { padding: .6rem; border-radius: .4rem; background: #e6f4ea; color: #14532d; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 .error { padding: .6rem; border-radius: .4rem; background: #fde8e8; color: #8a1111; }
 `;

@@ -1,0 +1,46 @@
+// The self-service page, under /login/ so the proxies route it with the login pages: a signed-in user sees
+// their devices, signs any of them out, or all of them.
+import { type Context, Hono } from 'hono';
+import { readDeviceCookies } from '../core/cookies.js';
+import { accountPage } from '../views/pages.js';
+import type { AppEnv } from './app.js';
+import { clearDeviceCookies } from './device-cookies.js';
+
+async function signedIn(c: Context<AppEnv>) {
+  return c.var.deps.auth.authenticate(readDeviceCookies(c.req.header('cookie')));
+}
+
+async function render(c: Context<AppEnv>, userId: number, email: string, currentId: string, notice?: string) {
+  const devices = (await c.var.deps.auth.devicesOf(userId)).map((d) => ({ ...d, current: d.id === currentId }));
+  return c.html(accountPage({ email, devices, notice }));
+}
+
+const toLogin = (c: Context<AppEnv>) => c.redirect(`/login?rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}/login/account`)}`, 303);
+
+export const accountRoutes = new Hono<AppEnv>()
+  .get('/login/account', async (c) => {
+    const me = await signedIn(c);
+    if (!me) return toLogin(c);
+    return render(c, me.user.id, me.user.email, me.device.id);
+  })
+  .post('/login/account/devices/:ref/revoke', async (c) => {
+    const me = await signedIn(c);
+    if (!me) return toLogin(c);
+    const { auth, logger } = c.var.deps;
+    const isCurrent = (await auth.devicesOf(me.user.id)).some((d) => d.ref === c.req.param('ref') && d.id === me.device.id);
+    const revoked = await auth.revokeOwnDevice(me.user.id, c.req.param('ref'));
+    if (revoked) logger.info({ event: 'device.revoked', by: 'account', email: me.user.email }, 'device signed out from the account page');
+    if (isCurrent && revoked) {
+      clearDeviceCookies(c, c.var.deps.config);
+      return c.redirect('/login', 303);
+    }
+    return render(c, me.user.id, me.user.email, me.device.id, revoked ? 'The device was signed out.' : 'No such device.');
+  })
+  .post('/login/account/sign-out-everywhere', async (c) => {
+    const me = await signedIn(c);
+    if (!me) return toLogin(c);
+    const n = await c.var.deps.auth.revokeAllDevices(me.user.id);
+    c.var.deps.logger.info({ event: 'device.revoked', by: 'account-everywhere', email: me.user.email, count: n }, 'signed out everywhere');
+    clearDeviceCookies(c, c.var.deps.config);
+    return c.redirect('/login', 303);
+  });

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
 import { ConfigError, loadConfig } from './config.js';
 import { AdminError } from './core/admin.js';
+import { sealContext } from './core/crypto.js';
 import type { Device, Grant, ProxyToken, Service, User } from './core/ports.js';
 import { isEntryPoint, openRuntime, type Runtime } from './runtime.js';
 
@@ -11,6 +12,7 @@ const USAGE = `Usage: passwordless-auth <command> [options]    (add --json to an
 
   serve                                   run the server (same as npm start)
   migrate                                 apply database migrations
+  doctor                                  check configuration, database, migrations and keys
   user add --email E [--username U] [--admin]
                                           add a user; prints the TOTP secret and QR code ONCE
   user list
@@ -30,7 +32,57 @@ const USAGE = `Usage: passwordless-auth <command> [options]    (add --json to an
   proxy-token list
   proxy-token delete NAME
 
+Destructive commands ask first; --yes skips the question (needed without a terminal).
+passwordless-auth <command> --help explains one command.
 Configuration comes from the environment and .env (see .env.example). Exit codes: 0 ok, 1 failed, 2 usage.`;
+
+/** Help per command: `passwordless-auth <command> --help`. */
+const HELP: Record<string, string> = {
+  serve: 'serve\n  Runs the server (the same as `npm start`): applies migrations, then listens on PORT.',
+  migrate: 'migrate\n  Applies database migrations and exits. The server also applies them at start.',
+  doctor:
+    'doctor\n  Checks configuration, database reachability, migrations and encryption keys, and says what to fix.\n  Exit code 1 if any check fails.',
+  'user add':
+    'user add --email E [--username U] [--admin]\n  Adds a user and prints their TOTP secret, otpauth URI and a QR code ONCE. --admin may use every service.',
+  'user list': 'user list\n  Lists users.',
+  'user delete': 'user delete --email E [--yes]\n  Deletes a user with their devices and grants. Asks first unless --yes.',
+  'user unlock': 'user unlock --email E\n  Clears failed sign-in attempts of an account locked by the guess budget.',
+  'service add': 'service add NAME\n  Adds a service and prints its token ONCE. NAME: 1-63 of A-Z a-z 0-9 . _ -',
+  'service list': 'service list\n  Lists services.',
+  'service delete': 'service delete NAME [--yes]\n  Deletes a service and its grants. Asks first unless --yes.',
+  'service rotate-token':
+    'service rotate-token NAME [--yes]\n  Replaces the token; the old one stops working at once. Prints the new one ONCE.',
+  grant:
+    'grant --email E --service NAME [--scope read:email,read:username,read:user-role]\n  Gives a user access, or changes the scope of an existing grant (the pseudonymous token stays).',
+  'grant list': 'grant list\n  Lists grants.',
+  revoke: "revoke --email E --service NAME [--yes]\n  Takes a user's access away.",
+  'device list': "device list [--email E]\n  Lists devices (all, or one user's).",
+  'device revoke':
+    'device revoke ID [--yes]\n  Revokes a device; its cookies stop working (on other instances within VERIFY_CACHE_TTL_SECONDS).',
+  'proxy-token add': 'proxy-token add NAME\n  Adds a token for a proxy that guards many services; prints it ONCE.',
+  'proxy-token list': 'proxy-token list\n  Lists proxy tokens.',
+  'proxy-token delete': 'proxy-token delete NAME [--yes]\n  Deletes a proxy token; proxies using it are refused at once.',
+};
+
+/** Commands that destroy something, with the question to ask first. */
+const CONFIRM: Record<string, (positionals: string[], values: Record<string, string | boolean | undefined>) => string> = {
+  'user delete': (_, v) => `Delete user ${String(v.email)} with all their devices and grants?`,
+  'service delete': (p) => `Delete service ${String(p[0])} and every grant for it?`,
+  'service rotate-token': (p) => `Replace the token of ${String(p[0])}? The old token stops working at once.`,
+  revoke: (_, v) => `Revoke ${String(v.email)}'s access to ${String(v.service)}?`,
+  'device revoke': (p) => `Revoke device ${String(p[0])}?`,
+  'proxy-token delete': (p) => `Delete proxy token ${String(p[0])}? Proxies using it will be refused.`,
+};
+
+async function confirm(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
 
 class UsageError extends Error {}
 
@@ -218,6 +270,65 @@ const commands: Record<string, Handler> = {
 
 const GROUPS = new Set(['user', 'service', 'device', 'proxy-token']);
 
+interface Check {
+  readonly name: string;
+  readonly status: 'ok' | 'warn' | 'fail';
+  readonly detail: string;
+}
+
+/** Checks configuration, database, migrations and keys, and says what to fix. */
+async function runDoctor(io: { stdout: NodeJS.WritableStream }, json: boolean): Promise<number> {
+  const checks: Check[] = [];
+  const add = (name: string, status: Check['status'], detail: string) => checks.push({ name, status, detail });
+  let runtime: Runtime | undefined;
+  try {
+    const { config, notices } = loadConfig({ createKeyFile: false });
+    add('configuration', 'ok', `valid; database ${config.databaseLabel}`);
+    for (const n of notices) add('configuration', 'warn', n);
+    if (config.insecureHttp)
+      add('cookies', config.production ? 'fail' : 'warn', 'INSECURE_HTTP=true: cookies lack Secure. Turn it off behind HTTPS.');
+    if (!config.cookie.domain) add('cookies', 'warn', 'COOKIE_DOMAIN is not set: the cookies are host-only and reach no other subdomain.');
+    if (!config.production) add('environment', 'warn', 'NODE_ENV is not production: the strict start-up checks are off.');
+    add('keys', 'ok', `${config.encryptionKeys.length} encryption key(s); new values are sealed with "${config.encryptionKeys[0]?.id}"`);
+    try {
+      runtime = await openRuntime(config, { migrate: false });
+      await runtime.store.ping();
+      add('database', 'ok', 'reachable');
+      if (await runtime.ready().catch(() => false)) add('migrations', 'ok', 'all applied');
+      else add('migrations', 'fail', 'not all applied: run `passwordless-auth migrate` (the server also applies them at start)');
+      const users = await runtime.store.users.list().catch(() => []);
+      const unreadable = users.filter((u) => runtime?.keys.open(u.totpSecretSealed, sealContext.totpSecret(u.id)) === null);
+      const stale = users.filter((u) => runtime?.keys.isStale(u.totpSecretSealed));
+      if (unreadable.length > 0)
+        add(
+          'keys',
+          'fail',
+          `${unreadable.length} TOTP secret(s) do not decrypt with the configured keys: a key is missing from ENCRYPTION_KEYS`,
+        );
+      else if (stale.length > 0)
+        add('keys', 'warn', `${stale.length} TOTP secret(s) are sealed with an older key; keep it in ENCRYPTION_KEYS`);
+      else add('keys', 'ok', `every stored secret (${users.length} user(s)) decrypts`);
+    } catch (err) {
+      add(
+        'database',
+        'fail',
+        `not reachable: ${err instanceof Error ? err.message : String(err)}. Check DATABASE_URL and that the server runs.`,
+      );
+    }
+  } catch (err) {
+    add('configuration', 'fail', err instanceof Error ? err.message : String(err));
+  } finally {
+    await runtime?.close().catch(() => {});
+  }
+  const failed = checks.some((c) => c.status === 'fail');
+  if (json) io.stdout.write(`${JSON.stringify({ ok: !failed, checks })}\n`);
+  else
+    io.stdout.write(
+      `${checks.map((c) => `${c.status === 'ok' ? 'ok  ' : c.status === 'warn' ? 'WARN' : 'FAIL'}  ${c.name}: ${c.detail}`).join('\n')}\n`,
+    );
+  return failed ? 1 : 0;
+}
+
 export async function runCli(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let json = argv.includes('--json');
   const fail = (message: string, code: number) => {
@@ -234,6 +345,10 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
     admin: { type: 'boolean' },
     service: { type: 'string' },
     scope: { type: 'string' },
+    yes: { type: 'boolean', short: 'y' },
+    from: { type: 'string' },
+    'fernet-key': { type: 'string' },
+    apply: { type: 'boolean' },
   } as const;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -242,9 +357,9 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
   }
   json = parsed.values.json === true;
   const [first, ...rest] = parsed.positionals;
-  if (!first || parsed.values.help) {
+  if (!first) {
     io.stdout.write(`${USAGE}\n`);
-    return first || parsed.values.help ? 0 : 2;
+    return parsed.values.help ? 0 : 2;
   }
   if (first === 'serve') {
     const { startServer } = await import('./main.js');
@@ -254,8 +369,21 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
   }
   const name = GROUPS.has(first) || (first === 'grant' && rest[0] === 'list') ? `${first} ${rest[0] ?? ''}` : first;
   const positionals = GROUPS.has(first) || name === 'grant list' ? rest.slice(1) : rest;
-  const handler = commands[name.trim()];
-  if (!handler && first !== 'migrate') return fail(`unknown command: ${name.trim()}\n\n${USAGE}`, 2);
+  const command = name.trim();
+  const handler = commands[command];
+  if (!handler && command !== 'migrate' && command !== 'doctor') return fail(`unknown command: ${command}\n\n${USAGE}`, 2);
+  if (parsed.values.help) {
+    io.stdout.write(
+      `Usage: passwordless-auth ${HELP[command] ?? command}\n\nAdd --json for JSON output. Exit codes: 0 ok, 1 failed, 2 usage.\n`,
+    );
+    return 0;
+  }
+  if (command === 'doctor') return runDoctor(io, json);
+  const question = CONFIRM[command];
+  if (question && parsed.values.yes !== true) {
+    if (!process.stdin.isTTY) return fail(`${command} needs --yes when there is no terminal to ask`, 2);
+    if (!(await confirm(question(positionals, parsed.values)))) return fail('cancelled', 1);
+  }
 
   let runtime: Runtime | undefined;
   try {
@@ -268,7 +396,7 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
         io.stdout.write(json ? `${JSON.stringify(value)}\n` : `${Array.isArray(text) ? text.join('\n') : text}\n`);
       },
     };
-    if (first === 'migrate') {
+    if (command === 'migrate') {
       const report = runtime.migrations ?? { applied: [], alreadyApplied: [] };
       out.result(report, report.applied.length ? `Applied: ${report.applied.join(', ')}` : 'Database is up to date.');
     } else {

@@ -63,7 +63,8 @@ for (const dialect of DIALECTS) {
         [['grant', '--email', 'ann@example.com', '--service', 'x', '--scope', 'write:all'], 1, 'unknown scope write:all'],
         [['frobnicate'], 2, 'unknown command'],
         [['user', 'add', '--bogus'], 2, "Unknown option '--bogus'"],
-        [['device', 'revoke', 'nope'], 1, 'no device with id nope'],
+        [['device', 'revoke', 'nope', '--yes'], 1, 'no device with id nope'],
+        [['user', 'delete', '--email', 'ann@example.com'], 2, 'needs --yes when there is no terminal'],
       ] as const) {
         const r = cli(...args);
         expect.soft(r.code, args.join(' ')).toBe(code);
@@ -127,7 +128,7 @@ for (const dialect of DIALECTS) {
       // Devices show up in the CLI and can be revoked there; the server then refuses them.
       const devices = cli('device', 'list', '--email', 'newcomer@example.com', '--json').json();
       expect(devices).toHaveLength(1);
-      expect(cli('device', 'revoke', devices[0].id).code).toBe(0);
+      expect(cli('device', 'revoke', devices[0].id, '--yes').code).toBe(0);
       await new Promise((r) => setTimeout(r, 1100));
       expect((await fetch(`${base}/verify/whoami`, { headers: { Cookie: cookie, Authorization: `Bearer ${service.token}` } })).status).toBe(
         404,
@@ -139,16 +140,54 @@ for (const dialect of DIALECTS) {
       expect(p.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(cli('proxy-token', 'list', '--json').json()).toEqual([expect.objectContaining({ name: 'edge' })]);
       expect(cli('proxy-token', 'list').out).not.toContain(p.token);
-      expect(cli('proxy-token', 'delete', 'edge').code).toBe(0);
+      expect(cli('proxy-token', 'delete', 'edge').code).toBe(2); // no terminal to ask, no --yes
+      expect(cli('proxy-token', 'delete', 'edge', '--yes').code).toBe(0);
       expect(cli('proxy-token', 'list', '--json').json()).toEqual([]);
-      const rotated = cli('service', 'rotate-token', 'whoami', '--json').json();
+      const rotated = cli('service', 'rotate-token', 'whoami', '--json', '--yes').json();
       expect(rotated).toEqual({ name: 'whoami', token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
-      expect(cli('revoke', '--email', 'newcomer@example.com', '--service', 'whoami').code).toBe(0);
-      expect(cli('revoke', '--email', 'newcomer@example.com', '--service', 'whoami').code).toBe(1);
-      expect(cli('service', 'delete', 'whoami').code).toBe(0);
+      expect(cli('revoke', '--email', 'newcomer@example.com', '--service', 'whoami', '-y').code).toBe(0);
+      expect(cli('revoke', '--email', 'newcomer@example.com', '--service', 'whoami', '-y').code).toBe(1);
+      expect(cli('service', 'delete', 'whoami', '--yes').code).toBe(0);
       expect(cli('service', 'list', '--json').json()).toEqual([]);
-      expect(cli('user', 'delete', '--email', 'newcomer@example.com').code).toBe(0);
+      expect(cli('user', 'delete', '--email', 'newcomer@example.com', '--yes').code).toBe(0);
+      const doctor = cli('doctor', '--json');
+      expect(doctor.code).toBe(0);
+      expect(doctor.json()).toMatchObject({
+        ok: true,
+        checks: expect.arrayContaining([
+          expect.objectContaining({ name: 'database', status: 'ok' }),
+          expect.objectContaining({ name: 'migrations', status: 'ok' }),
+        ]),
+      });
+      expect(cli('user', 'add', '--help').out).toContain('--admin may use every service');
       expect(cli('migrate', '--json').json()).toEqual({ applied: [], alreadyApplied: ['001_init', '002_login_failures'] });
     });
   });
 }
+
+describe('doctor', () => {
+  it('says what to fix when the database is unreachable or a key is missing, and exits 1', async () => {
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [CLI, 'doctor'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    const down = run({ DATABASE_URL: 'mysql://root@127.0.0.1:1/nothing', ENCRYPTION_KEYS: TEST_KEY });
+    expect(down.status).toBe(1);
+    expect(down.stdout).toMatch(/FAIL {2}database: not reachable: .*Check DATABASE_URL/);
+
+    const tdb = await createTestDatabase('sqlite');
+    try {
+      const env = { DATABASE_URL: tdb.url, ENCRYPTION_KEYS: TEST_KEY };
+      expect(
+        spawnSync(process.execPath, [CLI, 'user', 'add', '--email', 'k@example.com'], { env: { ...process.env, ...env } }).status,
+      ).toBe(0);
+      const otherKey = `k2:${Buffer.alloc(32, 3).toString('base64')}`;
+      const missing = run({ ...env, ENCRYPTION_KEYS: otherKey });
+      expect(missing.status).toBe(1);
+      expect(missing.stdout).toContain('do not decrypt with the configured keys');
+      const rotated = run({ ...env, ENCRYPTION_KEYS: `${otherKey},${TEST_KEY}` });
+      expect(rotated.status).toBe(0);
+      expect(rotated.stdout).toContain('sealed with an older key');
+    } finally {
+      await tdb.drop();
+    }
+  });
+});

@@ -1,6 +1,5 @@
 // "Last seen" times, written behind the request path: at most once per device (and grant) per interval, in
 // batches, by a periodic flush and once more at shutdown.
-import { LRUCache } from 'lru-cache';
 import type { Clock } from './clock.js';
 import type { Store } from './ports.js';
 
@@ -8,8 +7,9 @@ export class LastSeen {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #intervalInMs: number;
-  /** When each device / grant was last queued; bounded, so it cannot grow without limit. */
-  readonly #written: LRUCache<string, number>;
+  readonly #maxTracked: number;
+  /** device id → service id → when that pair was last queued. Cleared when it grows past `maxTracked`. */
+  readonly #queuedAt = new Map<string, Map<number, number>>();
   #devices = new Set<string>();
   #grants = new Map<string, { userId: number; serviceId: number }>();
   #flushing: Promise<void> = Promise.resolve();
@@ -18,23 +18,24 @@ export class LastSeen {
     this.#store = store;
     this.#clock = clock;
     this.#intervalInMs = intervalInMs;
-    this.#written = new LRUCache({ max: maxTracked });
+    this.#maxTracked = maxTracked;
   }
 
-  /** Notes a successful verify. Cheap: two map look-ups, no I/O. */
+  /** Notes a successful verify. On the hot path: two map look-ups, no allocation, no I/O. */
   record(deviceId: string, userId: number, serviceId: number): void {
     if (this.#intervalInMs <= 0) return;
     const now = this.#clock.now();
-    const dKey = `d:${deviceId}`;
-    if (now - (this.#written.get(dKey) ?? Number.NEGATIVE_INFINITY) >= this.#intervalInMs) {
-      this.#written.set(dKey, now);
-      this.#devices.add(deviceId);
+    let perService = this.#queuedAt.get(deviceId);
+    if (perService === undefined) {
+      if (this.#queuedAt.size >= this.#maxTracked) this.#queuedAt.clear(); // bounded: at worst, one write more
+      perService = new Map();
+      this.#queuedAt.set(deviceId, perService);
     }
-    const gKey = `g:${userId}:${serviceId}`;
-    if (now - (this.#written.get(gKey) ?? Number.NEGATIVE_INFINITY) >= this.#intervalInMs) {
-      this.#written.set(gKey, now);
-      this.#grants.set(gKey, { userId, serviceId });
-    }
+    const last = perService.get(serviceId);
+    if (last !== undefined && now - last < this.#intervalInMs) return;
+    perService.set(serviceId, now);
+    this.#devices.add(deviceId);
+    this.#grants.set(`${userId}:${serviceId}`, { userId, serviceId });
   }
 
   get pending(): number {

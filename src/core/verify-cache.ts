@@ -1,7 +1,6 @@
 // The caches in front of /verify. Separate LRUs, so a flood of junk cookies (which only ever lands in the
-// negative cache) can never evict a real device or decision. The negative cache is keyed by a hash of the pair;
-// the positive ones by the exact strings, so a warm hit costs map look-ups and no hashing at all.
-import { createHash } from 'node:crypto';
+// negative cache) can never evict a real device or decision. Keys are the exact strings (whole cookie pairs,
+// service name with credential), so a hit costs map look-ups and no cryptographic hashing at all.
 import { LRUCache } from 'lru-cache';
 import type { Identity } from './auth.js';
 import type { Clock } from './clock.js';
@@ -38,8 +37,6 @@ export interface CacheStats {
   misses: number;
 }
 
-const digest = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest();
-
 function lru<V extends {}>(max: number, ttl: number, clock: Clock): LRUCache<string, V> | undefined {
   if (ttl <= 0 || max <= 0) return undefined;
   return new LRUCache<string, V>({ max, ttl, ttlResolution: 0, perf: { now: () => clock.now() } });
@@ -47,7 +44,10 @@ function lru<V extends {}>(max: number, ttl: number, clock: Clock): LRUCache<str
 
 export class VerifyCache {
   readonly stats: CacheStats = { negativeHits: 0, positiveHits: 0, misses: 0 };
-  /** Cookie pairs that failed, keyed by a hash of the whole pair (never the id alone: that would let anyone lock a device out). */
+  /**
+   * Cookie pairs that failed, keyed on the whole pair (never the id alone: that would let anyone lock a device
+   * out). The key is the pair itself, which a Map hashes; only pairs that are not credentials land here.
+   */
   readonly #negative: LRUCache<string, true> | undefined;
   /** Devices that verified, keyed by the exact (id, secret) pair that proved it: a hit needs no comparison. */
   readonly #devices: LRUCache<string, CachedDevice> | undefined;
@@ -64,7 +64,7 @@ export class VerifyCache {
   }
 
   static pairKey(c: DeviceCredential): string {
-    return digest(c.deviceId, c.secret).toString('base64');
+    return c.deviceId + c.secret;
   }
 
   isKnownBad(c: DeviceCredential): boolean {

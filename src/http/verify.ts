@@ -52,11 +52,13 @@ function respond(status: number, body: string | null, headers: Record<string, st
   return new Response(body, { status, headers: { 'Cache-Control': 'no-store', ...headers } });
 }
 
-const ERROR_RESPONSES = new Map<ErrorName, string>();
-function errorResponse(name: ErrorName, status: number, extra: Record<string, string> = {}): Response {
-  let body = ERROR_RESPONSES.get(name);
-  if (body === undefined) ERROR_RESPONSES.set(name, (body = errorBody(name)));
-  return respond(status, body, { 'Content-Type': JSON_TYPE, ...extra });
+/** Error answers: body and headers made once per kind, so the same bytes every time and little work. */
+const ERROR_HEADERS = { 'Cache-Control': 'no-store', 'Content-Type': JSON_TYPE };
+const ERROR_BODIES = new Map<ErrorName, string>();
+function errorResponse(name: ErrorName, status: number, extra?: Record<string, string>): Response {
+  let body = ERROR_BODIES.get(name);
+  if (body === undefined) ERROR_BODIES.set(name, (body = errorBody(name)));
+  return new Response(body, { status, headers: extra ? { ...ERROR_HEADERS, ...extra } : ERROR_HEADERS });
 }
 
 /** The rendered 200 per identity; identities are cached with their decisions, so warm hits reuse this. */
@@ -72,6 +74,7 @@ function allow(identity: Identity): Response {
     r = {
       body: JSON.stringify({ 'status code': 200, status: 'ok', data }),
       headers: {
+        'Cache-Control': 'no-store',
         'Content-Type': JSON_TYPE,
         [IDENTITY_HEADERS.userServiceToken]: identity.userServiceToken,
         [IDENTITY_HEADERS.email]: identity.email ?? '',
@@ -81,7 +84,7 @@ function allow(identity: Identity): Response {
     };
     rendered.set(identity, r);
   }
-  return respond(200, r.body, r.headers);
+  return new Response(r.body, { status: 200, headers: r.headers });
 }
 
 function isBrowserNavigation(headers: Headers): boolean {

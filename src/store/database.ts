@@ -95,7 +95,8 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
       host: target.host,
       port: target.port,
       user: target.user,
-      password: target.password,
+      // Empty means none given: pg then falls back to PGPASSWORD and ~/.pgpass, as psql does.
+      password: target.password || undefined,
       database: target.database,
       max: options.connectionLimit ?? 10,
       connectionTimeoutMillis: options.connectTimeoutInMs ?? 5000,

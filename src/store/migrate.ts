@@ -1,10 +1,12 @@
-// Applies the plain SQL files under sql/<dialect>/ in order. SQLite: each file in one transaction. MySQL: DDL
-// cannot be rolled back there, so the files are written idempotently and progress is recorded per statement,
-// under a named lock so two instances never migrate at once; an interrupted run is completed by the next one.
+// Applies the plain SQL files under sql/<dialect>/ in order. SQLite and PostgreSQL: each file in one transaction
+// (both roll DDL back), so a failure leaves nothing of that file behind; on PostgreSQL every such transaction
+// first takes an advisory lock, so two instances never migrate at once. MySQL: DDL cannot be rolled back there,
+// so the files are written idempotently and progress is recorded per statement, under a named lock; an
+// interrupted run is completed by the next one.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Dialect, OpenDatabase } from './database.js';
 import type { Database } from './schema.js';
 
@@ -39,25 +41,69 @@ export interface MigrationReport {
 }
 
 const LOCK_NAME = 'passwordless_auth_migrate';
+/**
+ * PostgreSQL advisory locks take a number, not a name: any constant every instance agrees on will do. They are
+ * scoped to the current database, so other databases on the same server never wait for this one.
+ */
+const PG_LOCK_KEY = 0x70615f6d;
+/** How long an instance waits for another one's migration before giving up (MySQL and PostgreSQL). */
+const LOCK_WAIT_IN_SECONDS = 60;
 
 export async function migrate(
   { db, dialect }: OpenDatabase,
   migrations: readonly Migration[] = loadMigrations(dialect),
   now: () => number = Date.now,
 ): Promise<MigrationReport> {
+  if (dialect === 'postgres') {
+    // Even the bookkeeping table is created under the lock: two concurrent CREATE TABLE IF NOT EXISTS can
+    // both pass the check on PostgreSQL and one then fails on a catalog unique index.
+    const locked = lockedPostgresTransaction(db);
+    await locked(createMigrationsTable);
+    return migrateInTransactions(locked, migrations, now);
+  }
+  await createMigrationsTable(db);
+  if (dialect === 'sqlite') return migrateInTransactions((work) => db.transaction().execute(work), migrations, now);
+  return migrateMysql(db, migrations, now);
+}
+
+async function createMigrationsTable(db: Kysely<Database>): Promise<void> {
   await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
     version VARCHAR(190) NOT NULL PRIMARY KEY,
     statements_done INTEGER NOT NULL,
     complete INTEGER NOT NULL,
     applied_at BIGINT NOT NULL
   )`.execute(db);
-  return dialect === 'sqlite' ? migrateSqlite(db, migrations, now) : migrateMysql(db, migrations, now);
 }
 
-async function migrateSqlite(db: Kysely<Database>, migrations: readonly Migration[], now: () => number): Promise<MigrationReport> {
+type InTransaction = <T>(work: (trx: Transaction<Database>) => Promise<T>) => Promise<T>;
+
+/** Runs `work` in a transaction that holds the migration lock until it commits or rolls back. */
+function lockedPostgresTransaction(db: Kysely<Database>): InTransaction {
+  return (work) =>
+    db.transaction().execute(async (trx) => {
+      // Bound only the wait for the lock; the migration's own statements keep the server's lock_timeout.
+      await sql.raw(`SET LOCAL lock_timeout = '${LOCK_WAIT_IN_SECONDS}s'`).execute(trx);
+      try {
+        await sql`SELECT pg_advisory_xact_lock(${sql.lit(PG_LOCK_KEY)})`.execute(trx);
+      } catch (err) {
+        if ((err as { code?: unknown }).code === '55P03')
+          throw new Error(`another instance is migrating this database; gave up after ${LOCK_WAIT_IN_SECONDS} s`, { cause: err });
+        throw err;
+      }
+      await sql`SET LOCAL lock_timeout TO DEFAULT`.execute(trx);
+      return work(trx);
+    });
+}
+
+/** One transaction per file: it is applied and recorded together, or not at all. */
+async function migrateInTransactions(
+  inTransaction: InTransaction,
+  migrations: readonly Migration[],
+  now: () => number,
+): Promise<MigrationReport> {
   const report: MigrationReport = { applied: [], alreadyApplied: [] };
   for (const m of migrations) {
-    const done = await db.transaction().execute(async (trx) => {
+    const done = await inTransaction(async (trx) => {
       const row = await trx.selectFrom('schema_migrations').select('complete').where('version', '=', m.version).executeTakeFirst();
       if (row?.complete) return true;
       for (const statement of m.statements) await sql.raw(statement).execute(trx);
@@ -74,8 +120,8 @@ async function migrateSqlite(db: Kysely<Database>, migrations: readonly Migratio
 
 async function migrateMysql(db: Kysely<Database>, migrations: readonly Migration[], now: () => number): Promise<MigrationReport> {
   return db.connection().execute(async (conn) => {
-    const lock = await sql<{ got: number | null }>`SELECT GET_LOCK(${LOCK_NAME}, 60) AS got`.execute(conn);
-    if (lock.rows[0]?.got !== 1) throw new Error('another instance is migrating this database; gave up after 60 s');
+    const lock = await sql<{ got: number | null }>`SELECT GET_LOCK(${LOCK_NAME}, ${LOCK_WAIT_IN_SECONDS}) AS got`.execute(conn);
+    if (lock.rows[0]?.got !== 1) throw new Error(`another instance is migrating this database; gave up after ${LOCK_WAIT_IN_SECONDS} s`);
     try {
       const report: MigrationReport = { applied: [], alreadyApplied: [] };
       for (const m of migrations) {

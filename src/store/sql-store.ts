@@ -1,8 +1,8 @@
-// The core's Store over Kysely, for SQLite and MySQL alike. Row ↔ domain mapping lives here, one function each.
-import { type Kysely, type Selectable, sql } from 'kysely';
+// The core's Store over Kysely, for SQLite, MySQL and PostgreSQL alike. Row ↔ domain mapping lives here, one function each.
+import { type InsertQueryBuilder, type InsertResult, type Kysely, type Selectable, sql } from 'kysely';
 import type { TokenAlg } from '../core/crypto.js';
 import { ConflictError, type Device, type Grant, type ProxyToken, type Role, type Service, type Store, type User } from '../core/ports.js';
-import type { OpenDatabase } from './database.js';
+import type { Dialect, OpenDatabase } from './database.js';
 import type { Database, DevicesTable, GrantsTable, ProxyTokensTable, ServicesTable, UsersTable } from './schema.js';
 
 const toUser = (r: Selectable<UsersTable>): User => ({
@@ -51,7 +51,11 @@ const toProxyToken = (r: Selectable<ProxyTokensTable>): ProxyToken => ({
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: unknown; errno?: unknown };
   return (
-    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'ER_DUP_ENTRY' || e?.errno === 1062
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    e?.code === 'ER_DUP_ENTRY' ||
+    e?.errno === 1062 ||
+    e?.code === '23505' // PostgreSQL unique_violation
   );
 }
 
@@ -70,24 +74,32 @@ async function uniquely<T>(what: string, op: () => Promise<T>): Promise<T> {
  */
 const exact = (stored: string, wanted: string) => stored === wanted;
 
+/** The new row's id. MySQL has no RETURNING but reports the id; SQLite (3.35+) and PostgreSQL return it. */
+async function insertedId<T extends 'users' | 'services' | 'proxy_tokens'>(
+  dialect: Dialect,
+  insert: InsertQueryBuilder<Database, T, InsertResult>,
+): Promise<number> {
+  if (dialect === 'mysql') return Number((await insert.executeTakeFirstOrThrow()).insertId);
+  return Number((await insert.returning('id').executeTakeFirstOrThrow()).id);
+}
+
 const affected = (r: { numUpdatedRows?: bigint; numDeletedRows?: bigint }): boolean => (r.numUpdatedRows ?? r.numDeletedRows ?? 0n) > 0n;
 
-export function createSqlStore({ db }: OpenDatabase): Store {
+export function createSqlStore({ db, dialect }: OpenDatabase): Store {
   const users: Store['users'] = {
     async create(input, sealSecret) {
       return uniquely('user', () =>
         db.transaction().execute(async (trx) => {
-          const inserted = await trx
-            .insertInto('users')
-            .values({
+          const id = await insertedId(
+            dialect,
+            trx.insertInto('users').values({
               email: input.email,
               username: input.username,
               role: input.role satisfies Role,
               totp_secret_sealed: '',
               created_at: input.createdAt,
-            })
-            .executeTakeFirstOrThrow();
-          const id = Number(inserted.insertId);
+            }),
+          );
           const sealed = sealSecret(id);
           await trx.updateTable('users').set({ totp_secret_sealed: sealed }).where('id', '=', id).execute();
           return { id, ...input, totpSecretSealed: sealed, lastTotpStep: null };
@@ -180,17 +192,17 @@ export function createSqlStore({ db }: OpenDatabase): Store {
   const services: Store['services'] = {
     async create(input) {
       return uniquely('service', async () => {
-        const r = await db
-          .insertInto('services')
-          .values({
+        const id = await insertedId(
+          dialect,
+          db.insertInto('services').values({
             name: input.name,
             token_hash: input.token.hash,
             token_salt: input.token.salt,
             token_alg: input.token.alg,
             created_at: input.createdAt,
-          })
-          .executeTakeFirstOrThrow();
-        return { id: Number(r.insertId), ...input };
+          }),
+        );
+        return { id, ...input };
       });
     },
     async findByName(name) {
@@ -269,17 +281,17 @@ export function createSqlStore({ db }: OpenDatabase): Store {
   const proxyTokens: Store['proxyTokens'] = {
     async create(input) {
       return uniquely('proxy token', async () => {
-        const r = await db
-          .insertInto('proxy_tokens')
-          .values({
+        const id = await insertedId(
+          dialect,
+          db.insertInto('proxy_tokens').values({
             name: input.name,
             token_hash: input.token.hash,
             token_salt: input.token.salt,
             token_alg: input.token.alg,
             created_at: input.createdAt,
-          })
-          .executeTakeFirstOrThrow();
-        return { id: Number(r.insertId), ...input };
+          }),
+        );
+        return { id, ...input };
       });
     },
     async list() {
@@ -304,7 +316,8 @@ export function createSqlStore({ db }: OpenDatabase): Store {
         .innerJoin('login_failures as mine', (join) => join.on('mine.attempt_id', '=', attemptId).onRef('mine.subject', '=', 'f.subject'))
         .select((eb) => [
           'f.subject',
-          ...since.map((t, i) => eb.fn.sum<number>(eb.case().when('f.at', '>', t).then(1).else(0).end()).as(`c${i}`)),
+          // Literal 1 and 0: as parameters PostgreSQL would type the CASE as text, and there is no SUM(text).
+          ...since.map((t, i) => eb.fn.sum<number>(eb.case().when('f.at', '>', t).then(eb.lit(1)).else(eb.lit(0)).end()).as(`c${i}`)),
         ])
         .where('f.subject', 'in', subjects)
         .where('f.at', '>', oldest)

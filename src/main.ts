@@ -10,7 +10,13 @@ import { isEntryPoint, openRuntime } from './runtime.js';
 
 export async function startServer(): Promise<() => Promise<void>> {
   const { config, notices } = loadConfig();
-  const logger = pino({ level: config.logLevel, base: { service: 'passwordless-auth' } });
+  // JSON lines in production (and whenever output goes to a file or a collector); readable lines on a terminal.
+  const pretty = !config.production && process.stdout.isTTY;
+  const logger = pino({
+    level: config.logLevel,
+    base: { service: 'passwordless-auth' },
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' } } } : {}),
+  });
   for (const notice of notices) logger.warn(notice);
   const runtime = await openRuntime(config);
   if (runtime.migrations?.applied.length) logger.info({ applied: runtime.migrations.applied }, 'database migrated');

@@ -48,6 +48,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // through to the full app below.
   const front = new Hono<AppEnv>();
   const app = new Hono<AppEnv>();
+  // One line per request at debug level; the middleware exists only when that level is on, so /verify pays
+  // nothing for it otherwise.
+  if (deps.logger.isLevelEnabled('debug')) {
+    front.use(async (c, next) => {
+      const started = performance.now();
+      await next();
+      deps.logger.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+    });
+  }
   front.get('/verify/:service', verifyHandler(deps, trusted));
   front.notFound((c) => app.fetch(c.req.raw, c.env));
   front.onError((err, c) => {

@@ -1,6 +1,6 @@
 // An app on a fresh database with a fixed clock, plus the steps tests repeat: log in, call /verify.
 import { generate } from 'otplib';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { type Config, loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/core/clock.js';
 import { createApp } from '../../src/http/app.js';
@@ -27,7 +27,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(dialect: Dialect, env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(dialect: Dialect, env: Record<string, string> = {}, logger: Logger = pino({ level: 'silent' })): Promise<TestApp> {
   const tdb: TestDatabase = await createTestDatabase(dialect);
   const { config } = loadConfig({
     env: {
@@ -73,7 +73,7 @@ export async function createTestApp(dialect: Dialect, env: Record<string, string
   t.app = createApp({
     config,
     auth: runtime.auth,
-    logger: pino({ level: 'silent' }),
+    logger,
     metrics,
     metricsToken: config.metricsToken,
     ready: runtime.ready,

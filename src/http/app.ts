@@ -54,7 +54,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     front.use(async (c, next) => {
       const started = performance.now();
       await next();
-      deps.logger.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+      deps.logger.debug(
+        { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10 },
+        'request',
+      );
     });
   }
   front.get('/verify/:service', verifyHandler(deps, trusted));
@@ -83,7 +86,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       frameAncestors: ["'none'"],
       baseUri: ["'none'"],
     },
-    referrerPolicy: 'no-referrer',
+    referrerPolicy: 'same-origin',
     crossOriginResourcePolicy: 'same-origin',
     strictTransportSecurity: deps.config.insecureHttp ? false : 'max-age=31536000; includeSubDomains',
   });

@@ -12,8 +12,10 @@ export interface CsrfPolicy {
 /** Whether a POST with these headers may proceed. Requests without either header are not from a browser. */
 export function isSameSiteRequest(origin: string | undefined, fetchSite: string | undefined, policy: CsrfPolicy): boolean {
   if (fetchSite === 'cross-site') return false;
+  // "null" is what a browser sends when a referrer policy hides the origin: Sec-Fetch-Site must then vouch.
+  if (origin === 'null') return fetchSite === 'same-origin';
   if (origin !== undefined) {
-    if (!URL.canParse(origin)) return false; // includes the opaque "null" origin
+    if (!URL.canParse(origin)) return false;
     const url = new URL(origin);
     if (url.protocol !== 'https:' && !(policy.allowHttp && url.protocol === 'http:')) return false;
     return isAllowedHost(url.hostname, policy.allowedHosts);

@@ -52,13 +52,23 @@ function respond(status: number, body: string | null, headers: Record<string, st
   return new Response(body, { status, headers: { 'Cache-Control': 'no-store', ...headers } });
 }
 
-/** Error answers: body and headers made once per kind, so the same bytes every time and little work. */
-const ERROR_HEADERS = { 'Cache-Control': 'no-store', 'Content-Type': JSON_TYPE };
-const ERROR_BODIES = new Map<ErrorName, string>();
+/**
+ * Error answers, made once per kind: the same bytes every time, and little work. Header objects handed to the
+ * Node adapter carry their own Content-Length: without one the adapter adds it to the object it was given, which
+ * would corrupt a shared object for the next, longer body.
+ */
+const ERROR_ANSWERS = new Map<ErrorName, { body: string; headers: Record<string, string> }>();
 function errorResponse(name: ErrorName, status: number, extra?: Record<string, string>): Response {
-  let body = ERROR_BODIES.get(name);
-  if (body === undefined) ERROR_BODIES.set(name, (body = errorBody(name)));
-  return new Response(body, { status, headers: extra ? { ...ERROR_HEADERS, ...extra } : ERROR_HEADERS });
+  let answer = ERROR_ANSWERS.get(name);
+  if (answer === undefined) {
+    const body = errorBody(name);
+    answer = {
+      body,
+      headers: { 'Cache-Control': 'no-store', 'Content-Type': JSON_TYPE, 'Content-Length': String(Buffer.byteLength(body)) },
+    };
+    ERROR_ANSWERS.set(name, answer);
+  }
+  return new Response(answer.body, { status, headers: extra ? { ...answer.headers, ...extra } : answer.headers });
 }
 
 /** The rendered 200 per identity; identities are cached with their decisions, so warm hits reuse this. */
@@ -71,9 +81,11 @@ function allow(identity: Identity): Response {
     if (identity.email !== undefined) data.Email = identity.email;
     if (identity.username !== undefined) data.Username = identity.username;
     if (identity.role !== undefined) data.UserRole = identity.role;
+    const body = JSON.stringify({ 'status code': 200, status: 'ok', data });
     r = {
-      body: JSON.stringify({ 'status code': 200, status: 'ok', data }),
+      body,
       headers: {
+        'Content-Length': String(Buffer.byteLength(body)),
         'Cache-Control': 'no-store',
         'Content-Type': JSON_TYPE,
         [IDENTITY_HEADERS.userServiceToken]: identity.userServiceToken,

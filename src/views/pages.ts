@@ -10,7 +10,7 @@ function layout(title: string, body: HtmlEscapedString | Promise<HtmlEscapedStri
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title}</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
 </head>

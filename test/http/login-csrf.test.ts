@@ -50,5 +50,9 @@ describe('login CSRF', () => {
     expect(isSameSiteRequest(undefined, undefined, policy)).toBe(true);
     expect(isSameSiteRequest('https://example.com.evil.net', 'same-site', policy)).toBe(false);
     expect(isSameSiteRequest(undefined, 'cross-site', policy)).toBe(false);
+    // A hidden origin ("null", under a no-referrer policy) passes only when Sec-Fetch-Site says same-origin.
+    expect(isSameSiteRequest('null', 'same-origin', policy)).toBe(true);
+    expect(isSameSiteRequest('null', 'same-site', policy)).toBe(false);
+    expect(isSameSiteRequest('null', undefined, policy)).toBe(false);
   });
 });

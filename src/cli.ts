@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { AdminError } from './core/admin.js';
 import { sealContext } from './core/crypto.js';
 import type { Device, Grant, ProxyToken, Service, User } from './core/ports.js';
+import { importReferenceCommand } from './import-command.js';
 import { isEntryPoint, openRuntime, type Runtime } from './runtime.js';
 
 const USAGE = `Usage: passwordless-auth <command> [options]    (add --json to any command for JSON output)
@@ -31,6 +32,8 @@ const USAGE = `Usage: passwordless-auth <command> [options]    (add --json to an
   proxy-token add NAME                    a token for a proxy that guards many services; printed ONCE
   proxy-token list
   proxy-token delete NAME
+  import-reference --from URL --fernet-key KEY [--apply]
+                                          copy a reference deployment's data (a dry run unless --apply)
 
 Destructive commands ask first; --yes skips the question (needed without a terminal).
 passwordless-auth <command> --help explains one command.
@@ -61,6 +64,8 @@ const HELP: Record<string, string> = {
     'device revoke ID [--yes]\n  Revokes a device; its cookies stop working (on other instances within VERIFY_CACHE_TTL_SECONDS).',
   'proxy-token add': 'proxy-token add NAME\n  Adds a token for a proxy that guards many services; prints it ONCE.',
   'proxy-token list': 'proxy-token list\n  Lists proxy tokens.',
+  'import-reference':
+    'import-reference --from mysql://USER:PASS@HOST:3306/Auth_service --fernet-key KEY [--apply]\n  Copies users, devices, services and grants from a reference deployment. A dry run unless --apply; safe to run again.\n  A value written @path is read from that file. See docs/migrating.md.',
   'proxy-token delete': 'proxy-token delete NAME [--yes]\n  Deletes a proxy token; proxies using it are refused at once.',
 };
 
@@ -261,6 +266,8 @@ const commands: Record<string, Handler> = {
         : table([['ID', 'NAME', 'CREATED'], ...tokens.map((p) => [String(p.id), p.name, iso(p.createdAt)])]),
     );
   },
+  'import-reference': (rt, { values }, out) =>
+    importReferenceCommand(rt, values as { from?: string; 'fernet-key'?: string; apply?: boolean }, out),
   async 'proxy-token delete'(rt, { positionals }, out) {
     const name = one(positionals, 'name');
     await rt.admin.deleteProxyToken(name);

@@ -125,6 +125,14 @@ for (const dialect of DIALECTS) {
         Username: 'newbie',
       });
 
+      // Through the real Node adapter, every answer is whole, whatever came before it on the same process.
+      for (let i = 0; i < 2; i++) {
+        const bad = await fetch(`${base}/verify/whoami`, { headers: { Cookie: cookie, Authorization: 'Bearer wrong-wrong-wrong-wrong' } });
+        expect(await bad.json()).toEqual({ 'status code': 401, error: 'Could not verify service' });
+        const anon = await fetch(`${base}/verify/whoami`, { headers: { Authorization: `Bearer ${service.token}` } });
+        expect(await anon.json()).toEqual({ 'status code': 404, error: 'Not Found' });
+      }
+
       // Devices show up in the CLI and can be revoked there; the server then refuses them.
       const devices = cli('device', 'list', '--email', 'newcomer@example.com', '--json').json();
       expect(devices).toHaveLength(1);

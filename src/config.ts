@@ -107,7 +107,10 @@ const EnvSchema = v.looseObject({
     v.pipe(
       v.string(),
       v.trim(),
-      v.check((s) => parseDatabaseUrl(s) !== undefined, 'must look like sqlite:./data/auth.db or mysql://user:pass@host:3306/db'),
+      v.check(
+        (s) => parseDatabaseUrl(s) !== undefined,
+        'must look like sqlite:./data/auth.db, mysql://user:pass@host:3306/db or postgres://user:pass@host:5432/db',
+      ),
     ),
   ),
   DB_HOST: v.optional(v.string()),

@@ -18,7 +18,9 @@ export async function startServer(): Promise<() => Promise<void>> {
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' } } } : {}),
   });
   for (const notice of notices) logger.warn(notice);
-  const runtime = await openRuntime(config);
+  const runtime = await openRuntime(config, {
+    onDatabaseError: (err) => logger.warn({ err }, 'database connection lost; the pool opens a new one'),
+  });
   if (runtime.migrations?.applied.length) logger.info({ applied: runtime.migrations.applied }, 'database migrated');
   const metrics = createMetrics({ cacheStats: () => runtime.auth.cache.stats, pool: () => runtime.database.poolStats?.() });
   const app = createApp({

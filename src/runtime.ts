@@ -24,8 +24,14 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Config, options: { migrate?: boolean; clock?: Clock } = {}): Promise<Runtime> {
-  const database = openDatabase(config.database, { connectionLimit: config.mysqlPoolSize });
+export async function openRuntime(
+  config: Config,
+  options: { migrate?: boolean; clock?: Clock; onDatabaseError?: (err: Error) => void } = {},
+): Promise<Runtime> {
+  const database = openDatabase(config.database, {
+    connectionLimit: config.mysqlPoolSize,
+    ...(options.onDatabaseError ? { onIdleConnectionError: options.onDatabaseError } : {}),
+  });
   try {
     const migrations = options.migrate === false ? undefined : await migrate(database);
     const store = createSqlStore(database);

@@ -51,6 +51,8 @@ export function parseDatabaseUrl(url: string): DatabaseTarget | undefined {
   }
   const server = SERVERS[parsed.protocol];
   if (!server) return undefined;
+  // No PostgreSQL connection options are supported yet; refusing them beats silently ignoring `?sslmode=require`.
+  if (server.dialect === 'postgres' && parsed.search !== '') return undefined;
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!parsed.hostname || !database || database.includes('/')) return undefined;
   return {
@@ -68,6 +70,11 @@ export interface PoolOptions {
   readonly connectionLimit?: number;
   /** How long to wait for a MySQL/PostgreSQL connection before failing. */
   readonly connectTimeoutInMs?: number;
+  /**
+   * PostgreSQL: an idle pooled connection failed (server restart, failover, an administrator ending it). The
+   * pool has already discarded it and opens a new one when needed; this is only for logging.
+   */
+  readonly onIdleConnectionError?: (err: Error) => void;
 }
 
 /**
@@ -104,6 +111,8 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
       types: pgTypes,
       application_name: 'passwordless-auth',
     });
+    // Without a listener, pg rethrows an idle connection's error as an uncaught exception and ends the process.
+    pool.on('error', (err) => options.onIdleConnectionError?.(err));
     return {
       db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
       dialect: 'postgres',

@@ -106,7 +106,16 @@ async function migrateInTransactions(
     const done = await inTransaction(async (trx) => {
       const row = await trx.selectFrom('schema_migrations').select('complete').where('version', '=', m.version).executeTakeFirst();
       if (row?.complete) return true;
-      for (const statement of m.statements) await sql.raw(statement).execute(trx);
+      for (const [i, statement] of m.statements.entries()) {
+        try {
+          await sql.raw(statement).execute(trx);
+        } catch (err) {
+          throw new Error(
+            `migration ${m.version}, statement ${i + 1} of ${m.statements.length} failed; none of this migration was applied, fix the cause and run again`,
+            { cause: err },
+          );
+        }
+      }
       await trx
         .insertInto('schema_migrations')
         .values({ version: m.version, statements_done: m.statements.length, complete: 1, applied_at: now() })

@@ -54,7 +54,8 @@ describe.skipIf(requirementsGate('account page in the browser', [chromium, sidec
     return { context, page, header };
   }
 
-  const verify = (cookie: string) => fetch(`http://127.0.0.1:${sidecar.port}/verify/svc`, { headers: { Cookie: cookie, Authorization: `Bearer ${serviceToken}` } });
+  const verify = (cookie: string) =>
+    fetch(`http://127.0.0.1:${sidecar.port}/verify/svc`, { headers: { Cookie: cookie, Authorization: `Bearer ${serviceToken}` } });
 
   it('signs one device out from another, then everything out', async () => {
     const laptop = await signIn();

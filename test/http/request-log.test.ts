@@ -23,7 +23,10 @@ describe('request and audit log lines', () => {
     const { token } = await t.runtime.admin.addService('svc');
     t.peer = '192.0.2.10';
     const cookie = await t.login('log@example.com', totpSecret);
-    await t.request('/device/add', { method: 'POST', body: JSON.stringify({ email: 'log@example.com', device_registration_code: '123456' }) });
+    await t.request('/device/add', {
+      method: 'POST',
+      body: JSON.stringify({ email: 'log@example.com', device_registration_code: '123456' }),
+    });
     await t.request('/verify/svc', { headers: { Cookie: cookie, Authorization: `Bearer ${token}` } });
     await t.request('/logout', { method: 'POST', headers: { Cookie: cookie } });
     expect(lines.filter((l) => l.msg === 'request').map((l) => [l.method, l.path, l.status])).toEqual([
@@ -32,10 +35,19 @@ describe('request and audit log lines', () => {
       ['GET', '/verify/svc', 401],
       ['POST', '/logout', 303],
     ]);
-    expect(lines.find((l) => l.event === 'login.success')).toMatchObject({ email: 'log@example.com', client: '192.0.2.10', time: expect.any(Number) });
-    expect(lines.find((l) => l.event === 'login.failure')).toMatchObject({ email: 'log@example.com', reason: 'invalid', client: '192.0.2.10' });
+    expect(lines.find((l) => l.event === 'login.success')).toMatchObject({
+      email: 'log@example.com',
+      client: '192.0.2.10',
+      time: expect.any(Number),
+    });
+    expect(lines.find((l) => l.event === 'login.failure')).toMatchObject({
+      email: 'log@example.com',
+      reason: 'invalid',
+      client: '192.0.2.10',
+    });
     expect(lines.find((l) => l.event === 'device.revoked')).toMatchObject({ by: 'logout', client: '192.0.2.10' });
     const all = JSON.stringify(lines);
-    for (const secret of [totpSecret, token, ...cookie.split('; ').map((c) => c.split('=')[1] as string), '123456']) expect(all).not.toContain(secret);
+    for (const secret of [totpSecret, token, ...cookie.split('; ').map((c) => c.split('=')[1] as string), '123456'])
+      expect(all).not.toContain(secret);
   });
 });

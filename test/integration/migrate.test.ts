@@ -1,5 +1,5 @@
-// Rule: a migration that fails never leaves a half-applied schema behind. SQLite rolls the whole file back;
-// MySQL (whose DDL commits by itself) records progress per statement and the next run completes it.
+// Rule: a migration that fails never leaves a half-applied schema behind. SQLite and PostgreSQL roll the whole
+// file back; MySQL (whose DDL commits by itself) records progress per statement and the next run completes it.
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type OpenDatabase, openDatabase } from '../../src/store/database.js';
@@ -22,10 +22,11 @@ describe('splitStatements', () => {
       'CREATE TABLE b (\n y INT\n)',
     ]);
   });
-  it('finds the shipped migrations for both dialects, with the same versions', () => {
+  it('finds the shipped migrations for every dialect, with the same versions', () => {
     const s = loadMigrations('sqlite').map((m) => m.version);
     expect(s).toContain('001_init');
     expect(loadMigrations('mysql').map((m) => m.version)).toEqual(s);
+    expect(loadMigrations('postgres').map((m) => m.version)).toEqual(s);
   });
 });
 
@@ -61,7 +62,7 @@ for (const dialect of DIALECTS) {
       await expect(migrate(database, [broken])).rejects.toThrow();
       expect(await tableExists(database, 'mig_c')).toBe(false);
       const rows = await database.db.selectFrom('schema_migrations').selectAll().where('version', '=', '900_test').execute();
-      if (dialect === 'sqlite') {
+      if (dialect === 'sqlite' || dialect === 'postgres') {
         // One transaction: nothing of it happened.
         expect(await tableExists(database, 'mig_a')).toBe(false);
         expect(rows).toEqual([]);
@@ -78,7 +79,7 @@ for (const dialect of DIALECTS) {
       for (const t of ['mig_a', 'mig_b', 'mig_c']) expect(await tableExists(database, t)).toBe(true);
     });
 
-    if (dialect === 'mysql')
+    if (dialect === 'mysql' || dialect === 'postgres')
       it('lets only one instance migrate at a time', async () => {
         tdb = await createTestDatabase(dialect);
         database = openDatabase(tdb.target);

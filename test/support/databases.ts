@@ -1,11 +1,12 @@
-// Fresh databases for tests, one per suite, on every dialect: SQLite in a temp dir, MySQL as a new database on
-// the test server (created here and dropped afterwards, so parallel runs never collide).
+// Fresh databases for tests, one per suite, on every dialect: SQLite in a temp dir, MySQL and PostgreSQL as a new
+// database on the test server (created here and dropped afterwards, so parallel runs never collide).
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
+import pg from 'pg';
 import { inject } from 'vitest';
 import type { DatabaseTarget, Dialect } from '../../src/store/database.js';
 import { parseDatabaseUrl } from '../../src/store/database.js';
@@ -16,11 +17,13 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export const DIALECTS: readonly Dialect[] = ['sqlite', 'mysql'];
+export const DIALECTS: readonly Dialect[] = ['sqlite', 'mysql', 'postgres'];
 
-/** Why the MySQL suite cannot run here, or `undefined` when it can. */
+/** Why the suites on this dialect cannot run here, or `undefined` when they can. */
 export function skipReason(dialect: Dialect): string | undefined {
-  return dialect === 'mysql' ? inject('mysqlSkipReason') : undefined;
+  if (dialect === 'mysql') return inject('mysqlSkipReason');
+  if (dialect === 'postgres') return inject('postgresSkipReason');
+  return undefined;
 }
 
 export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase> {
@@ -29,6 +32,7 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
     const url = `sqlite:${join(dir, 'auth.db')}`;
     return { url, target: parseDatabaseUrl(url) as DatabaseTarget, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
+  if (dialect === 'postgres') return createPostgresDatabase();
   const server = inject('mysqlUrl');
   if (!server) throw new Error('no MySQL server for tests');
   const base = parseDatabaseUrl(server);
@@ -46,6 +50,38 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
       await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
       await conn.end();
     },
+  };
+}
+
+async function createPostgresDatabase(): Promise<TestDatabase> {
+  const server = inject('postgresUrl');
+  if (!server) throw new Error('no PostgreSQL server for tests');
+  const base = parseDatabaseUrl(server);
+  if (base?.dialect !== 'postgres') throw new Error(`not a PostgreSQL URL: ${server}`);
+  const name = `pa_test_${randomBytes(6).toString('hex')}`;
+  const onServer = async (statement: string) => {
+    // Connected to the server's own database (the one in the URL) to create or drop another one.
+    const admin = new pg.Client({
+      host: base.host,
+      port: base.port,
+      user: base.user,
+      password: base.password || undefined,
+      database: base.database,
+    });
+    await admin.connect();
+    try {
+      await admin.query(statement);
+    } finally {
+      await admin.end();
+    }
+  };
+  await onServer(`CREATE DATABASE "${name}"`);
+  const url = server.replace(/\/[^/?]*(\?.*)?$/, `/${name}`);
+  return {
+    url,
+    target: { ...base, database: name },
+    // FORCE: a suite that failed half-way may leave a pool open, which would otherwise block the drop.
+    drop: () => onServer(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
   };
 }
 

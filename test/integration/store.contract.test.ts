@@ -1,7 +1,7 @@
 // One contract for the Store, run against every database: what the core relies on must hold on each.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, type Store } from '../../src/core/ports.js';
-import { openDatabase } from '../../src/store/database.js';
+import { type OpenDatabase, openDatabase } from '../../src/store/database.js';
 import { migrate } from '../../src/store/migrate.js';
 import { createSqlStore } from '../../src/store/sql-store.js';
 import { createTestDatabase, DIALECTS, skipReason, type TestDatabase } from '../support/databases.js';
@@ -13,12 +13,14 @@ for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect))(`Store contract on ${dialect}`, () => {
     let tdb: TestDatabase;
     let store: Store;
+    let raw: OpenDatabase;
 
     beforeAll(async () => {
       tdb = await createTestDatabase(dialect);
       const database = openDatabase(tdb.target);
       await migrate(database);
       store = createSqlStore(database);
+      raw = database;
     });
     afterAll(async () => {
       await store?.close();
@@ -122,6 +124,67 @@ for (const dialect of DIALECTS) {
       await expect(store.proxyTokens.create({ name: 'edge', token, createdAt: 9 })).rejects.toBeInstanceOf(ConflictError);
       expect(await store.proxyTokens.deleteByName('edge')).toBe(true);
       expect(await store.proxyTokens.deleteByName('edge')).toBe(false);
+    });
+
+    it('finds device, user, service and grant for /verify in one call, each part independently', async () => {
+      const u = await addUser('lookup@example.com');
+      const s = await store.services.create({ name: 'lookup-svc', token, createdAt: 1 });
+      await store.devices.create({ id: hex('d'), userId: u.id, signature: 'a'.repeat(64), deviceType: 'x', createdAt: 2 });
+      expect(await store.lookupForVerify(hex('d'), 'lookup-svc')).toEqual({
+        found: { device: expect.objectContaining({ id: hex('d'), userId: u.id }), user: u },
+        service: s,
+      });
+      await store.grants.insertIfAbsent({ userId: u.id, serviceId: s.id, scope: 'read:email', tokenSealed: 'sealed', createdAt: 3 });
+      const all = await store.lookupForVerify(hex('d'), 'lookup-svc');
+      expect(all.grant).toEqual({ userId: u.id, serviceId: s.id, scope: 'read:email', tokenSealed: 'sealed', createdAt: 3 });
+      expect(await store.lookupForVerify(hex('e'), 'lookup-svc')).toEqual({ service: s });
+      expect(await store.lookupForVerify(hex('d'), 'Lookup-svc')).toEqual({ found: expect.any(Object) });
+      expect(await store.lookupForVerify(undefined, undefined)).toEqual({});
+      // A grant for another device's user is not this one's.
+      const other = await addUser('lookup2@example.com');
+      await store.devices.create({ id: hex('f'), userId: other.id, signature: 'b'.repeat(64), deviceType: 'x', createdAt: 2 });
+      expect((await store.lookupForVerify(hex('f'), 'lookup-svc')).grant).toBeUndefined();
+    });
+
+    it('touches grants in a batch', async () => {
+      const u = await addUser('touch@example.com');
+      const s1 = await store.services.create({ name: 'touch-1', token, createdAt: 1 });
+      const s2 = await store.services.create({ name: 'touch-2', token, createdAt: 1 });
+      for (const s of [s1, s2])
+        await store.grants.insertIfAbsent({ userId: u.id, serviceId: s.id, scope: '', tokenSealed: 't', createdAt: 1 });
+      await store.grants.touch(
+        [
+          { userId: u.id, serviceId: s1.id },
+          { userId: u.id, serviceId: s2.id },
+        ],
+        4242,
+      );
+      await expect(store.grants.touch([], 1)).resolves.toBeUndefined();
+      const rows = await raw.db
+        .selectFrom('grants')
+        .select(['service_id', 'last_seen_at'])
+        .where('user_id', '=', u.id)
+        .orderBy('service_id')
+        .execute();
+      expect(rows.map((r) => Number(r.last_seen_at))).toEqual([4242, 4242]);
+    });
+
+    it('counts login failures per subject and window, in insertion order, and forgets, clears and prunes', async () => {
+      const f = store.loginFailures;
+      await f.record('attempt00000001', ['acct:a', 'addr:1'], 1000);
+      await f.record('attempt00000002', ['acct:a', 'addr:2'], 2000);
+      await f.record('attempt00000003', ['acct:a', 'addr:1'], 3000);
+      // Counted up to and including attempt 2, newer than 500 and than 1500.
+      const at2 = await f.counts('attempt00000002', ['acct:a', 'addr:2', 'addr:1'], [500, 1500]);
+      expect(at2.get('acct:a')).toEqual([2, 1]);
+      expect(at2.get('addr:2')).toEqual([1, 1]);
+      expect(at2.get('addr:1')).toEqual([0, 0]); // attempt 2 has no row for addr:1
+      expect((await f.counts('attempt00000003', ['acct:a'], [0])).get('acct:a')).toEqual([3]);
+      await f.forget('attempt00000002');
+      expect((await f.counts('attempt00000003', ['acct:a'], [0])).get('acct:a')).toEqual([2]);
+      expect(await f.prune(1500)).toBe(2); // attempt 1's two rows
+      expect(await f.clear('acct:a')).toBe(1);
+      expect((await f.counts('attempt00000003', ['acct:a', 'addr:1'], [0])).get('addr:1')).toEqual([1]);
     });
 
     it('answers a ping', async () => {

@@ -63,6 +63,19 @@ function audited(c: Context<AppEnv>, result: LoginResult | 'already-signed-in', 
   return null;
 }
 
+/**
+ * One login attempt, shared by the form and the JSON API: refused if already signed in, audited, and on success
+ * the cookies set. `null` for every failure.
+ */
+async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: unknown; deviceType: unknown }) {
+  const { auth, config } = c.var.deps;
+  const client = clientOf(c);
+  const alreadyIn = await auth.authenticate(deviceOf(c));
+  const device = audited(c, alreadyIn ? 'already-signed-in' : await auth.login({ ...fields, client: client.key }), client.address);
+  if (device) setDeviceCookies(c, config, device);
+  return device;
+}
+
 function json(c: Context<AppEnv>, body: string, status: 200 | 401) {
   return c.body(body, status, { 'Content-Type': 'application/json' });
 }
@@ -87,34 +100,23 @@ export const loginRoutes = new Hono<AppEnv>()
   })
 
   .post('/login', async (c) => {
-    const { auth, config } = c.var.deps;
+    const { config } = c.var.deps;
     const form = await formFields(c);
     const rd = returnUrl(c, form.rd);
-    const client = clientOf(c);
-    const alreadyIn = await auth.authenticate(deviceOf(c));
-    const device = audited(
-      c,
-      alreadyIn
-        ? 'already-signed-in'
-        : await auth.login({
-            email: form.email,
-            code: form.code,
-            deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')),
-            client: client.key,
-          }),
-      client.address,
-    );
+    const device = await attemptLogin(c, {
+      email: form.email,
+      code: form.code,
+      deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')),
+    });
     if (!device) {
       const email = typeof form.email === 'string' ? form.email.slice(0, 254) : undefined;
       return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR }), 401);
     }
-    setDeviceCookies(c, config, device);
     return c.redirect(rd ?? config.landingUrl, 303);
   })
 
   // The reference's JSON API. Every failure is the same 401 body.
   .post('/device/add', async (c) => {
-    const { auth, config } = c.var.deps;
     let body: unknown;
     try {
       body = JSON.parse(await c.req.text());
@@ -122,22 +124,8 @@ export const loginRoutes = new Hono<AppEnv>()
       body = undefined;
     }
     const fields = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-    const client = clientOf(c);
-    const alreadyIn = await auth.authenticate(deviceOf(c));
-    const device = audited(
-      c,
-      alreadyIn
-        ? 'already-signed-in'
-        : await auth.login({
-            email: fields.email,
-            code: fields.device_registration_code,
-            deviceType: fields.device_type,
-            client: client.key,
-          }),
-      client.address,
-    );
+    const device = await attemptLogin(c, { email: fields.email, code: fields.device_registration_code, deviceType: fields.device_type });
     if (!device) return json(c, errorBody('loginFailed'), 401);
-    setDeviceCookies(c, config, device);
     return json(c, OK_BODY, 200);
   })
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The admin command line: the same wiring as main.ts, no HTTP. Text for people, --json for scripts.
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import QRCode from 'qrcode';
 import { ConfigError, loadConfig } from './config.js';
 import { AdminError } from './core/admin.js';
-import { sealContext } from './core/crypto.js';
+import { deviceRef, sealContext } from './core/crypto.js';
 import type { Device, Grant, ProxyToken, Service, User } from './core/ports.js';
 import { importReferenceCommand } from './import-command.js';
+import { safeMessage } from './logging.js';
 import { isEntryPoint, openRuntime, type Runtime } from './runtime.js';
 
 const USAGE = `Usage: passwordless-auth <command> [options]    (add --json to any command for JSON output)
@@ -316,11 +318,7 @@ async function runDoctor(io: { stdout: NodeJS.WritableStream }, json: boolean): 
         add('keys', 'warn', `${stale.length} TOTP secret(s) are sealed with an older key; keep it in ENCRYPTION_KEYS`);
       else add('keys', 'ok', `every stored secret (${users.length} user(s)) decrypts`);
     } catch (err) {
-      add(
-        'database',
-        'fail',
-        `not reachable: ${err instanceof Error ? err.message : String(err)}. Check DATABASE_URL and that the server runs.`,
-      );
+      add('database', 'fail', `not reachable: ${safeMessage(err)}. Check DATABASE_URL and that the server runs.`);
     }
   } catch (err) {
     add('configuration', 'fail', err instanceof Error ? err.message : String(err));
@@ -335,6 +333,20 @@ async function runDoctor(io: { stdout: NodeJS.WritableStream }, json: boolean): 
     );
   return failed ? 1 : 0;
 }
+
+const AUDIT_EVENTS: Record<string, string> = {
+  'user add': 'admin.user.added',
+  'user delete': 'admin.user.deleted',
+  'user unlock': 'admin.user.unlocked',
+  'service add': 'admin.service.added',
+  'service delete': 'admin.service.deleted',
+  'service rotate-token': 'admin.service.token-rotated',
+  grant: 'admin.grant.changed',
+  revoke: 'admin.grant.revoked',
+  'device revoke': 'device.revoked',
+  'proxy-token add': 'admin.proxy-token.added',
+  'proxy-token delete': 'admin.proxy-token.deleted',
+};
 
 export async function runCli(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let json = argv.includes('--json');
@@ -408,12 +420,27 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
       out.result(report, report.applied.length ? `Applied: ${report.applied.join(', ')}` : 'Database is up to date.');
     } else {
       await (handler as Handler)(runtime, { positionals, values: parsed.values }, out);
+      const event = AUDIT_EVENTS[command];
+      if (event) {
+        // One audit line per admin change, on stderr (stdout is the command's result). Never secrets or device ids.
+        const audit = pino({ level: 'info', base: { service: 'passwordless-auth', by: 'cli' } }, pino.destination({ dest: 2, sync: true }));
+        const v = parsed.values;
+        audit.info(
+          {
+            event,
+            ...(typeof v.email === 'string' ? { email: v.email } : {}),
+            ...(typeof v.service === 'string' ? { serviceName: v.service } : {}),
+            ...(command === 'device revoke' ? { device: deviceRef(positionals[0] ?? '') } : positionals[0] ? { name: positionals[0] } : {}),
+          },
+          'admin change',
+        );
+      }
     }
     return 0;
   } catch (err) {
     if (err instanceof UsageError) return fail(`${err.message}\n\n${USAGE}`, 2);
     if (err instanceof AdminError || err instanceof ConfigError) return fail(err.message, 1);
-    return fail(`failed: ${err instanceof Error ? err.message : String(err)}`, 1);
+    return fail(`failed: ${safeMessage(err)}`, 1);
   } finally {
     await runtime?.close();
   }

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
+import { safeError } from './logging.js';
 import { isEntryPoint, openRuntime } from './runtime.js';
 
 export async function startServer(): Promise<() => Promise<void>> {
@@ -15,6 +16,7 @@ export async function startServer(): Promise<() => Promise<void>> {
   const logger = pino({
     level: config.logLevel,
     base: { service: 'passwordless-auth' },
+    serializers: { err: safeError },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' } } } : {}),
   });
   for (const notice of notices) logger.warn(notice);

@@ -5,6 +5,7 @@ import { readDeviceCookies } from '../core/cookies.js';
 import { accountPage } from '../views/pages.js';
 import type { AppEnv } from './app.js';
 import { clearDeviceCookies } from './device-cookies.js';
+import { clientOf } from './login.js';
 
 async function signedIn(c: Context<AppEnv>) {
   return c.var.deps.auth.authenticate(readDeviceCookies(c.req.header('cookie')));
@@ -29,7 +30,11 @@ export const accountRoutes = new Hono<AppEnv>()
     const { auth, logger } = c.var.deps;
     const isCurrent = (await auth.devicesOf(me.user.id)).some((d) => d.ref === c.req.param('ref') && d.id === me.device.id);
     const revoked = await auth.revokeOwnDevice(me.user.id, c.req.param('ref'));
-    if (revoked) logger.info({ event: 'device.revoked', by: 'account', email: me.user.email }, 'device signed out from the account page');
+    if (revoked)
+      logger.info(
+        { event: 'device.revoked', by: 'account', email: me.user.email, client: clientOf(c).address },
+        'device signed out from the account page',
+      );
     if (isCurrent && revoked) {
       clearDeviceCookies(c, c.var.deps.config);
       return c.redirect('/login', 303);
@@ -40,7 +45,10 @@ export const accountRoutes = new Hono<AppEnv>()
     const me = await signedIn(c);
     if (!me) return toLogin(c);
     const n = await c.var.deps.auth.revokeAllDevices(me.user.id);
-    c.var.deps.logger.info({ event: 'device.revoked', by: 'account-everywhere', email: me.user.email, count: n }, 'signed out everywhere');
+    c.var.deps.logger.info(
+      { event: 'device.revoked', by: 'account-everywhere', email: me.user.email, count: n, client: clientOf(c).address },
+      'signed out everywhere',
+    );
     clearDeviceCookies(c, c.var.deps.config);
     return c.redirect('/login', 303);
   });

@@ -4,6 +4,7 @@ import type { BlockList } from 'node:net';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
+import { timeout } from 'hono/timeout';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Auth } from '../core/auth.js';
@@ -68,6 +69,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.body(errorBody('unavailable'), 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Retry-After': '5' });
   });
 
+  // A database that hangs must not hang the login: past the deadline the request fails closed (onError → 503).
+  app.use(timeout(deps.config.verifyDeadlineInMs * 2));
   app.use(async (c, next) => {
     c.set('deps', deps);
     c.set('trusted', trusted);

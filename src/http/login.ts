@@ -39,7 +39,7 @@ async function formFields(c: Context<AppEnv>): Promise<Record<string, string | u
 }
 
 /** The client's budget key: its address (through trusted proxies only), IPv6 grouped by /64. */
-function clientOf(c: Context<AppEnv>): { address: string | undefined; key: string } {
+export function clientOf(c: Context<AppEnv>): { address: string | undefined; key: string } {
   const { deps, trusted } = c.var;
   const address = clientAddress(deps.peerAddress(c), pickHeaders(c, ['x-forwarded-for'])['x-forwarded-for'], trusted);
   return { address, key: clientKey(address) };

@@ -14,7 +14,19 @@ export interface OpenDatabase {
   readonly dialect: Dialect;
   /** Connections in the pool and how many are idle, for metrics (pooled dialects only). */
   readonly poolStats?: () => { total: number; idle: number };
+  /**
+   * Runs one statement (`?` placeholders) as a cached prepared statement, straight on the driver. Kysely prepares
+   * every query anew (better-sqlite3) or sends it as text (mysql2); for the one query on the /verify cold path that
+   * costs more than the query itself.
+   */
+  readonly prepared: (sql: string, params: readonly unknown[]) => Promise<Record<string, unknown>[]>;
 }
+
+/** PostgreSQL numbers its placeholders: `?` → `$1`, `$2`, … (the statements given here hold no literal `?`). */
+const numbered = (sql: string) => {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+};
 
 export type DatabaseTarget =
   | { readonly dialect: 'sqlite'; readonly path: string }
@@ -95,7 +107,16 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('synchronous = NORMAL');
-    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' };
+    const statements = new Map<string, SQLite.Statement>();
+    return {
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+      dialect: 'sqlite',
+      prepared: async (sql, params) => {
+        let stmt = statements.get(sql);
+        if (!stmt) statements.set(sql, (stmt = sqlite.prepare(sql)));
+        return stmt.all(...params) as Record<string, unknown>[];
+      },
+    };
   }
   if (target.dialect === 'postgres') {
     const pool = new pg.Pool({
@@ -113,10 +134,16 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
     });
     // Without a listener, pg rethrows an idle connection's error as an uncaught exception and ends the process.
     pool.on('error', (err) => options.onIdleConnectionError?.(err));
+    const names = new Map<string, { name: string; text: string }>();
     return {
       db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
       dialect: 'postgres',
       poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount }),
+      prepared: async (sql, params) => {
+        let named = names.get(sql);
+        if (!named) names.set(sql, (named = { name: `pa_${names.size}`, text: numbered(sql) }));
+        return (await pool.query({ ...named, values: [...params] })).rows;
+      },
     };
   }
   const pool = createPool({
@@ -137,5 +164,11 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
     db: new Kysely<Database>({ dialect: new MysqlDialect({ pool }) }),
     dialect: 'mysql',
     poolStats: () => ({ total: counts._allConnections?.length ?? 0, idle: counts._freeConnections?.length ?? 0 }),
+    // mysql2 keeps prepared statements per connection and reuses them. The callback API, not mysql2's promise
+    // wrapper, which captures a stack trace on every call.
+    prepared: (sql, params) =>
+      new Promise((resolve, reject) => {
+        pool.execute({ sql }, [...params] as never, (err, rows) => (err ? reject(err) : resolve(rows as Record<string, unknown>[])));
+      }),
   };
 }

@@ -85,7 +85,8 @@ async function insertedId<T extends 'users' | 'services' | 'proxy_tokens'>(
 
 const affected = (r: { numUpdatedRows?: bigint; numDeletedRows?: bigint }): boolean => (r.numUpdatedRows ?? r.numDeletedRows ?? 0n) > 0n;
 
-export function createSqlStore({ db, dialect }: OpenDatabase): Store {
+export function createSqlStore(database: OpenDatabase): Store {
+  const { db, dialect } = database;
   const users: Store['users'] = {
     async create(input, sealSecret) {
       return uniquely('user', () =>
@@ -356,19 +357,10 @@ export function createSqlStore({ db, dialect }: OpenDatabase): Store {
     proxyTokens,
     loginFailures,
     async lookupForVerify(deviceId, serviceName) {
-      const { rows } = await sql<VerifyRow>`
-        SELECT d.id AS d_id, d.user_id AS d_user_id, d.signature AS d_signature, d.device_type AS d_device_type,
-               d.created_at AS d_created_at, d.last_seen_at AS d_last_seen_at,
-               u.id AS u_id, u.email AS u_email, u.username AS u_username, u.role AS u_role,
-               u.totp_secret_sealed AS u_totp_secret_sealed, u.last_totp_step AS u_last_totp_step, u.created_at AS u_created_at,
-               s.id AS s_id, s.name AS s_name, s.token_hash AS s_token_hash, s.token_salt AS s_token_salt,
-               s.token_alg AS s_token_alg, s.created_at AS s_created_at,
-               g.scope AS g_scope, g.token_sealed AS g_token_sealed, g.created_at AS g_created_at
-        FROM (SELECT 1 AS one) AS x
-        LEFT JOIN devices d ON d.id = ${deviceId ?? ''}
-        LEFT JOIN users u ON u.id = d.user_id
-        LEFT JOIN services s ON s.name = ${serviceName ?? ''}
-        LEFT JOIN grants g ON g.user_id = u.id AND g.service_id = s.id`.execute(db);
+      let rows = serviceName === undefined ? [] : ((await database.prepared(VERIFY_LOOKUP, [deviceId ?? '', serviceName])) as VerifyRow[]);
+      // PAD SPACE collations can match a name with trailing spaces: only an exact name counts as found.
+      if (rows[0] && !exact(rows[0].s_name ?? '', serviceName ?? '')) rows = [];
+      if (rows.length === 0 && deviceId !== undefined) rows = (await database.prepared(DEVICE_LOOKUP, [deviceId])) as VerifyRow[];
       const r = rows[0];
       if (!r) return {};
       const found =
@@ -427,6 +419,37 @@ export function createSqlStore({ db, dialect }: OpenDatabase): Store {
 }
 
 export type SqlDb = Kysely<Database>;
+
+/**
+ * The /verify cold path's one query, run as a cached prepared statement (see `OpenDatabase.prepared`). It starts
+ * from the service (a unique-key look-up) and joins the device, its user and their grant; when the service does
+ * not exist it returns nothing and DEVICE_LOOKUP answers instead (a second round trip only for unknown names).
+ * Starting from a one-row derived table instead would cover both cases at once, but costs MySQL more per query.
+ */
+const VERIFY_LOOKUP = `
+  SELECT d.id AS d_id, d.user_id AS d_user_id, d.signature AS d_signature, d.device_type AS d_device_type,
+         d.created_at AS d_created_at, d.last_seen_at AS d_last_seen_at,
+         u.id AS u_id, u.email AS u_email, u.username AS u_username, u.role AS u_role,
+         u.totp_secret_sealed AS u_totp_secret_sealed, u.last_totp_step AS u_last_totp_step, u.created_at AS u_created_at,
+         s.id AS s_id, s.name AS s_name, s.token_hash AS s_token_hash, s.token_salt AS s_token_salt,
+         s.token_alg AS s_token_alg, s.created_at AS s_created_at,
+         g.scope AS g_scope, g.token_sealed AS g_token_sealed, g.created_at AS g_created_at
+  FROM services s
+  LEFT JOIN devices d ON d.id = ?
+  LEFT JOIN users u ON u.id = d.user_id
+  LEFT JOIN grants g ON g.user_id = u.id AND g.service_id = s.id
+  WHERE s.name = ?`;
+
+const DEVICE_LOOKUP = `
+  SELECT d.id AS d_id, d.user_id AS d_user_id, d.signature AS d_signature, d.device_type AS d_device_type,
+         d.created_at AS d_created_at, d.last_seen_at AS d_last_seen_at,
+         u.id AS u_id, u.email AS u_email, u.username AS u_username, u.role AS u_role,
+         u.totp_secret_sealed AS u_totp_secret_sealed, u.last_totp_step AS u_last_totp_step, u.created_at AS u_created_at,
+         NULL AS s_id, NULL AS s_name, NULL AS s_token_hash, NULL AS s_token_salt, NULL AS s_token_alg, NULL AS s_created_at,
+         NULL AS g_scope, NULL AS g_token_sealed, NULL AS g_created_at
+  FROM devices d
+  JOIN users u ON u.id = d.user_id
+  WHERE d.id = ?`;
 
 /** The columns of the one-round-trip verify query; every column may be null through the outer joins. */
 type VerifyRow = { [K in keyof VerifyColumns]: VerifyColumns[K] | null };

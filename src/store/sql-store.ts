@@ -4,6 +4,7 @@ import type { TokenAlg } from '../core/crypto.js';
 import { ConflictError, type Device, type Grant, type ProxyToken, type Role, type Service, type Store, type User } from '../core/ports.js';
 import type { Dialect, OpenDatabase } from './database.js';
 import type { Database, DevicesTable, GrantsTable, ProxyTokensTable, ServicesTable, UsersTable } from './schema.js';
+import { createVerifyBatcher } from './verify-batcher.js';
 
 const toUser = (r: Selectable<UsersTable>): User => ({
   id: Number(r.id),
@@ -87,6 +88,11 @@ const affected = (r: { numUpdatedRows?: bigint; numDeletedRows?: bigint }): bool
 
 export function createSqlStore(database: OpenDatabase): Store {
   const { db, dialect } = database;
+  // Over a network, concurrent cold look-ups share round trips; SQLite runs in-process, where that gains nothing.
+  const batcher =
+    dialect === 'sqlite'
+      ? undefined
+      : createVerifyBatcher(database.prepared, (ids) => VERIFY_LOOKUP.replace('d.id = ?', `d.id IN (${ids})`));
   const users: Store['users'] = {
     async create(input, sealSecret) {
       return uniquely('user', () =>
@@ -357,7 +363,13 @@ export function createSqlStore(database: OpenDatabase): Store {
     proxyTokens,
     loginFailures,
     async lookupForVerify(deviceId, serviceName) {
-      let rows = serviceName === undefined ? [] : ((await database.prepared(VERIFY_LOOKUP, [deviceId ?? '', serviceName])) as VerifyRow[]);
+      let rows: VerifyRow[];
+      if (batcher && deviceId !== undefined && serviceName !== undefined) {
+        const row = (await batcher.load(deviceId, serviceName)) as VerifyRow | undefined;
+        rows = row ? [row] : [];
+      } else {
+        rows = serviceName === undefined ? [] : ((await database.prepared(VERIFY_LOOKUP, [deviceId ?? '', serviceName])) as VerifyRow[]);
+      }
       // PAD SPACE collations can match a name with trailing spaces: only an exact name counts as found.
       if (rows[0] && !exact(rows[0].s_name ?? '', serviceName ?? '')) rows = [];
       if (rows.length === 0 && deviceId !== undefined) rows = (await database.prepared(DEVICE_LOOKUP, [deviceId])) as VerifyRow[];

@@ -146,6 +146,37 @@ for (const dialect of DIALECTS) {
       expect((await store.lookupForVerify(hex('f'), 'lookup-svc')).grant).toBeUndefined();
     });
 
+    it('answers many concurrent look-ups correctly, each with its own device', async () => {
+      const s = await store.services.create({ name: 'burst-svc', token, createdAt: 1 });
+      const users = await Promise.all(['b1', 'b2', 'b3'].map((n) => addUser(`${n}@example.com`)));
+      for (const [i, u] of users.entries()) {
+        await store.devices.create({ id: hex(String(i + 1)), userId: u.id, signature: 'c'.repeat(64), deviceType: 'x', createdAt: 2 });
+      }
+      await store.grants.insertIfAbsent({
+        userId: users[1]?.id as number,
+        serviceId: s.id,
+        scope: 'read:email',
+        tokenSealed: 'only-b2',
+        createdAt: 3,
+      });
+      const ids = [hex('1'), hex('2'), hex('3'), hex('9'), hex('2')];
+      const answers = await Promise.all(ids.map((id) => store.lookupForVerify(id, 'burst-svc')));
+      expect(answers.map((a) => a.found?.user.email ?? null)).toEqual([
+        'b1@example.com',
+        'b2@example.com',
+        'b3@example.com',
+        null,
+        'b2@example.com',
+      ]);
+      expect(answers.map((a) => a.grant?.tokenSealed ?? null)).toEqual([null, 'only-b2', null, null, 'only-b2']);
+      expect(answers.every((a) => a.service?.id === s.id)).toBe(true);
+      const unknown = await Promise.all([store.lookupForVerify(hex('1'), 'no-such-svc'), store.lookupForVerify(hex('9'), 'no-such-svc')]);
+      expect(unknown.map((a) => [a.found?.user.email ?? null, a.service ?? null])).toEqual([
+        ['b1@example.com', null],
+        [null, null],
+      ]);
+    });
+
     it('touches grants in a batch', async () => {
       const u = await addUser('touch@example.com');
       const s1 = await store.services.create({ name: 'touch-1', token, createdAt: 1 });

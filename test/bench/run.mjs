@@ -10,7 +10,7 @@
 // Knobs (environment): BENCH_DURATION (s per row, 10), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (50),
 // BENCH_ROWS (e.g. "1,2,mem"; default all six rows and the memory check), BENCH_MEMCHECK_PAIRS (1000000),
 // BENCH_MEMCHECK_SECONDS (time cap of the flood, 240),
-// BENCH_MEMCHECK_PIPELINING (4), BENCH_MEMORY_BOUND_MB (peak RSS bound, 256),
+// BENCH_MEMCHECK_PIPELINING (4), BENCH_MEMORY_BOUND_MB (peak RSS bound, 384),
 // BENCH_MYSQL_URL / TEST_MYSQL_URL (server to create a scratch database on; default mysql://root@127.0.0.1:3306/test).
 // The server's cache variables (VERIFY_CACHE_*, NEGATIVE_CACHE_*, LAST_SEEN_INTERVAL_SECONDS, MYSQL_POOL_SIZE) are
 // passed through to the servers when set; the cold rows always force both cache TTLs to 0.
@@ -51,7 +51,7 @@ const CONNECTIONS = Math.round(intEnv('BENCH_CONNECTIONS', 50, 2, 1000));
 const MEM_PAIRS = Math.round(intEnv('BENCH_MEMCHECK_PAIRS', 1_000_000, 1000, 10_000_000));
 const MEM_SECONDS = intEnv('BENCH_MEMCHECK_SECONDS', 240, 5, 600);
 const MEM_PIPELINING = intEnv('BENCH_MEMCHECK_PIPELINING', 4, 1, 64);
-const MEM_BOUND_MIB = intEnv('BENCH_MEMORY_BOUND_MB', 256, 16, 65536);
+const MEM_BOUND_MIB = intEnv('BENCH_MEMORY_BOUND_MB', 384, 16, 65536);
 const MYSQL_URL = process.env.BENCH_MYSQL_URL || process.env.TEST_MYSQL_URL || 'mysql://root@127.0.0.1:3306/test';
 const SELECTED = new Set((process.env.BENCH_ROWS || '1,2,3,4,5,6,mem').split(',').map((s) => s.trim().toLowerCase()));
 const PASS_THROUGH = [

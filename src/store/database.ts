@@ -113,7 +113,10 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
       dialect: 'sqlite',
       prepared: async (sql, params) => {
         let stmt = statements.get(sql);
-        if (!stmt) statements.set(sql, (stmt = sqlite.prepare(sql)));
+        if (!stmt) {
+          stmt = sqlite.prepare(sql);
+          statements.set(sql, stmt);
+        }
         return stmt.all(...params) as Record<string, unknown>[];
       },
     };
@@ -141,7 +144,10 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
       poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount }),
       prepared: async (sql, params) => {
         let named = names.get(sql);
-        if (!named) names.set(sql, (named = { name: `pa_${names.size}`, text: numbered(sql) }));
+        if (!named) {
+          named = { name: `pa_${names.size}`, text: numbered(sql) };
+          names.set(sql, named);
+        }
         return (await pool.query({ ...named, values: [...params] })).rows;
       },
     };

@@ -54,7 +54,10 @@ export function createVerifyBatcher(run: Run, sqlFor: (placeholders: string) => 
     load(deviceId: string, serviceName: string): Promise<Row | undefined> {
       return new Promise((resolve, reject) => {
         let byDevice = pending.get(serviceName);
-        if (!byDevice) pending.set(serviceName, (byDevice = new Map()));
+        if (!byDevice) {
+          byDevice = new Map();
+          pending.set(serviceName, byDevice);
+        }
         const waiters = byDevice.get(deviceId);
         if (waiters) waiters.push({ resolve, reject });
         else byDevice.set(deviceId, [{ resolve, reject }]);

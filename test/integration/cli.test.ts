@@ -1,25 +1,14 @@
 // The admin command line and the newcomer's path, as processes: the built CLI and server (npm test builds first).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../e2e/support/processes.js';
 import { readJson, TEST_KEY } from '../support/app.js';
 import { createTestDatabase, DIALECTS, skipReason, type TestDatabase } from '../support/databases.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect))(`CLI and server on ${dialect}`, () => {

@@ -2,11 +2,11 @@
 // their output (for the audit and secret scans), stop with a signal and report how they ended.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseEnv } from 'node:util';
+import { freePort } from '../../e2e/support/processes.js';
 
 const MAIN = new URL('../../../dist/main.js', import.meta.url).pathname;
 const CLI = new URL('../../../dist/cli.js', import.meta.url).pathname;
@@ -21,17 +21,6 @@ export const TEST_ENCRYPTION_KEYS: string = (() => {
 
 function requireBuild(): void {
   if (!existsSync(MAIN) || !existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 /** A working directory with no `.env` in it, so only the environment we pass counts. */

@@ -48,10 +48,13 @@ describe.skipIf(requirementsGate('account page in the browser', [chromium, sidec
       page.getByRole('button', { name: 'Sign in' }).click(),
     ]);
     expect(answer.status()).toBe(303);
-    await page.goto(`${base}/`);
+    // The 303 goes to LANDING_URL, which points nowhere here; carry on in a fresh tab of the same browser profile.
+    await page.close();
+    const home = await context.newPage();
+    await home.goto(`${base}/`);
     const cookies = await context.cookies();
     const header = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
-    return { context, page, header };
+    return { context, page: home, header };
   }
 
   const verify = (cookie: string) =>

@@ -56,7 +56,8 @@ export class SecretLedger {
     for (const [value, kind] of this.#values) {
       const matches =
         kind === 'totp-code'
-          ? (line: string) => new RegExp(`(?<![0-9])${value}(?![0-9])`).test(line)
+          ? // A code is six digits: inside a longer word (a hex id, an email's random part) it is a coincidence.
+            (line: string) => new RegExp(`(?<![0-9A-Za-z])${value}(?![0-9A-Za-z])`).test(line)
           : (line: string) => line.includes(value);
       for (const line of lines) {
         if (matches(line)) findings.push({ kind, valueStart: `${value.slice(0, 4)}…`, line: line.slice(0, 300) });

@@ -1,11 +1,11 @@
 // Composition root of the server: config → database → migrations → app → serve; graceful shutdown.
-import { serve } from '@hono/node-server';
+import { createServer } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
-import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
+import { createNodeListener } from './http/node-listener.js';
 import { safeError } from './logging.js';
 import { isEntryPoint, openRuntime } from './runtime.js';
 
@@ -25,7 +25,7 @@ export async function startServer(): Promise<() => Promise<void>> {
   });
   if (runtime.migrations?.applied.length) logger.info({ applied: runtime.migrations.applied }, 'database migrated');
   const metrics = createMetrics({ cacheStats: () => runtime.auth.cache.stats, pool: () => runtime.database.poolStats?.() });
-  const app = createApp({
+  const listener = createNodeListener({
     config,
     auth: runtime.auth,
     logger,
@@ -40,11 +40,12 @@ export async function startServer(): Promise<() => Promise<void>> {
       }
     },
   });
-  const server = serve({ fetch: app.fetch, port: config.port, ...(config.host ? { hostname: config.host } : {}) }, (info) => {
+  const server = createServer(listener);
+  server.listen(config.port, config.host, () => {
     const shown = config.host ?? 'localhost';
     logger.info(
-      { database: config.databaseLabel, port: info.port },
-      `passwordless-auth listening on http://${shown}:${info.port} (login page ${config.publicUrl}/login)`,
+      { database: config.databaseLabel, port: config.port },
+      `passwordless-auth listening on http://${shown}:${config.port} (login page ${config.publicUrl}/login)`,
     );
   });
   const flushEvery = Math.min(Math.max(config.lastSeenIntervalInMs, 1000), 30_000);

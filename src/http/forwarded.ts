@@ -21,7 +21,7 @@ export function isTrustedPeer(peer: string | undefined, trusted: BlockList): boo
 }
 
 /** A header's only value: `undefined` if absent, empty, or sent more than once (joined with commas). */
-function single(headers: Headers, name: string): string | undefined {
+function single(headers: { get(name: string): string | null }, name: string): string | undefined {
   const value = headers.get(name);
   if (value === null || value === '' || value.includes(',')) return undefined;
   return value.trim();
@@ -38,7 +38,11 @@ export interface OriginalRequest {
  * `X-Forwarded-Proto/Host/Uri/Method` of Traefik and Caddy for theirs. Only from a trusted proxy, and only used
  * to build the return URL, never to decide access.
  */
-export function readOriginalRequest(headers: Headers, fromTrustedProxy: boolean, style: 'nginx' | 'forward'): OriginalRequest {
+export function readOriginalRequest(
+  headers: { get(name: string): string | null },
+  fromTrustedProxy: boolean,
+  style: 'nginx' | 'forward',
+): OriginalRequest {
   if (!fromTrustedProxy) return { url: undefined, method: 'GET' };
   if (style === 'nginx') {
     const method = (single(headers, 'x-original-method') ?? 'GET').toUpperCase();

@@ -8,17 +8,21 @@ import type { Context } from 'hono';
 export function pickHeaders<const N extends string>(c: Context, names: readonly N[]): Record<N, string[]> {
   const out = Object.fromEntries(names.map((n) => [n, [] as string[]])) as Record<N, string[]>;
   const raw = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.rawHeaders;
-  if (raw) {
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = (raw[i] as string).toLowerCase() as N;
-      out[name]?.push(raw[i + 1] as string);
-    }
-    return out;
-  }
+  if (raw) return pickRawHeaders(raw, names);
   // Outside Node (tests through app.request): the Headers object already joined repeated values.
   for (const n of names) {
     const v = c.req.raw.headers.get(n);
     if (v !== null) out[n].push(v);
+  }
+  return out;
+}
+
+/** The same from Node's raw header list (`[name, value, name, value, ...]`). */
+export function pickRawHeaders<const N extends string>(raw: readonly string[], names: readonly N[]): Record<N, string[]> {
+  const out = Object.fromEntries(names.map((n) => [n, [] as string[]])) as Record<N, string[]>;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase() as N;
+    out[name]?.push(raw[i + 1] as string);
   }
   return out;
 }

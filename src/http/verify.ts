@@ -45,11 +45,17 @@ export function readCredential(authorization: readonly string[], serviceToken: r
 const JSON_TYPE = 'application/json';
 
 /**
- * A finished Response with plain-object headers: the Node adapter writes those without building a WHATWG
- * Headers object, which is most of the cost of a small answer.
+ * An answer, independent of how it is sent (a Fetch Response for Hono, `res.writeHead` on the Node fast path).
+ * Headers are plain objects that carry their own Content-Length where there is a body.
  */
-function respond(status: number, body: string | null, headers: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { 'Cache-Control': 'no-store', ...headers } });
+export interface Answer {
+  readonly status: number;
+  readonly body: string | null;
+  readonly headers: Record<string, string>;
+}
+
+function answer(status: number, body: string | null, headers: Record<string, string> = {}): Answer {
+  return { status, body, headers: { 'Cache-Control': 'no-store', ...headers } };
 }
 
 /**
@@ -58,23 +64,23 @@ function respond(status: number, body: string | null, headers: Record<string, st
  * would corrupt a shared object for the next, longer body.
  */
 const ERROR_ANSWERS = new Map<ErrorName, { body: string; headers: Record<string, string> }>();
-function errorResponse(name: ErrorName, status: number, extra?: Record<string, string>): Response {
-  let answer = ERROR_ANSWERS.get(name);
-  if (answer === undefined) {
+function errorAnswer(name: ErrorName, status: number, extra?: Record<string, string>): Answer {
+  let made = ERROR_ANSWERS.get(name);
+  if (made === undefined) {
     const body = errorBody(name);
-    answer = {
-      body,
-      headers: { 'Cache-Control': 'no-store', 'Content-Type': JSON_TYPE, 'Content-Length': String(Buffer.byteLength(body)) },
-    };
-    ERROR_ANSWERS.set(name, answer);
+    made = { body, headers: { 'Cache-Control': 'no-store', 'Content-Type': JSON_TYPE, 'Content-Length': String(Buffer.byteLength(body)) } };
+    ERROR_ANSWERS.set(name, made);
   }
-  return new Response(answer.body, { status, headers: extra ? { ...answer.headers, ...extra } : answer.headers });
+  return { status, body: made.body, headers: extra ? { ...made.headers, ...extra } : made.headers };
 }
+
+/** What a failure (the database down or too slow) answers: a denial. */
+export const UNAVAILABLE: Answer = errorAnswer('unavailable', 503, { 'Retry-After': '5' });
 
 /** The rendered 200 per identity; identities are cached with their decisions, so warm hits reuse this. */
 const rendered = new WeakMap<Identity, { body: string; headers: Record<string, string> }>();
 
-function allow(identity: Identity): Response {
+function allow(identity: Identity): Answer {
   let r = rendered.get(identity);
   if (!r) {
     const data: Record<string, string> = { UserServiceToken: identity.userServiceToken };
@@ -96,10 +102,15 @@ function allow(identity: Identity): Response {
     };
     rendered.set(identity, r);
   }
-  return new Response(r.body, { status: 200, headers: r.headers });
+  return { status: 200, body: r.body, headers: r.headers };
 }
 
-function isBrowserNavigation(headers: Headers): boolean {
+/** Looks up a request header (repeated values joined with commas, as the Fetch `Headers` does). */
+export interface HeaderLookup {
+  get(name: string): string | null;
+}
+
+function isBrowserNavigation(headers: HeaderLookup): boolean {
   const mode = headers.get('sec-fetch-mode');
   if (mode !== null) return mode === 'navigate';
   if ((headers.get('x-requested-with') ?? '').toLowerCase() === 'xmlhttprequest') return false;
@@ -115,62 +126,97 @@ function proxyStyle(url: string): ProxyStyle | undefined {
   return values.length === 1 ? STYLES[values[0] as string] : undefined;
 }
 
-export function verifyHandler(deps: AppDeps, trusted: BlockList) {
+/** What the verifier needs from a request, however it arrived. */
+export interface VerifyInput {
+  /** Path and query as sent, e.g. `/verify/app?proxy=nginx`. */
+  readonly url: string;
+  /** The service name from the path, percent-decoded. */
+  readonly service: string;
+  /** Every value of these headers, in order. */
+  readonly authorization: readonly string[];
+  readonly serviceToken: readonly string[];
+  readonly cookie: readonly string[];
+  /** All headers, for the rare not-logged-in answers of the proxy styles. */
+  readonly headers: HeaderLookup;
+  readonly peer: () => string | undefined;
+}
+
+/**
+ * The /verify decision and its rendering for every caller style, as a plain function from request facts to an
+ * answer. Synchronous for warm answers, a promise only when the database must be asked.
+ */
+export function createVerifier(deps: Pick<AppDeps, 'auth' | 'config' | 'metrics'>, trusted: BlockList) {
   const { auth, config, metrics } = deps;
   const policy = { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp };
 
-  function render(c: Context, style: ProxyStyle, outcome: VerifyOutcome): Response {
+  function render(input: VerifyInput, style: ProxyStyle, outcome: VerifyOutcome): Answer {
     if (outcome.kind === 'allow') return allow(outcome.identity);
     if (style === 'direct' || outcome.kind === 'bad-credential') {
       switch (outcome.kind) {
         case 'bad-credential':
-          return errorResponse('badServiceCredential', 401);
+          return errorAnswer('badServiceCredential', 401);
         case 'unauthenticated':
-          return errorResponse('unauthenticated', 404);
+          return errorAnswer('unauthenticated', 404);
         case 'unknown-service':
-          return errorResponse('unknownService', 404);
+          return errorAnswer('unknownService', 404);
         case 'forbidden':
-          return errorResponse('forbidden', 401);
+          return errorAnswer('forbidden', 401);
       }
     }
-    if (outcome.kind === 'unknown-service' || outcome.kind === 'forbidden') return errorResponse('forbidden', 403);
+    if (outcome.kind === 'unknown-service' || outcome.kind === 'forbidden') return errorAnswer('forbidden', 403);
 
     // Not logged in: send the browser to the login page, with where it was going if the proxy told us.
-    const headers = c.req.raw.headers;
-    const original = readOriginalRequest(headers, isTrustedPeer(deps.peerAddress(c), trusted), style);
+    const original = readOriginalRequest(input.headers, isTrustedPeer(input.peer(), trusted), style);
     const rd = safeRedirect(original.url, policy);
     const loginUrl = `${config.publicUrl}/login${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`;
-    if (style === 'nginx') return errorResponse('unauthenticated', 401, { Location: loginUrl });
-    if (!isBrowserNavigation(headers)) return errorResponse('unauthenticated', 401);
-    return respond(original.method === 'GET' || original.method === 'HEAD' ? 302 : 303, null, { Location: loginUrl });
+    if (style === 'nginx') return errorAnswer('unauthenticated', 401, { Location: loginUrl });
+    if (!isBrowserNavigation(input.headers)) return errorAnswer('unauthenticated', 401);
+    return answer(original.method === 'GET' || original.method === 'HEAD' ? 302 : 303, null, { Location: loginUrl });
   }
 
-  return function verify(c: Context): Response | Promise<Response> {
-    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-    const style = proxyStyle(incoming?.url ?? c.req.url);
-    if (style === undefined) return errorResponse('unknownProxyStyle', 400);
-    const h = pickHeaders(c, ['authorization', 'x-service-token', 'cookie']);
-    const service = c.req.param('service') as string;
-    const credential = readCredential(h.authorization, h['x-service-token']);
-    const device = readDeviceCookies(h.cookie.length === 1 ? h.cookie[0] : h.cookie.join('; '));
-    // Warm answers come from memory, synchronously (the Node adapter writes a synchronous Response on a faster
-    // path); only a miss waits for the database, under a deadline.
+  return function verify(input: VerifyInput): Answer | Promise<Answer> {
+    const style = proxyStyle(input.url);
+    if (style === undefined) return errorAnswer('unknownProxyStyle', 400);
+    const credential = readCredential(input.authorization, input.serviceToken);
+    const device = readDeviceCookies(input.cookie.length === 1 ? input.cookie[0] : input.cookie.join('; '));
+    // Warm answers come from memory, synchronously; only a miss waits for the database, under a deadline.
     const started = performance.now();
-    const warm = auth.peek(service, credential, device);
+    const warm = auth.peek(input.service, credential, device);
     if (warm) {
       metrics?.verified(warm.kind, started);
-      return render(c, style, warm);
+      return render(input, style, warm);
     }
-    return withDeadline(auth.verify(service, credential, device), config.verifyDeadlineInMs).then(
+    return withDeadline(auth.verify(input.service, credential, device), config.verifyDeadlineInMs).then(
       (outcome) => {
         metrics?.verified(outcome.kind, started);
-        return render(c, style, outcome);
+        return render(input, style, outcome);
       },
       (err: unknown) => {
         metrics?.verified('error', started);
         throw err;
       },
     );
+  };
+}
+
+const toResponse = (a: Answer) => new Response(a.body, { status: a.status, headers: a.headers });
+
+/** /verify as a Hono handler (tests, and any runtime without the Node fast path). */
+export function verifyHandler(deps: AppDeps, trusted: BlockList) {
+  const verify = createVerifier(deps, trusted);
+  return function verifyRoute(c: Context): Response | Promise<Response> {
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const h = pickHeaders(c, ['authorization', 'x-service-token', 'cookie']);
+    const answered = verify({
+      url: incoming?.url ?? c.req.url,
+      service: c.req.param('service') as string,
+      authorization: h.authorization,
+      serviceToken: h['x-service-token'],
+      cookie: h.cookie,
+      headers: c.req.raw.headers,
+      peer: () => deps.peerAddress(c),
+    });
+    return answered instanceof Promise ? answered.then(toResponse) : toResponse(answered);
   };
 }
 

@@ -480,20 +480,25 @@ async function main() {
 
   // Row 1: the ceiling. Same request (path, token, cookie) as row 2, so the request bytes are the same.
   let bare;
-  if (SELECTED.has('1')) {
-    log('row 1: bare Hono');
+  // Row 1, the ceiling, is measured twice: first, and again after the other rows. On a shared VM a single
+  // measurement can land in a slow moment; the ratios use the faster of the two, which only makes them stricter.
+  async function measureBare() {
     const server = await startServer('bare-hono', BARE, {});
     try {
       const headers = { authorization: `Bearer ${'x'.repeat(43)}` };
       const c = `device_id=${hex32()}; hmac_secret=${hex32()}`;
       await sanity(server, { ...headers, cookie: c }, 200);
-      bare = await measure(server, {
+      return await measure(server, {
         run: (d) => load({ url: verifyUrl(server), connections: CONNECTIONS, duration: d, headers, cookie: c, expect: is2xx }),
       });
-      addRow(1, 'bare Hono "ok" (ceiling)', bare);
     } finally {
       await stopServer(server);
     }
+  }
+  let bareFirst;
+  if (SELECTED.has('1')) {
+    log('row 1: bare Hono');
+    bareFirst = await measureBare();
   }
 
   async function sqliteServer(name, extraEnv) {
@@ -624,6 +629,18 @@ async function main() {
 
   // Memory check: one million distinct junk pairs at one server with the default negative cache.
   let mem;
+  if (bareFirst) {
+    log('row 1 again: bare Hono');
+    const bareLast = await measureBare();
+    bare = bareLast.rps > bareFirst.rps ? bareLast : bareFirst;
+    addRow(
+      1,
+      'bare Hono "ok" (ceiling)',
+      bare,
+      `measured first and last: ${Math.round(bareFirst.rps)} and ${Math.round(bareLast.rps)} req/s; the ratios use the higher`,
+    );
+  }
+
   if (SELECTED.has('mem')) {
     log(`memory check: ${MEM_PAIRS} distinct junk pairs (cap ${MEM_SECONDS} s)`);
     const server = await sqliteServer('memcheck', { NEGATIVE_CACHE_MAX_ENTRIES: NEGATIVE_MAX_ENTRIES });
@@ -670,6 +687,7 @@ async function main() {
   // -------------------------------------------------------------------------------------------------------------
   // Report
 
+  rows.sort((a, b) => a.n - b.n);
   const base = bare ?? rows.find((x) => x.n === 1)?.r;
   const out = [];
   out.push('');

@@ -40,8 +40,3 @@ export function readDeviceCookies(header: string | undefined | null): DeviceCred
 function unquote(v: string): string {
   return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
 }
-
-/** Whether a request carries either device cookie at all (valid or not). */
-export function hasDeviceCookie(header: string | undefined | null): boolean {
-  return !!header && /(?:^|;)\s*(?:device_id|hmac_secret)\s*=/.test(header);
-}

@@ -83,10 +83,6 @@ export class KeyRing {
     this.#byId = new Map(keys.map((k) => [k.id, k.key]));
   }
 
-  get primaryId(): string {
-    return this.#primary.id;
-  }
-
   seal(plaintext: string, context: string): string {
     const nonce = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.#primary.key, nonce);

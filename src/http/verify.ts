@@ -7,6 +7,7 @@ import type { Context } from 'hono';
 import type { Identity, VerifyOutcome } from '../core/auth.js';
 import { readDeviceCookies } from '../core/cookies.js';
 import type { AppDeps } from './app.js';
+import { withDeadline } from './deadline.js';
 import { isTrustedPeer, readOriginalRequest } from './forwarded.js';
 import { safeRedirect } from './redirect.js';
 import { pickHeaders } from './request-headers.js';
@@ -218,13 +219,4 @@ export function verifyHandler(deps: AppDeps, trusted: BlockList) {
     });
     return answered instanceof Promise ? answered.then(toResponse) : toResponse(answered);
   };
-}
-
-/** Fails closed: a database that does not answer in time is a denial (503), well before the proxy gives up. */
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`verify took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

@@ -1,5 +1,5 @@
 // The core's Store over Kysely, for SQLite, MySQL and PostgreSQL alike. Row ↔ domain mapping lives here, one function each.
-import { type InsertQueryBuilder, type InsertResult, type Kysely, type Selectable, sql } from 'kysely';
+import { type InsertQueryBuilder, type InsertResult, type Selectable, sql } from 'kysely';
 import type { TokenAlg } from '../core/crypto.js';
 import { ConflictError, type Device, type Grant, type ProxyToken, type Role, type Service, type Store, type User } from '../core/ports.js';
 import type { Dialect, OpenDatabase } from './database.js';
@@ -429,8 +429,6 @@ export function createSqlStore(database: OpenDatabase): Store {
     },
   };
 }
-
-export type SqlDb = Kysely<Database>;
 
 /**
  * The /verify cold path's one query, run as a cached prepared statement (see `OpenDatabase.prepared`). It starts

@@ -24,13 +24,14 @@ export async function startServer(): Promise<() => Promise<void>> {
     onDatabaseError: (err) => logger.warn({ err }, 'database connection lost; the pool opens a new one'),
   });
   if (runtime.migrations?.applied.length) logger.info({ applied: runtime.migrations.applied }, 'database migrated');
-  const metrics = createMetrics({ cacheStats: () => runtime.auth.cache.stats, pool: () => runtime.database.poolStats?.() });
+  const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.() });
   const listener = createNodeListener({
     config,
-    auth: runtime.auth,
+    signIn: runtime.signIn,
+    devices: runtime.devices,
+    access: runtime.access,
     logger,
     metrics,
-    metricsToken: config.metricsToken,
     ready: runtime.ready,
     peerAddress: (c) => {
       try {

@@ -2,12 +2,15 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Config } from './config.js';
+import { Access } from './core/access.js';
 import { createAdmin } from './core/admin.js';
-import { Auth } from './core/auth.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { KeyRing } from './core/crypto.js';
+import { Devices } from './core/devices.js';
 import { LastSeen } from './core/last-seen.js';
 import type { Store } from './core/ports.js';
+import { SignIn } from './core/sign-in.js';
+import { type CacheStats, VerifyCache } from './core/verify-cache.js';
 import { type OpenDatabase, openDatabase } from './store/database.js';
 import { isMigrated, type MigrationReport, migrate } from './store/migrate.js';
 import { createSqlStore } from './store/sql-store.js';
@@ -16,7 +19,10 @@ export interface Runtime {
   readonly database: OpenDatabase;
   readonly store: Store;
   readonly keys: KeyRing;
-  readonly auth: Auth;
+  readonly signIn: SignIn;
+  readonly devices: Devices;
+  readonly access: Access;
+  readonly cacheStats: () => CacheStats;
   readonly admin: ReturnType<typeof createAdmin>;
   readonly lastSeen: LastSeen;
   readonly migrations: MigrationReport | undefined;
@@ -38,13 +44,16 @@ export async function openRuntime(
     const keys = new KeyRing(config.encryptionKeys);
     const clock = options.clock ?? systemClock;
     const lastSeen = new LastSeen(store, clock, config.lastSeenIntervalInMs);
-    const auth = new Auth({ store, keys, clock, cache: config.cache, lastSeen });
-    const admin = createAdmin({ store, keys, clock, auth, issuer: config.totpIssuer });
+    const cache = new VerifyCache(config.cache, clock);
+    const admin = createAdmin({ store, keys, clock, cache, issuer: config.totpIssuer });
     return {
       database,
       store,
       keys,
-      auth,
+      signIn: new SignIn({ store, keys, clock }),
+      devices: new Devices({ store, cache }),
+      access: new Access({ store, keys, clock, cache, lastSeen }),
+      cacheStats: () => cache.stats,
       admin,
       lastSeen,
       migrations,

@@ -1,11 +1,12 @@
 // Administration: what the command line does, as plain functions over the store. No printing, no process.
-import type { Auth } from './auth.js';
 import type { Clock } from './clock.js';
 import { HEX32, type KeyRing, newSaltedHash, newToken, sealContext } from './crypto.js';
+import { newGrant } from './grants.js';
 import { canonicalEmail, isServiceName, normaliseScope } from './identity.js';
 import { ConflictError, type Device, type Grant, type ProxyToken, type Service, type Store, type User } from './ports.js';
 import { accountSubject } from './throttle.js';
 import { newTotpSecret, totpUri } from './totp.js';
+import type { CacheInvalidation } from './verify-cache.js';
 
 /** A mistake the operator can fix: a message worth printing as it is. */
 export class AdminError extends Error {
@@ -16,12 +17,13 @@ export interface AdminDeps {
   readonly store: Store;
   readonly keys: KeyRing;
   readonly clock: Clock;
-  readonly auth: Auth;
+  /** This instance's /verify caches, told of every change (other instances see it within their cache TTL). */
+  readonly cache: CacheInvalidation;
   /** Shown in authenticator apps next to the account. */
   readonly issuer: string;
 }
 
-export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
+export function createAdmin({ store, keys, clock, cache, issuer }: AdminDeps) {
   async function userByEmail(input: string): Promise<User> {
     const email = canonicalEmail(input);
     if (!email) throw new AdminError(`not an email address: ${input}`);
@@ -77,7 +79,7 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
     async deleteUser(input: string): Promise<void> {
       const user = await userByEmail(input);
       await store.users.deleteByEmail(user.email);
-      auth.cache.forgetUser(user.id);
+      cache.userChanged(user.id);
     },
 
     async addService(name: string): Promise<{ service: Service; token: string }> {
@@ -94,14 +96,14 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
     async deleteService(name: string): Promise<void> {
       const service = await serviceByName(name);
       await store.services.deleteByName(service.name);
-      auth.cache.forgetService();
+      cache.servicesChanged();
     },
 
     async rotateServiceToken(name: string): Promise<{ token: string }> {
       const service = await serviceByName(name);
       const token = newToken();
       await store.services.setToken(service.name, newSaltedHash(token));
-      auth.cache.forgetService();
+      cache.servicesChanged();
       return { token };
     },
 
@@ -112,9 +114,9 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
         throw new AdminError(`unknown scope ${scoped.unknown.join(', ')}; known: read:email, read:username, read:user-role`);
       const user = await userByEmail(input.email);
       const service = await serviceByName(input.service);
-      const created = await store.grants.insertIfAbsent(auth.newGrant(user.id, service.id, scoped.scope));
+      const created = await store.grants.insertIfAbsent(newGrant(keys, clock.now(), user.id, service.id, scoped.scope));
       if (!created) await store.grants.setScope(user.id, service.id, scoped.scope);
-      auth.cache.forgetGrant(user.id, service.id);
+      cache.grantChanged(user.id, service.id);
       const grant = await store.grants.find(user.id, service.id);
       if (!grant) throw new Error('grant vanished while it was written');
       return { grant, created };
@@ -124,7 +126,7 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
       const user = await userByEmail(input.email);
       const service = await serviceByName(input.service);
       const deleted = await store.grants.delete(user.id, service.id);
-      auth.cache.forgetGrant(user.id, service.id);
+      cache.grantChanged(user.id, service.id);
       if (!deleted) throw new AdminError(`${user.email} has no grant for ${service.name}`);
     },
 
@@ -144,7 +146,7 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
     async revokeDevice(id: string): Promise<void> {
       if (!HEX32.test(id)) throw new AdminError(`no device with id ${id}`);
       const deleted = await store.devices.delete(id);
-      auth.cache.forgetDevice(id);
+      cache.deviceRevoked(id);
       if (!deleted) throw new AdminError(`no device with id ${id}`);
     },
 
@@ -161,7 +163,7 @@ export function createAdmin({ store, keys, clock, auth, issuer }: AdminDeps) {
 
     async deleteProxyToken(name: string): Promise<void> {
       const deleted = await store.proxyTokens.deleteByName(name);
-      auth.cache.forgetCallers();
+      cache.proxyTokensChanged();
       if (!deleted) throw new AdminError(`no proxy token named ${name}`);
     },
   };

@@ -115,6 +115,11 @@ export class KeyRing {
   }
 }
 
+/** A stored secret does not open with the configured keys: the keys are wrong (a server error), not the request. */
+export class UnreadableSecretError extends Error {
+  override readonly name = 'UnreadableSecretError';
+}
+
 /** Associated-data strings, one per sealed column, so the binding is written in one place. */
 export const sealContext = {
   totpSecret: (userId: number) => `users.totp_secret:${userId}`,

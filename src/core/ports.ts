@@ -1,5 +1,5 @@
-// What the core needs from storage. `store/` implements these for SQLite and MySQL; tests run one contract
-// suite against every implementation.
+// What the core needs from storage. `store/` implements these for SQLite, MySQL and PostgreSQL; tests run one
+// contract suite against every implementation.
 import type { TokenAlg } from './crypto.js';
 
 export type Role = 'admin' | 'user';
@@ -77,6 +77,16 @@ export interface UserStore {
 
 export interface DeviceStore {
   create(device: Omit<Device, 'lastSeenAt'>): Promise<void>;
+  /**
+   * A sign-in with a code, in one transaction: moves the user's replay guard to `step` and adds the device, or
+   * does neither. `replayed` when `step` is not newer than the stored one; `abandoned` (rolled back) when
+   * `stillWanted()` answers false just before the commit.
+   */
+  addWithCodeStep(
+    device: Omit<Device, 'lastSeenAt'>,
+    step: number,
+    stillWanted: () => boolean,
+  ): Promise<'created' | 'replayed' | 'abandoned'>;
   /** The device and its owner in one round trip. */
   findWithUser(deviceId: string): Promise<{ device: Device; user: User } | undefined>;
   list(userId?: number): Promise<Device[]>;

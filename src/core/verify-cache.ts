@@ -1,10 +1,13 @@
 // The caches in front of /verify. Separate LRUs, so a flood of junk cookies (which only ever lands in the
 // negative cache) can never evict a real device or decision. Keys are the exact strings (whole cookie pairs,
 // service name with credential), so a hit costs map look-ups and no cryptographic hashing at all.
+//
+// The cache is read and filled by the access rules (access.ts) and the device checks (devices.ts); everything
+// else changes it only through the named invalidations of `CacheInvalidation`.
 import { LRUCache } from 'lru-cache';
-import type { Identity } from './auth.js';
 import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
+import type { Decision } from './decisions.js';
 import type { Device, User } from './ports.js';
 
 export interface CacheOptions {
@@ -23,18 +26,31 @@ export const DEFAULT_CACHE_OPTIONS: CacheOptions = {
   negativeMaxEntries: 100_000,
 };
 
-export type Decision = { readonly kind: 'allow'; readonly identity: Identity } | { readonly kind: 'forbidden' };
-
-interface CachedDevice {
+export interface CachedDevice {
   readonly device: Device;
   readonly user: User;
 }
 
+/** A caller credential accepted for a service name, with that service's id (`null`: no such service). */
+export interface CachedCaller {
+  readonly serviceId: number | null;
+}
+
 /** Counters for tests and metrics. */
 export interface CacheStats {
-  negativeHits: number;
-  positiveHits: number;
-  misses: number;
+  readonly negativeHits: number;
+  readonly positiveHits: number;
+  readonly misses: number;
+}
+
+/** What a change elsewhere (admin, account page, logout) tells the cache; nothing else may change it. */
+export interface CacheInvalidation {
+  deviceRevoked(deviceId: string): void;
+  userChanged(userId: number): void;
+  grantChanged(userId: number, serviceId: number): void;
+  /** A service was deleted or its token rotated: callers and decisions for it must be looked up again. */
+  servicesChanged(): void;
+  proxyTokensChanged(): void;
 }
 
 function lru<V extends {}>(max: number, ttl: number, clock: Clock): LRUCache<string, V> | undefined {
@@ -42,8 +58,10 @@ function lru<V extends {}>(max: number, ttl: number, clock: Clock): LRUCache<str
   return new LRUCache<string, V>({ max, ttl, ttlResolution: 0, perf: { now: () => clock.now() } });
 }
 
-export class VerifyCache {
-  readonly stats: CacheStats = { negativeHits: 0, positiveHits: 0, misses: 0 };
+const pairKey = (c: DeviceCredential): string => c.deviceId + c.secret;
+
+export class VerifyCache implements CacheInvalidation {
+  readonly #stats = { negativeHits: 0, positiveHits: 0, misses: 0 };
   /**
    * Cookie pairs that failed, keyed on the whole pair (never the id alone: that would let anyone lock a device
    * out). The key is the pair itself, which a Map hashes; only pairs that are not credentials land here.
@@ -52,7 +70,7 @@ export class VerifyCache {
   /** Devices that verified, keyed by the exact (id, secret) pair that proved it: a hit needs no comparison. */
   readonly #devices: LRUCache<string, CachedDevice> | undefined;
   /** Caller credentials accepted for a service name: (name, credential) → the service id, or null if no such service. */
-  readonly #callers: LRUCache<string, { serviceId: number | null }> | undefined;
+  readonly #callers: LRUCache<string, CachedCaller> | undefined;
   /** Access decisions per (user id, service id). */
   readonly #decisions: LRUCache<string, Decision> | undefined;
 
@@ -63,29 +81,35 @@ export class VerifyCache {
     this.#decisions = lru(options.positiveMaxEntries, options.positiveTtlInMs, clock);
   }
 
-  static pairKey(c: DeviceCredential): string {
-    return c.deviceId + c.secret;
+  get stats(): CacheStats {
+    return { ...this.#stats };
   }
 
+  get negativeSize(): number {
+    return this.#negative?.size ?? 0;
+  }
+
+  // --- Reads and fills, for the access rules and the device checks ---------------------------------------
+
   isKnownBad(c: DeviceCredential): boolean {
-    const hit = this.#negative?.has(VerifyCache.pairKey(c)) ?? false;
-    if (hit) this.stats.negativeHits++;
+    const hit = this.#negative?.has(pairKey(c)) ?? false;
+    if (hit) this.#stats.negativeHits++;
     return hit;
   }
 
   rememberBad(c: DeviceCredential): void {
-    this.#negative?.set(VerifyCache.pairKey(c), true);
+    this.#negative?.set(pairKey(c), true);
   }
 
-  device(c: DeviceCredential): { device: Device; user: User } | undefined {
-    return this.#devices?.get(c.deviceId + c.secret);
+  device(c: DeviceCredential): CachedDevice | undefined {
+    return this.#devices?.get(pairKey(c));
   }
 
-  rememberDevice(c: DeviceCredential, found: { device: Device; user: User }): void {
-    this.#devices?.set(c.deviceId + c.secret, found);
+  rememberDevice(c: DeviceCredential, found: CachedDevice): void {
+    this.#devices?.set(pairKey(c), found);
   }
 
-  caller(serviceName: string, credential: string): { serviceId: number | null } | undefined {
+  caller(serviceName: string, credential: string): CachedCaller | undefined {
     return this.#callers?.get(`${serviceName}\0${credential}`);
   }
 
@@ -93,39 +117,44 @@ export class VerifyCache {
     this.#callers?.set(`${serviceName}\0${credential}`, { serviceId });
   }
 
+  /** A decision from memory; counts as the positive hit that answers a request without the database. */
   decision(userId: number, serviceId: number): Decision | undefined {
-    return this.#decisions?.get(`${userId}:${serviceId}`);
+    const hit = this.#decisions?.get(`${userId}:${serviceId}`);
+    if (hit !== undefined) this.#stats.positiveHits++;
+    return hit;
   }
 
   rememberDecision(userId: number, serviceId: number, decision: Decision): void {
     this.#decisions?.set(`${userId}:${serviceId}`, decision);
   }
 
-  forgetDevice(deviceId: string): void {
-    // Keys start with the 32-character id; admin changes are rare, so a scan is fine.
+  /** A request that had to ask the database. */
+  countMiss(): void {
+    this.#stats.misses++;
+  }
+
+  // --- Invalidation ----------------------------------------------------------------------------------------
+
+  deviceRevoked(deviceId: string): void {
+    // Keys start with the 32-character id; revocations are rare, so a scan is fine.
     for (const key of this.#devices?.keys() ?? []) if (key.startsWith(deviceId)) this.#devices?.delete(key);
   }
 
-  forgetUser(userId: number): void {
-    for (const [id, entry] of this.#devices?.entries() ?? []) if (entry.user.id === userId) this.#devices?.delete(id);
+  userChanged(userId: number): void {
+    for (const [key, entry] of this.#devices?.entries() ?? []) if (entry.user.id === userId) this.#devices?.delete(key);
     for (const key of this.#decisions?.keys() ?? []) if (key.startsWith(`${userId}:`)) this.#decisions?.delete(key);
   }
 
-  forgetGrant(userId: number, serviceId: number): void {
+  grantChanged(userId: number, serviceId: number): void {
     this.#decisions?.delete(`${userId}:${serviceId}`);
   }
 
-  /** A service was deleted or its token rotated: callers and decisions for it must be looked up again. */
-  forgetService(): void {
+  servicesChanged(): void {
     this.#callers?.clear();
     this.#decisions?.clear();
   }
 
-  forgetCallers(): void {
+  proxyTokensChanged(): void {
     this.#callers?.clear();
-  }
-
-  get negativeSize(): number {
-    return this.#negative?.size ?? 0;
   }
 }

@@ -3,16 +3,16 @@
 import { type Context, Hono } from 'hono';
 import { readDeviceCookies } from '../core/cookies.js';
 import { accountPage } from '../views/pages.js';
-import type { AppEnv } from './app.js';
+import type { AppEnv } from './context.js';
 import { clearDeviceCookies } from './device-cookies.js';
 import { clientOf } from './login.js';
 
 async function signedIn(c: Context<AppEnv>) {
-  return c.var.deps.auth.authenticate(readDeviceCookies(c.req.header('cookie')));
+  return c.var.deps.devices.authenticate(readDeviceCookies(c.req.header('cookie')));
 }
 
 async function render(c: Context<AppEnv>, userId: number, email: string, currentId: string, notice?: string) {
-  const devices = (await c.var.deps.auth.devicesOf(userId)).map((d) => ({ ...d, current: d.id === currentId }));
+  const devices = (await c.var.deps.devices.of(userId)).map((d) => ({ ...d, current: d.id === currentId }));
   return c.html(accountPage({ email, devices, notice }));
 }
 
@@ -27,15 +27,14 @@ export const accountRoutes = new Hono<AppEnv>()
   .post('/login/account/devices/:ref/revoke', async (c) => {
     const me = await signedIn(c);
     if (!me) return toLogin(c);
-    const { auth, logger } = c.var.deps;
-    const isCurrent = (await auth.devicesOf(me.user.id)).some((d) => d.ref === c.req.param('ref') && d.id === me.device.id);
-    const revoked = await auth.revokeOwnDevice(me.user.id, c.req.param('ref'));
+    const { devices, logger } = c.var.deps;
+    const revoked = await devices.revokeOwn(me.user.id, c.req.param('ref'));
     if (revoked)
       logger.info(
         { event: 'device.revoked', by: 'account', email: me.user.email, client: clientOf(c).address },
         'device signed out from the account page',
       );
-    if (isCurrent && revoked) {
+    if (revoked?.id === me.device.id) {
       clearDeviceCookies(c, c.var.deps.config);
       return c.redirect('/login', 303);
     }
@@ -44,7 +43,7 @@ export const accountRoutes = new Hono<AppEnv>()
   .post('/login/account/sign-out-everywhere', async (c) => {
     const me = await signedIn(c);
     if (!me) return toLogin(c);
-    const n = await c.var.deps.auth.revokeAllDevices(me.user.id);
+    const n = await c.var.deps.devices.revokeAll(me.user.id);
     c.var.deps.logger.info(
       { event: 'device.revoked', by: 'account-everywhere', email: me.user.email, count: n, client: clientOf(c).address },
       'signed out everywhere',

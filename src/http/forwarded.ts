@@ -20,42 +20,15 @@ export function isTrustedPeer(peer: string | undefined, trusted: BlockList): boo
   return family !== 0 && trusted.check(peer, family === 6 ? 'ipv6' : 'ipv4');
 }
 
-/** A header's only value: `undefined` if absent, empty, or sent more than once (joined with commas). */
-function single(headers: { get(name: string): string | null }, name: string): string | undefined {
-  const value = headers.get(name);
-  if (value === null || value === '' || value.includes(',')) return undefined;
-  return value.trim();
-}
-
-export interface OriginalRequest {
-  /** The URL the browser asked the proxy for, if the proxy said so. */
-  readonly url: string | undefined;
-  readonly method: string;
-}
-
 /**
- * The original request: nginx's `X-Original-URL`/`X-Original-Method` for the nginx style, the
- * `X-Forwarded-Proto/Host/Uri/Method` of Traefik and Caddy for theirs. Only from a trusted proxy, and only used
- * to build the return URL, never to decide access.
+ * A header's only value: `undefined` if absent, empty, or sent more than once. Commas inside one value are part
+ * of it (a URL may contain them); pass `noLists` for headers whose commas mean a list of hops.
  */
-export function readOriginalRequest(
-  headers: { get(name: string): string | null },
-  fromTrustedProxy: boolean,
-  style: 'nginx' | 'forward',
-): OriginalRequest {
-  if (!fromTrustedProxy) return { url: undefined, method: 'GET' };
-  if (style === 'nginx') {
-    const method = (single(headers, 'x-original-method') ?? 'GET').toUpperCase();
-    const original = single(headers, 'x-original-url');
-    return { url: original !== undefined && URL.canParse(original) ? original : undefined, method };
-  }
-  const method = (single(headers, 'x-forwarded-method') ?? 'GET').toUpperCase();
-  const proto = single(headers, 'x-forwarded-proto')?.toLowerCase();
-  const host = single(headers, 'x-forwarded-host');
-  const uri = headers.get('x-forwarded-uri') ?? '/';
-  if ((proto !== 'https' && proto !== 'http') || !host || !uri.startsWith('/')) return { url: undefined, method };
-  const url = `${proto}://${host}${uri}`;
-  return { url: URL.canParse(url) ? url : undefined, method };
+export function singleValue(values: readonly string[], noLists = false): string | undefined {
+  if (values.length !== 1) return undefined;
+  const value = (values[0] as string).trim();
+  if (value === '' || (noLists && value.includes(','))) return undefined;
+  return value;
 }
 
 /**

@@ -1,5 +1,6 @@
+// Liveness and readiness, for orchestrators and load balancers.
 import { Hono } from 'hono';
-import type { AppEnv } from './app.js';
+import type { AppEnv } from './context.js';
 import { withDeadline } from './deadline.js';
 
 export const healthRoutes = new Hono<AppEnv>()

@@ -1,15 +1,15 @@
 // The browser-facing routes: the login page and form, the reference's JSON /device/add, logout, and a home page.
 import { type Context, Hono } from 'hono';
-import type { LoginResult } from '../core/auth.js';
 import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
+import type { LoginResult } from '../core/sign-in.js';
 import { clientKey } from '../core/throttle.js';
 import { loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage } from '../views/pages.js';
-import type { AppEnv } from './app.js';
+import type { AppEnv } from './context.js';
 import { clearDeviceCookies, setDeviceCookies } from './device-cookies.js';
 import { clientAddress } from './forwarded.js';
 import { safeRedirect } from './redirect.js';
-import { pickHeaders } from './request-headers.js';
+import { headerValues } from './request-headers.js';
 import { errorBody, OK_BODY } from './responses.js';
 
 const GENERIC_LOGIN_ERROR = 'Invalid email or code.';
@@ -29,9 +29,13 @@ async function formFields(c: Context<AppEnv>): Promise<Record<string, string | u
   const type = c.req.header('content-type') ?? '';
   if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) return {};
   try {
-    const body = await c.req.parseBody({ all: true });
+    // The body was read before the handler ran (see body.ts); parsed here by the Fetch API's own form parser.
+    const form = await new Response(c.var.body, { headers: { 'Content-Type': type } }).formData();
     const out: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(body)) out[k] = typeof v === 'string' ? v : undefined;
+    for (const key of new Set(form.keys())) {
+      const values = form.getAll(key);
+      out[key] = values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
+    }
     return out;
   } catch {
     return {};
@@ -41,7 +45,7 @@ async function formFields(c: Context<AppEnv>): Promise<Record<string, string | u
 /** The client's budget key: its address (through trusted proxies only), IPv6 grouped by /64. */
 export function clientOf(c: Context<AppEnv>): { address: string | undefined; key: string } {
   const { deps, trusted } = c.var;
-  const address = clientAddress(deps.peerAddress(c), pickHeaders(c, ['x-forwarded-for'])['x-forwarded-for'], trusted);
+  const address = clientAddress(deps.peerAddress(c), headerValues(c, 'x-forwarded-for'), trusted);
   return { address, key: clientKey(address) };
 }
 
@@ -58,6 +62,11 @@ function audited(c: Context<AppEnv>, result: LoginResult | 'already-signed-in', 
     logger.info({ event: 'login.success', email: result.email, deviceType: result.deviceType, client: address }, 'device added');
     return result.device;
   }
+  if (result.reason === 'abandoned') {
+    // The request already failed at its deadline: nothing was committed, and the code is still unused.
+    logger.warn({ event: 'login.abandoned', email: result.email ?? null, client: address }, 'login abandoned at its deadline');
+    return null;
+  }
   const event = result.reason === 'throttled' ? 'login.throttled' : 'login.failure';
   logger.warn({ event, reason: result.reason, email: result.email ?? null, client: address }, 'login refused');
   return null;
@@ -68,10 +77,11 @@ function audited(c: Context<AppEnv>, result: LoginResult | 'already-signed-in', 
  * the cookies set. `null` for every failure.
  */
 async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: unknown; deviceType: unknown }) {
-  const { auth, config } = c.var.deps;
+  const { devices, signIn, config } = c.var.deps;
   const client = clientOf(c);
-  const alreadyIn = await auth.authenticate(deviceOf(c));
-  const device = audited(c, alreadyIn ? 'already-signed-in' : await auth.login({ ...fields, client: client.key }), client.address);
+  const alreadyIn = await devices.authenticate(deviceOf(c));
+  const result = alreadyIn ? 'already-signed-in' : await signIn.login({ ...fields, client: client.key }, c.var.deadline);
+  const device = audited(c, result, client.address);
   if (device) setDeviceCookies(c, config, device);
   return device;
 }
@@ -87,15 +97,15 @@ export const loginRoutes = new Hono<AppEnv>()
   })
 
   .get('/', async (c) => {
-    const found = await c.var.deps.auth.authenticate(deviceOf(c));
+    const found = await c.var.deps.devices.authenticate(deviceOf(c));
     if (!found) return c.redirect('/login', 302);
     return c.html(signedInPage({ email: found.user.email, deviceType: found.device.deviceType }));
   })
 
   .get('/login', async (c) => {
-    const { auth, config } = c.var.deps;
+    const { devices, config } = c.var.deps;
     const rd = returnUrl(c, c.req.queries('rd'));
-    if (await auth.authenticate(deviceOf(c))) return c.redirect(rd ?? config.landingUrl, 302);
+    if (await devices.authenticate(deviceOf(c))) return c.redirect(rd ?? config.landingUrl, 302);
     return c.html(loginPage({ rd }));
   })
 
@@ -119,7 +129,7 @@ export const loginRoutes = new Hono<AppEnv>()
   .post('/device/add', async (c) => {
     let body: unknown;
     try {
-      body = JSON.parse(await c.req.text());
+      body = JSON.parse(new TextDecoder().decode(c.var.body));
     } catch {
       body = undefined;
     }
@@ -130,9 +140,9 @@ export const loginRoutes = new Hono<AppEnv>()
   })
 
   .post('/logout', async (c) => {
-    const { auth, config } = c.var.deps;
+    const { devices, config } = c.var.deps;
     const form = await formFields(c);
-    if (await auth.logout(deviceOf(c))) {
+    if (await devices.logout(deviceOf(c))) {
       c.var.deps.logger.info({ event: 'device.revoked', by: 'logout', client: clientOf(c).address }, 'signed out');
     }
     clearDeviceCookies(c, config);

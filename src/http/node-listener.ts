@@ -1,61 +1,31 @@
 // The server's request listener on Node: GET /verify/<service> answered straight on Node's request and response
 // objects (the hot path: no Fetch Request/Response objects, no routing), everything else handed to the Hono app.
+// Also where a request body that is too large is refused without breaking a proxy's pooled connection.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { type AppDeps, createApp } from './app.js';
-import { trustList } from './forwarded.js';
-import { pickRawHeaders } from './request-headers.js';
-import { type Answer, createVerifier, UNAVAILABLE } from './verify.js';
-
-const PREFIX = '/verify/';
+import { createApp, MAX_BODY_BYTES } from './app.js';
+import { refuseOversizedBody } from './body.js';
+import type { AppDeps } from './context.js';
+import { sendAnswer } from './verify/answer.js';
+import { readVerifyRequest } from './verify/request.js';
+import { createVerifier } from './verify/verifier.js';
 
 export function createNodeListener(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const app = createApp(deps);
-  const fallback = getRequestListener(app.fetch);
-  // With one line per request at debug level wanted, everything goes through the app, whose middleware logs it.
-  if (deps.logger.isLevelEnabled('debug')) return (req, res) => void fallback(req, res);
-
-  const verify = createVerifier(deps, trustList(deps.config.trustedProxies));
-  const send = (res: ServerResponse, a: Answer) => {
-    res.writeHead(a.status, a.headers);
-    res.end(a.body ?? undefined);
-  };
+  const fallback = getRequestListener(createApp(deps).fetch);
+  const verify = createVerifier(deps);
 
   return function listener(req, res) {
-    const url = req.url ?? '';
-    if (req.method !== 'GET' || !url.startsWith(PREFIX)) return void fallback(req, res);
-    const q = url.indexOf('?');
-    const segment = url.slice(PREFIX.length, q < 0 ? undefined : q);
-    let service: string;
-    try {
-      service = decodeURIComponent(segment);
-    } catch {
-      return void fallback(req, res); // let the app answer what it makes of a malformed path
+    if (req.method === 'GET') {
+      const request = readVerifyRequest(req.url ?? '', req.rawHeaders, req.socket.remoteAddress);
+      if (request !== undefined) {
+        const answered = verify(request);
+        if (answered instanceof Promise) answered.then((a) => sendAnswer(res, a));
+        else sendAnswer(res, answered);
+        return;
+      }
+    } else if (refuseOversizedBody(req, res, MAX_BODY_BYTES, deps.logger)) {
+      return;
     }
-    if (segment === '' || segment.includes('/')) return void fallback(req, res);
-    const h = pickRawHeaders(req.rawHeaders, ['authorization', 'x-service-token', 'cookie']);
-    const answered = verify({
-      url,
-      service,
-      authorization: h.authorization,
-      serviceToken: h['x-service-token'],
-      cookie: h.cookie,
-      headers: {
-        get: (name) => {
-          const v = req.headers[name];
-          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-        },
-      },
-      peer: () => req.socket.remoteAddress,
-    });
-    if (!(answered instanceof Promise)) return send(res, answered);
-    answered.then(
-      (a) => send(res, a),
-      (err: unknown) => {
-        deps.logger.error({ err, path: '/verify' }, 'verify failed');
-        // Fail closed: the database down or too slow is a denial, never a pass.
-        if (!res.headersSent) send(res, UNAVAILABLE);
-      },
-    );
+    void fallback(req, res);
   };
 }

@@ -1,13 +1,21 @@
-// Every JSON answer in one table, in the reference's shape: {"status code": N, ...}.
+// Every JSON error answer in one table, in the reference's shape: {"status code": N, "error": ...}. The status
+// sent is always the one in the body.
 
 export const ERRORS = {
+  // The reference's answers (direct callers of /verify, and /device/add).
   loginFailed: { status: 401, error: 'Invalid email or password' },
   badServiceCredential: { status: 401, error: 'Could not verify service' },
   unauthenticated: { status: 404, error: 'Not Found' },
   unknownService: { status: 404, error: 'Service Not Found!' },
   forbidden: { status: 401, error: 'User does not have access to this service' },
-  badRequest: { status: 400, error: 'Bad Request' },
+  // What proxies get (`?proxy=`): they understand 401 and 403 only.
+  signInRequired: { status: 401, error: 'Not signed in' },
+  noAccess: { status: 403, error: 'User does not have access to this service' },
+  unknownServiceForProxy: { status: 403, error: 'Service Not Found!' },
   unknownProxyStyle: { status: 400, error: 'Unknown proxy style' },
+  // Everything else.
+  badRequest: { status: 400, error: 'Bad Request' },
+  bodyTimeout: { status: 408, error: 'Request body not received in time' },
   tooLarge: { status: 413, error: 'Request body too large' },
   notFound: { status: 404, error: 'Not Found' },
   unavailable: { status: 503, error: 'Service temporarily unavailable' },
@@ -16,7 +24,7 @@ export const ERRORS = {
 
 export type ErrorName = keyof typeof ERRORS;
 
-/** The exact bytes of an error body, made once. */
+/** The exact bytes of an error body. */
 export function errorBody(name: ErrorName): string {
   const { status, error } = ERRORS[name];
   return JSON.stringify({ 'status code': status, error });

@@ -84,6 +84,9 @@ async function insertedId<T extends 'users' | 'services' | 'proxy_tokens'>(
   return Number((await insert.returning('id').executeTakeFirstOrThrow()).id);
 }
 
+/** Thrown inside a transaction to roll it back when its caller stopped waiting. */
+const ABANDONED = new Error('abandoned by the caller');
+
 const affected = (r: { numUpdatedRows?: bigint; numDeletedRows?: bigint }): boolean => (r.numUpdatedRows ?? r.numDeletedRows ?? 0n) > 0n;
 
 export function createSqlStore(database: OpenDatabase): Store {
@@ -147,6 +150,35 @@ export function createSqlStore(database: OpenDatabase): Store {
           last_seen_at: null,
         })
         .execute();
+    },
+    async addWithCodeStep(d, step, stillWanted) {
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const advanced = await trx
+            .updateTable('users')
+            .set({ last_totp_step: step })
+            .where('id', '=', d.userId)
+            .where((eb) => eb.or([eb('last_totp_step', 'is', null), eb('last_totp_step', '<', step)]))
+            .executeTakeFirst();
+          if (!affected(advanced)) return 'replayed' as const;
+          await trx
+            .insertInto('devices')
+            .values({
+              id: d.id,
+              user_id: d.userId,
+              signature: d.signature,
+              device_type: d.deviceType,
+              created_at: d.createdAt,
+              last_seen_at: null,
+            })
+            .execute();
+          if (!stillWanted()) throw ABANDONED;
+          return 'created' as const;
+        });
+      } catch (err) {
+        if (err === ABANDONED) return 'abandoned';
+        throw err;
+      }
     },
     async findWithUser(deviceId) {
       const row = await db

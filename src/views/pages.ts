@@ -99,6 +99,27 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
   );
 }
 
+/**
+ * What a signed-in user sees when a proxy refuses them a service (Traefik and Caddy pass /verify's page on): who
+ * they are signed in as, and a way to sign out and in as someone else. Served under the app's own origin, so
+ * its stylesheet and the sign-out form go through the proxy's routes to the sidecar.
+ */
+export function noAccessPage({ email, service, unknown }: { email: string; service: string; unknown: boolean }): string {
+  return layout(
+    'No access',
+    html`<h1>No access</h1>
+<p>You are signed in as <strong>${email}</strong>, ${
+      unknown
+        ? html`but this site is not set up for sign-in here yet (no service named <code>${service}</code>). Please tell whoever runs it.`
+        : html`and that account has no access to this service (<code>${service}</code>).`
+    }</p>
+<p>If you should have access, ask whoever runs it to grant it, or sign in with another account.</p>
+<form method="post" action="/logout">
+  <button type="submit">Sign out</button>
+</form>`,
+  ).toString();
+}
+
 export function messagePage(title: string, message: string) {
   return layout(title, html`<h1>${title}</h1><p>${message}</p>`);
 }

@@ -206,9 +206,10 @@ describe(`soak: no 5xx, no memory growth, no lost writes (${note})`, () => {
       ).toEqual([]);
       expect(result.errors, 'socket errors').toBe(0);
       expect(result.timeouts, 'timeouts').toBe(0);
-      expect(result.requests.total).toBeGreaterThan(RATE * LOAD_SECONDS * 0.5);
+      // Floors that prove the load ran at all, not a speed: a busy machine may serve far fewer than RATE.
+      expect(result.requests.total).toBeGreaterThan(1_000);
       expect([...loginStatuses.keys()].sort(), 'successful logins and their verifies').toEqual([200]);
-      expect(issued.length).toBeGreaterThan(LOAD_SECONDS); // more than one a second on average
+      expect(issued.length).toBeGreaterThanOrEqual(10);
 
       const baseline = Math.max(...rss.slice(0, WARM_UP_SECONDS));
       const afterWarmUp = rss.slice(WARM_UP_SECONDS);

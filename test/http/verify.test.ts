@@ -1,6 +1,6 @@
 // /verify/<service>: the reference's answers in the reference's order, and the proxy styles.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IDENTITY_HEADERS } from '../../src/http/verify.js';
+import { IDENTITY_HEADERS } from '../../src/http/verify/answer.js';
 import { createTestApp, readJson, type TestApp } from '../support/app.js';
 import { DIALECTS, skipReason } from '../support/databases.js';
 

@@ -3,14 +3,16 @@
 // errors are never cached; "last seen" writes are throttled and batched.
 import { generate } from 'otplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Access } from '../../src/core/access.js';
 import { createAdmin } from '../../src/core/admin.js';
-import { Auth } from '../../src/core/auth.js';
 import { fixedClock } from '../../src/core/clock.js';
 import type { DeviceCredential } from '../../src/core/cookies.js';
 import { KeyRing, randomHex } from '../../src/core/crypto.js';
+import { Devices } from '../../src/core/devices.js';
 import { LastSeen } from '../../src/core/last-seen.js';
 import type { Store } from '../../src/core/ports.js';
-import { type CacheOptions, DEFAULT_CACHE_OPTIONS } from '../../src/core/verify-cache.js';
+import { SignIn } from '../../src/core/sign-in.js';
+import { type CacheOptions, DEFAULT_CACHE_OPTIONS, VerifyCache } from '../../src/core/verify-cache.js';
 import { openDatabase } from '../../src/store/database.js';
 import { migrate } from '../../src/store/migrate.js';
 import { createSqlStore } from '../../src/store/sql-store.js';
@@ -51,13 +53,15 @@ describe('verify caches', () => {
   let counted: ReturnType<typeof instrument>;
   let clock: ReturnType<typeof fixedClock>;
   let keys: CountingKeyRing;
-  let auth: Auth;
+  let cache: VerifyCache;
+  let access: Access;
+  let devices: Devices;
   let admin: ReturnType<typeof createAdmin>;
   let lastSeen: LastSeen;
   let serviceToken: string;
   let device: DeviceCredential;
 
-  async function setup(cache: CacheOptions = DEFAULT_CACHE_OPTIONS) {
+  async function setup(options: CacheOptions = DEFAULT_CACHE_OPTIONS) {
     tdb = await createTestDatabase('sqlite');
     const database = openDatabase(tdb.target);
     await migrate(database);
@@ -66,12 +70,14 @@ describe('verify caches', () => {
     clock = fixedClock(START);
     keys = new CountingKeyRing(TEST_KEYS);
     lastSeen = new LastSeen(counted.store, clock, 60_000);
-    auth = new Auth({ store: counted.store, keys, clock, cache, lastSeen });
-    admin = createAdmin({ store: counted.store, keys, clock, auth, issuer: 't' });
+    cache = new VerifyCache(options, clock);
+    access = new Access({ store: counted.store, keys, clock, cache, lastSeen });
+    devices = new Devices({ store: counted.store, cache });
+    admin = createAdmin({ store: counted.store, keys, clock, cache, issuer: 't' });
     const { totpSecret } = await admin.addUser({ email: 'a@example.com' });
     serviceToken = (await admin.addService('svc')).token;
     await admin.grant({ email: 'a@example.com', service: 'svc', scope: 'read:email' });
-    const d = await auth.login({
+    const d = await new SignIn({ store: counted.store, keys, clock }).login({
       email: 'a@example.com',
       code: await generate({ secret: totpSecret, epoch: START / 1000 }),
       deviceType: 't',
@@ -87,7 +93,7 @@ describe('verify caches', () => {
   });
 
   const junk = (): DeviceCredential => ({ deviceId: randomHex(16), secret: randomHex(16) });
-  const verify = (d: DeviceCredential | undefined = device, service = 'svc', token = serviceToken) => auth.verify(service, token, d);
+  const verify = (d: DeviceCredential | undefined = device, service = 'svc', token = serviceToken) => access.verify(service, token, d);
 
   describe('with the defaults', () => {
     beforeEach(() => setup());
@@ -99,7 +105,7 @@ describe('verify caches', () => {
       for (let i = 0; i < 5; i++) expect(await verify()).toMatchObject({ kind: 'allow', identity: { email: 'a@example.com' } });
       expect(counted.state.calls).toBe(calls);
       expect(keys.opened).toBe(opened);
-      expect(auth.cache.stats.positiveHits).toBe(5);
+      expect(cache.stats.positiveHits).toBe(5);
     });
 
     it('a cold verify needs one round trip with a service token', async () => {
@@ -115,9 +121,9 @@ describe('verify caches', () => {
       const calls = counted.state.calls;
       expect((await verify(bad)).kind).toBe('unauthenticated');
       expect(counted.state.calls).toBe(calls);
-      expect(auth.cache.stats.negativeHits).toBe(1);
+      expect(cache.stats.negativeHits).toBe(1);
       // The real device, with the same id, is not locked out.
-      auth.cache.forgetDevice(device.deviceId);
+      cache.deviceRevoked(device.deviceId);
       expect((await verify()).kind).toBe('allow');
     });
 
@@ -141,7 +147,7 @@ describe('verify caches', () => {
       expect((await verify()).kind).toBe('bad-credential');
       serviceToken = token;
       expect((await verify()).kind).toBe('allow');
-      await auth.logout(device);
+      await devices.logout(device);
       expect((await verify()).kind).toBe('unauthenticated');
     });
 
@@ -162,7 +168,7 @@ describe('verify caches', () => {
       const calls = counted.state.calls;
       expect((await verify(j)).kind).toBe('unauthenticated');
       expect(counted.state.calls).toBeGreaterThan(calls);
-      expect(auth.cache.stats.negativeHits).toBe(0);
+      expect(cache.stats.negativeHits).toBe(0);
     });
 
     it('expires entries after the TTL (the bound for changes made on other instances)', async () => {
@@ -202,7 +208,7 @@ describe('verify caches', () => {
     await setup({ ...DEFAULT_CACHE_OPTIONS, negativeMaxEntries: 50 });
     await verify();
     for (let i = 0; i < 500; i++) await verify(junk());
-    expect(auth.cache.negativeSize).toBe(50);
+    expect(cache.negativeSize).toBe(50);
     const calls = counted.state.calls;
     expect((await verify()).kind).toBe('allow');
     expect(counted.state.calls).toBe(calls);
@@ -216,6 +222,6 @@ describe('verify caches', () => {
     await verify(junk());
     await verify(junk());
     expect(counted.state.calls - calls).toBe(3);
-    expect(auth.cache.stats.positiveHits).toBe(0);
+    expect(cache.stats.positiveHits).toBe(0);
   });
 });

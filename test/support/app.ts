@@ -73,13 +73,14 @@ export async function createTestApp(
       await tdb.drop();
     },
   };
-  const metrics = createMetrics({ cacheStats: () => runtime.auth.cache.stats, pool: () => runtime.database.poolStats?.() });
+  const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.() });
   t.app = createApp({
     config,
-    auth: runtime.auth,
+    signIn: runtime.signIn,
+    devices: runtime.devices,
+    access: runtime.access,
     logger,
     metrics,
-    metricsToken: config.metricsToken,
     ready: runtime.ready,
     peerAddress: () => t.peer,
   });

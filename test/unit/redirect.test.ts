@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isTrustedPeer, readOriginalRequest, trustList } from '../../src/http/forwarded.js';
+import { isTrustedPeer, trustList } from '../../src/http/forwarded.js';
 import { safeRedirect } from '../../src/http/redirect.js';
+import { readOriginalRequest } from '../support/original-request.js';
 
 const policy = { allowedHosts: ['.example.com', 'auth.other.org'], allowHttp: false };
 
@@ -56,7 +57,7 @@ describe('safeRedirect', () => {
 
 describe('forwarded headers', () => {
   const trusted = trustList(['127.0.0.1', '10.0.0.0/8', '::1']);
-  const h = (o: Record<string, string>) => new Headers(o);
+  const h = (o: Record<string, string>) => o;
 
   it('trusts only configured peers, including IPv4-mapped IPv6', () => {
     expect(isTrustedPeer('127.0.0.1', trusted)).toBe(true);

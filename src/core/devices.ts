@@ -1,0 +1,67 @@
+// Devices: proving a cookie pair, listing a user's devices, signing them out. Free of HTTP and SQL.
+import type { DeviceCredential } from './cookies.js';
+import { deviceRef, deviceSignature, safeEqual } from './crypto.js';
+import type { Device, Store, User } from './ports.js';
+import type { CachedDevice, VerifyCache } from './verify-cache.js';
+
+/** Compared against when no device was found, so that path costs the same as a wrong secret. */
+const DECOY_SIGNATURE = '0'.repeat(64);
+
+/** `found` if the pair's HMAC matches its stored signature, else `null`. The HMAC is computed on every path. */
+export function checkSignature(credential: DeviceCredential | undefined, found: CachedDevice | undefined): CachedDevice | null {
+  if (!credential) return null;
+  const expected = deviceSignature(credential.deviceId, credential.secret);
+  const ok = safeEqual(expected, found?.device.signature ?? DECOY_SIGNATURE);
+  return ok && found ? found : null;
+}
+
+export class Devices {
+  readonly #store: Store;
+  readonly #cache: VerifyCache;
+
+  constructor(deps: { readonly store: Store; readonly cache: VerifyCache }) {
+    this.#store = deps.store;
+    this.#cache = deps.cache;
+  }
+
+  /** The device and its user if the pair is genuine, else `null`. */
+  async authenticate(credential: DeviceCredential | undefined): Promise<{ device: Device; user: User } | null> {
+    if (!credential || this.#cache.isKnownBad(credential)) return null;
+    const cached = this.#cache.device(credential);
+    if (cached) return cached;
+    const found = checkSignature(credential, await this.#store.devices.findWithUser(credential.deviceId));
+    if (found) this.#cache.rememberDevice(credential, found);
+    else this.#cache.rememberBad(credential);
+    return found;
+  }
+
+  /** A user's devices, each with a reference that names it on the account page without exposing its id. */
+  async of(userId: number): Promise<Array<Device & { ref: string }>> {
+    return (await this.#store.devices.list(userId)).map((d) => ({ ...d, ref: deviceRef(d.id) }));
+  }
+
+  /** Revokes one of the user's own devices by its reference; the revoked device, or `undefined` if none. */
+  async revokeOwn(userId: number, ref: string): Promise<Device | undefined> {
+    const device = (await this.of(userId)).find((d) => d.ref === ref);
+    if (!device) return undefined;
+    return (await this.#revoke(device.id)) ? device : undefined;
+  }
+
+  /** Revokes every device of the user: "sign out everywhere". */
+  async revokeAll(userId: number): Promise<number> {
+    let n = 0;
+    for (const d of await this.#store.devices.list(userId)) if (await this.#revoke(d.id)) n++;
+    return n;
+  }
+
+  /** Deletes this device if the pair is genuine. */
+  async logout(credential: DeviceCredential | undefined): Promise<boolean> {
+    const found = await this.authenticate(credential);
+    return found ? this.#revoke(found.device.id) : false;
+  }
+
+  #revoke(deviceId: string): Promise<boolean> {
+    this.#cache.deviceRevoked(deviceId);
+    return this.#store.devices.delete(deviceId);
+  }
+}

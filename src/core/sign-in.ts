@@ -1,0 +1,115 @@
+// Signing in with an email and a TOTP code: the guess budget, the replay guard, and a new device. Free of HTTP
+// and SQL: it speaks to storage only through `Store`.
+import type { Clock } from './clock.js';
+import type { DeviceCredential } from './cookies.js';
+import { deviceSignature, type KeyRing, randomHex, sealContext, UnreadableSecretError } from './crypto.js';
+import { canonicalEmail, deviceLabel } from './identity.js';
+import type { Store } from './ports.js';
+import { accountSubject, addressSubject, LOGIN_LIMITS, withinLimits } from './throttle.js';
+import { isWellFormedCode, matchTotp, newTotpSecret } from './totp.js';
+
+export interface LoginInput {
+  readonly email: unknown;
+  readonly code: unknown;
+  readonly deviceType: unknown;
+  /** The client's address key (see `clientKey`), for the per-address budget. */
+  readonly client: string;
+}
+
+export interface NewDevice extends DeviceCredential {
+  readonly userId: number;
+}
+
+/**
+ * `reason` is for the audit log, never for the client. `abandoned`: the caller stopped waiting (its deadline
+ * passed) before the sign-in was committed, so nothing was: no device, and the code is still unused.
+ */
+export type LoginResult =
+  | { readonly ok: true; readonly device: NewDevice; readonly email: string; readonly deviceType: string }
+  | { readonly ok: false; readonly reason: 'invalid' | 'replayed' | 'throttled' | 'abandoned'; readonly email: string | undefined };
+
+export interface SignInDeps {
+  readonly store: Store;
+  readonly keys: KeyRing;
+  readonly clock: Clock;
+}
+
+export class SignIn {
+  readonly #store: Store;
+  readonly #keys: KeyRing;
+  readonly #clock: Clock;
+  /** Opened for unknown emails, so that path does the same decryption and TOTP work as a known one. */
+  readonly #decoy: { sealed: string; context: string };
+
+  constructor(deps: SignInDeps) {
+    this.#store = deps.store;
+    this.#keys = deps.keys;
+    this.#clock = deps.clock;
+    const context = sealContext.totpSecret(0);
+    this.#decoy = { sealed: deps.keys.seal(newTotpSecret(), context), context };
+  }
+
+  /**
+   * Registers a new device on a correct, unused code, within the guess budget. Every failure does the same work
+   * (one budget check, one user lookup, one decryption, one TOTP check). Once `signal` aborts, the attempt is
+   * abandoned as a whole: the code is consumed and the device added in one transaction that commits only while
+   * the signal has not aborted. A stored secret that does not decrypt throws `UnreadableSecretError`: that is the
+   * server's fault, so it is no guess and is not counted.
+   */
+  async login(input: LoginInput, signal?: AbortSignal): Promise<LoginResult> {
+    const email = canonicalEmail(input.email);
+    const codeOk = isWellFormedCode(input.code);
+    const now = this.#clock.now();
+    const failures = this.#store.loginFailures;
+    const account = accountSubject(email);
+    const address = addressSubject(input.client);
+    // Count this attempt in first, then look at what came before it: of many parallel guesses exactly the first
+    // ones within the budget are evaluated.
+    const attemptId = randomHex(8);
+    await failures.record(attemptId, [account, address], now);
+    const windows = [...LOGIN_LIMITS.account, ...LOGIN_LIMITS.address].map((l) => now - l.windowInMs);
+    const counts = await failures.counts(attemptId, [account, address], windows);
+    const nAccount = LOGIN_LIMITS.account.length;
+    const withinBudget =
+      withinLimits(counts.get(account)?.slice(0, nAccount) ?? [], LOGIN_LIMITS.account) &&
+      withinLimits(counts.get(address)?.slice(nAccount) ?? [], LOGIN_LIMITS.address);
+
+    const user = await this.#store.users.findByEmail(email ?? '');
+    const secret = user
+      ? this.#keys.open(user.totpSecretSealed, sealContext.totpSecret(user.id))
+      : this.#keys.open(this.#decoy.sealed, this.#decoy.context);
+    if (user && secret === null) {
+      await failures.forget(attemptId);
+      throw new UnreadableSecretError(`the TOTP secret of user ${user.id} does not decrypt with the configured keys`);
+    }
+    // Over the budget the code is not evaluated at all: the same TOTP work runs on an empty code.
+    const code = withinBudget && codeOk ? (input.code as string) : '';
+    const step = await matchTotp(secret ?? '', code, now, user?.lastTotpStep ?? null);
+    if (!withinBudget) {
+      // Refused unevaluated, so it is no guess: take it back, and the budget refills as old failures age out.
+      await failures.forget(attemptId);
+      return { ok: false, reason: 'throttled', email };
+    }
+    if (!user || !email || step === null) return { ok: false, reason: 'invalid', email };
+    const stillWanted = () => signal?.aborted !== true;
+    if (!stillWanted()) {
+      await failures.forget(attemptId);
+      return { ok: false, reason: 'abandoned', email };
+    }
+    const deviceId = randomHex(16);
+    const deviceSecret = randomHex(16);
+    const deviceType = deviceLabel(input.deviceType);
+    // The replay guard is a conditional UPDATE in the same transaction as the new device, so of many parallel
+    // logins with one code exactly one wins, and an abandoned one leaves the code unused.
+    const result = await this.#store.devices.addWithCodeStep(
+      { id: deviceId, userId: user.id, signature: deviceSignature(deviceId, deviceSecret), deviceType, createdAt: now },
+      step,
+      stillWanted,
+    );
+    // A replayed code stays counted as a failure; a right code, used or abandoned, is no guess.
+    if (result === 'replayed') return { ok: false, reason: 'replayed', email };
+    await failures.forget(attemptId);
+    if (result === 'abandoned') return { ok: false, reason: 'abandoned', email };
+    return { ok: true, device: { deviceId, secret: deviceSecret, userId: user.id }, email, deviceType };
+  }
+}

@@ -1,0 +1,109 @@
+// Request bodies: at most MAX_BODY_BYTES, received within a time limit, read once before any handler runs, and
+// refused in a way that keeps a proxy's pooled keep-alive connection usable for the next request.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from 'pino';
+import type { AppEnv } from './context.js';
+import { errorBody } from './responses.js';
+
+/** A body this much over the limit is still read (and thrown away) before the 413, so the connection stays in step. */
+const DRAIN_LIMIT_BYTES = 1024 * 1024;
+const DRAIN_TIMEOUT_MS = 5_000;
+
+const pathOf = (url: string | undefined) => (url ?? '').split('?', 1)[0];
+
+function tooLarge(res: ServerResponse, close: boolean): void {
+  const body = errorBody('tooLarge');
+  res.writeHead(413, {
+    'Cache-Control': 'no-store',
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(body)),
+    ...(close ? { Connection: 'close' } : {}),
+  });
+  res.end(body);
+}
+
+/**
+ * On Node, before the app: a request whose Content-Length is over the limit gets 413 without its body being parsed.
+ * Answering while the body is still arriving would leave a proxy's pooled connection out of step (nginx then
+ * answers the next request on it with 502), so the body is read and discarded first, up to a bound; past that
+ * bound the 413 says `Connection: close` and the connection ends. `true` when the request was answered here.
+ */
+export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse, limitBytes: number, logger: Logger): boolean {
+  const declared = req.headers['content-length'];
+  if (declared === undefined || !(Number(declared) > limitBytes)) return false;
+  logger.warn({ method: req.method, path: pathOf(req.url), bytes: Number(declared) }, 'request body too large; answered 413');
+  if (Number(declared) > DRAIN_LIMIT_BYTES) {
+    tooLarge(res, true);
+    return true;
+  }
+  let answered = false;
+  const answer = (close: boolean) => {
+    if (answered) return;
+    answered = true;
+    clearTimeout(timer);
+    tooLarge(res, close);
+  };
+  const timer = setTimeout(() => answer(true), DRAIN_TIMEOUT_MS);
+  req.on('end', () => answer(false));
+  req.on('error', () => answer(true));
+  req.resume();
+  return true;
+}
+
+/**
+ * Reads a POST body before the handler runs: 413 past `limitBytes` (a body without Content-Length, streamed), 408
+ * when it has not arrived within `timeoutInMs` (a client trickling it in), each with one warning line and
+ * `Connection: close`. Waiting for a client is not the database being slow, so it has its own limit, before the
+ * request's deadline starts.
+ */
+export function bodyReader(limitBytes: number, timeoutInMs: number, logger: Logger): MiddlewareHandler<AppEnv> {
+  return async function readBody(c, next) {
+    if (c.req.method !== 'POST') return next();
+    const stream = c.req.raw.body;
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let outcome = 'ok' as 'ok' | 'too-large' | 'timeout' | 'broken';
+    if (stream) {
+      const reader = stream.getReader();
+      const timer = setTimeout(() => {
+        outcome = 'timeout';
+        void reader.cancel().catch(() => {});
+      }, timeoutInMs);
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done || outcome !== 'ok') break;
+          size += value.byteLength;
+          if (size > limitBytes) {
+            outcome = 'too-large';
+            void reader.cancel().catch(() => {});
+            break;
+          }
+          chunks.push(value);
+        }
+      } catch {
+        if (outcome === 'ok') outcome = 'broken';
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    if (outcome !== 'ok') {
+      const path = c.req.path;
+      const name = outcome === 'too-large' ? 'tooLarge' : outcome === 'timeout' ? 'bodyTimeout' : 'badRequest';
+      logger.warn({ method: 'POST', path, bytes: size }, `request body ${outcome === 'broken' ? 'broken off' : outcome}; answered`);
+      return c.body(errorBody(name), outcome === 'too-large' ? 413 : outcome === 'timeout' ? 408 : 400, {
+        'Content-Type': 'application/json',
+        Connection: 'close',
+      });
+    }
+    const body = new Uint8Array(size);
+    let at = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    c.set('body', body);
+    await next();
+  };
+}

@@ -1,0 +1,33 @@
+// What every route gets: the dependencies `createApp` is given, and the request-scoped values the middleware sets.
+import type { BlockList } from 'node:net';
+import type { Context } from 'hono';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Access } from '../core/access.js';
+import type { Devices } from '../core/devices.js';
+import type { SignIn } from '../core/sign-in.js';
+import type { Metrics } from './metrics.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly signIn: SignIn;
+  readonly devices: Devices;
+  readonly access: Access;
+  readonly logger: Logger;
+  /** Readiness: resolves when the database answers and is migrated. */
+  readonly ready: () => Promise<boolean>;
+  readonly metrics?: Metrics | undefined;
+  /** The socket peer's address; the Node adapter's connection info in production. */
+  readonly peerAddress: (c: Context) => string | undefined;
+}
+
+export interface AppEnv {
+  Variables: {
+    deps: AppDeps;
+    trusted: BlockList;
+    /** Aborts when the request's deadline passes; work that commits something checks it first. */
+    deadline: AbortSignal;
+    /** The request body, read in full before the handler runs (POST only). */
+    body: Uint8Array;
+  };
+}

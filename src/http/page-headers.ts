@@ -1,0 +1,42 @@
+// The security headers of every HTML page. Written out here rather than through hono/secure-headers because one
+// page is not built by Hono at all: the "no access" page a proxy passes on from /verify (Node fast path).
+import type { MiddlewareHandler } from 'hono';
+import type { Config } from '../config.js';
+
+/** Where the login form may send the browser after a successful post (CSP form-action follows redirects). */
+function formTargets(config: Config): string[] {
+  const schemes = config.insecureHttp ? ['https:', 'http:'] : ['https:'];
+  return config.redirectAllowedHosts.flatMap((h) =>
+    schemes.flatMap((s) => (h.startsWith('.') ? [`${s}//${h.slice(1)}:*`, `${s}//*${h}:*`] : [`${s}//${h}:*`])),
+  );
+}
+
+export function pageHeaders(config: Config): Readonly<Record<string, string>> {
+  const csp = [
+    "default-src 'none'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `form-action ${["'self'", ...formTargets(config)].join(' ')}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+  return Object.freeze({
+    'Content-Security-Policy': csp,
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+    'Origin-Agent-Cluster': '?1',
+    'Referrer-Policy': 'same-origin',
+    ...(config.insecureHttp ? {} : { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' }),
+    'X-Content-Type-Options': 'nosniff',
+    'X-DNS-Prefetch-Control': 'off',
+    'X-Frame-Options': 'DENY',
+    'X-Permitted-Cross-Domain-Policies': 'none',
+  });
+}
+
+export function pageHeadersMiddleware(headers: Readonly<Record<string, string>>): MiddlewareHandler {
+  return async function pageHeaders(c, next) {
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    await next();
+  };
+}

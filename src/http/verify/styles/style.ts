@@ -1,0 +1,26 @@
+// What a proxy style is: how it reads where the browser was going, and what it answers when the device is not
+// signed in or its user may not use the service. One module per style, as Authelia has one per implementation.
+import type { BlockList } from 'node:net';
+import type { Config } from '../../../config.js';
+import type { VerifyOutcome } from '../../../core/decisions.js';
+import type { Answer } from '../answer.js';
+import type { VerifyRequest } from '../request.js';
+
+export interface StyleContext {
+  readonly config: Config;
+  readonly trusted: BlockList;
+  readonly pageHeaders: Readonly<Record<string, string>>;
+}
+
+export type Denial = Extract<VerifyOutcome, { kind: 'forbidden' | 'unknown-service' }>;
+
+export interface ProxyStyle {
+  unauthenticated(req: VerifyRequest, ctx: StyleContext): Answer;
+  forbidden(req: VerifyRequest, denial: Denial, ctx: StyleContext): Answer;
+}
+
+/** Where the browser was going, if a trusted proxy said so; only ever used to build the return URL. */
+export interface OriginalRequest {
+  readonly url: string | undefined;
+  readonly method: string;
+}

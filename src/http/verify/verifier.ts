@@ -1,0 +1,89 @@
+// The one seam of GET /verify/<service>: a request (however it arrived) in, an answer out. The decision comes from
+// the core; the caller's style renders it; a failure anywhere is a logged 503, never a pass. Synchronous for warm
+// answers (a few map look-ups), a promise only when the database must be asked, under a deadline.
+import { readDeviceCookies } from '../../core/cookies.js';
+import type { VerifyOutcome } from '../../core/decisions.js';
+import type { AppDeps } from '../context.js';
+import { withDeadline } from '../deadline.js';
+import { trustList } from '../forwarded.js';
+import { pageHeaders } from '../page-headers.js';
+import { type Answer, allowAnswer, errorAnswer, UNAVAILABLE } from './answer.js';
+import type { VerifyRequest } from './request.js';
+import { styleOf } from './styles/index.js';
+import type { ProxyStyle, StyleContext } from './styles/style.js';
+
+/**
+ * The caller's credential: a bearer token or X-Service-Token. Anything repeated, two different tokens, or a
+ * malformed Authorization header is no credential at all.
+ */
+export function readCredential(authorization: readonly string[], serviceToken: readonly string[]): string | undefined {
+  if (authorization.length > 1 || serviceToken.length > 1) return undefined;
+  let bearer: string | undefined;
+  if (authorization[0] !== undefined) {
+    const m = /^Bearer ([^\s,]+)$/i.exec(authorization[0].trim());
+    if (!m) return undefined;
+    bearer = m[1];
+  }
+  const header = serviceToken[0]?.trim();
+  if (header !== undefined && (header === '' || header.includes(','))) return undefined;
+  if (bearer !== undefined && header !== undefined && bearer !== header) return undefined;
+  return bearer ?? header;
+}
+
+export type Verifier = (req: VerifyRequest) => Answer | Promise<Answer>;
+
+export function createVerifier(deps: Pick<AppDeps, 'access' | 'config' | 'logger' | 'metrics'>): Verifier {
+  const { access, config, logger, metrics } = deps;
+  const ctx: StyleContext = { config, trusted: trustList(config.trustedProxies), pageHeaders: pageHeaders(config) };
+  const debug = logger.isLevelEnabled('debug');
+
+  function render(req: VerifyRequest, style: ProxyStyle, outcome: VerifyOutcome): Answer {
+    switch (outcome.kind) {
+      case 'allow':
+        return allowAnswer(outcome.identity);
+      case 'bad-credential':
+        return errorAnswer('badServiceCredential');
+      case 'unauthenticated':
+        return style.unauthenticated(req, ctx);
+      default:
+        return style.forbidden(req, outcome, ctx);
+    }
+  }
+
+  /** Every answer leaves through here: one request line at debug level, from the one seam. */
+  function finish(req: VerifyRequest, a: Answer, started: number): Answer {
+    if (debug) {
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      logger.debug({ method: 'GET', path: req.url.split('?', 1)[0], status: a.status, ms }, 'request');
+    }
+    return a;
+  }
+
+  function failed(req: VerifyRequest, err: unknown, started: number): Answer {
+    metrics?.verified('error', started);
+    logger.error({ err, path: req.url.split('?', 1)[0] }, 'verify failed');
+    return finish(req, UNAVAILABLE, started);
+  }
+
+  function decided(req: VerifyRequest, style: ProxyStyle, outcome: VerifyOutcome, started: number): Answer {
+    metrics?.verified(outcome.kind, started);
+    return finish(req, render(req, style, outcome), started);
+  }
+
+  return function verify(req) {
+    const started = performance.now();
+    try {
+      const style = styleOf(req.url);
+      if (style === undefined) return finish(req, errorAnswer('unknownProxyStyle'), started);
+      const credential = readCredential(req.authorization, req.serviceToken);
+      const device = readDeviceCookies(req.cookie.length === 1 ? req.cookie[0] : req.cookie.join('; '));
+      const outcome = access.verify(req.service, credential, device);
+      if (!(outcome instanceof Promise)) return decided(req, style, outcome, started);
+      return withDeadline(outcome, config.verifyDeadlineInMs)
+        .then((o) => decided(req, style, o, started))
+        .catch((err: unknown) => failed(req, err, started));
+    } catch (err) {
+      return failed(req, err, started);
+    }
+  };
+}

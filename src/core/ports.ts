@@ -1,5 +1,5 @@
-// What the core needs from storage. `store/` implements these for SQLite and MySQL; tests run one contract
-// suite against every implementation.
+// What the core needs from storage. `store/` implements these for SQLite, MySQL and PostgreSQL; tests run one
+// contract suite against every implementation.
 import type { TokenAlg } from './crypto.js';
 
 export type Role = 'admin' | 'user';

@@ -8,16 +8,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminError } from '../../src/core/admin.js';
 import { sealContext } from '../../src/core/crypto.js';
-import { type FernetKey, parseFernetKey } from '../../src/core/fernet.js';
-import {
-  type ImportReport,
-  importReference,
-  type ReferenceSnapshot,
-  type ReferenceSource,
-  type ReferenceUser,
-} from '../../src/core/import-reference.js';
-import { importReferenceCommand } from '../../src/import-command.js';
-import { openReferenceReader, type ReferenceReader } from '../../src/store/reference-reader.js';
+import { importReferenceCommand } from '../../src/import/command.js';
+import { type FernetKey, parseFernetKey } from '../../src/import/fernet.js';
+import { importReference } from '../../src/import/mapping.js';
+import { openReferenceReader, type ReferenceReader } from '../../src/import/reader.js';
+import type { ReferenceSnapshot, ReferenceSource, ReferenceUser } from '../../src/import/reference.js';
+import type { ImportReport } from '../../src/import/report.js';
 import { createTestApp, readJson, START, type TestApp } from '../support/app.js';
 import { DIALECTS, skipReason } from '../support/databases.js';
 import { createReferenceDatabase, type ReferenceDatabase, tamper } from '../support/reference-db.js';

@@ -1,5 +1,5 @@
 // Fernet encryption as Python's `cryptography.fernet` does it, for building reference data in tests. The product
-// only decrypts (src/core/fernet.ts); the unit tests check this against tokens Python made.
+// only decrypts (src/import/fernet.ts); the unit tests check this against tokens Python made.
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 
 /** A new key as `Fernet.generate_key()` prints it: 32 random bytes, base64url with padding. */

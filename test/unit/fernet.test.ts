@@ -1,7 +1,7 @@
 // Rule: a Fernet token opens only if it is genuine under the key (version, length, HMAC, padding); every other
 // token is `null`, never an exception and never a partial plaintext.
 import { describe, expect, it } from 'vitest';
-import { fernetDecrypt, parseFernetKey } from '../../src/core/fernet.js';
+import { fernetDecrypt, parseFernetKey } from '../../src/import/fernet.js';
 import { fernetEncrypt, newFernetKey } from '../support/reference-fernet.js';
 
 // The Fernet spec's own vector (github.com/fernet/spec, generate.json), and tokens made with Python's

@@ -3,7 +3,7 @@
 // consistent even while the reference keeps serving.
 import { Kysely, MysqlDialect } from 'kysely';
 import { createPool } from 'mysql2';
-import type { ReferenceSnapshot, ReferenceSource } from '../core/import-reference.js';
+import type { ReferenceSnapshot, ReferenceSource } from './reference.js';
 
 /** The reference's tables as its SQL files create them (see REFERENCE.md); DATETIMEs arrive as text. */
 interface ReferenceDatabase {

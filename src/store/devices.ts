@@ -1,0 +1,59 @@
+// The core's DeviceStore over Kysely; the device-with-owner read is shared with the /verify look-up.
+import type { Device, DeviceStore } from '../core/ports.js';
+import type { OpenDatabase } from './database.js';
+import { toDevice } from './rows.js';
+import { affected } from './sql-helpers.js';
+import { findDeviceWithUser } from './verify-lookup.js';
+
+/** Thrown inside a transaction to roll it back when its caller stopped waiting. */
+const ABANDONED = new Error('abandoned by the caller');
+
+const newRow = (d: Omit<Device, 'lastSeenAt'>) => ({
+  id: d.id,
+  user_id: d.userId,
+  signature: d.signature,
+  device_type: d.deviceType,
+  created_at: d.createdAt,
+  last_seen_at: null,
+});
+
+export function createDeviceStore(database: OpenDatabase): DeviceStore {
+  const { db } = database;
+  return {
+    async create(d) {
+      await db.insertInto('devices').values(newRow(d)).execute();
+    },
+    async addWithCodeStep(d, step, stillWanted) {
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const advanced = await trx
+            .updateTable('users')
+            .set({ last_totp_step: step })
+            .where('id', '=', d.userId)
+            .where((eb) => eb.or([eb('last_totp_step', 'is', null), eb('last_totp_step', '<', step)]))
+            .executeTakeFirst();
+          if (!affected(advanced)) return 'replayed' as const;
+          await trx.insertInto('devices').values(newRow(d)).execute();
+          if (!stillWanted()) throw ABANDONED;
+          return 'created' as const;
+        });
+      } catch (err) {
+        if (err === ABANDONED) return 'abandoned';
+        throw err;
+      }
+    },
+    findWithUser: (deviceId) => findDeviceWithUser(database, deviceId),
+    async list(userId) {
+      let q = db.selectFrom('devices').selectAll().orderBy('created_at').orderBy('id');
+      if (userId !== undefined) q = q.where('user_id', '=', userId);
+      return (await q.execute()).map(toDevice);
+    },
+    async delete(deviceId) {
+      return affected(await db.deleteFrom('devices').where('id', '=', deviceId).executeTakeFirst());
+    },
+    async touch(ids, at) {
+      if (ids.length === 0) return;
+      await db.updateTable('devices').set({ last_seen_at: at }).where('id', 'in', ids).execute();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// The core's GrantStore over Kysely.
+import type { GrantStore } from '../core/ports.js';
+import type { OpenDatabase } from './database.js';
+import { toGrant } from './rows.js';
+import { affected, isUniqueViolation } from './sql-helpers.js';
+
+export function createGrantStore({ db }: OpenDatabase): GrantStore {
+  const grants: GrantStore = {
+    async find(userId, serviceId) {
+      const row = await db
+        .selectFrom('grants')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('service_id', '=', serviceId)
+        .executeTakeFirst();
+      return row && toGrant(row);
+    },
+    async insertIfAbsent(g) {
+      try {
+        await db
+          .insertInto('grants')
+          .values({
+            user_id: g.userId,
+            service_id: g.serviceId,
+            scope: g.scope,
+            token_sealed: g.tokenSealed,
+            created_at: g.createdAt,
+            last_seen_at: null,
+          })
+          .execute();
+        return true;
+      } catch (err) {
+        if (isUniqueViolation(err)) return false;
+        throw err;
+      }
+    },
+    async setScope(userId, serviceId, scope) {
+      // Compare-free update: MySQL reports 0 changed rows when the value is already equal, so existence is
+      // checked by a read instead of by the row count.
+      await db.updateTable('grants').set({ scope }).where('user_id', '=', userId).where('service_id', '=', serviceId).execute();
+      return (await grants.find(userId, serviceId)) !== undefined;
+    },
+    async delete(userId, serviceId) {
+      return affected(await db.deleteFrom('grants').where('user_id', '=', userId).where('service_id', '=', serviceId).executeTakeFirst());
+    },
+    async list() {
+      return (await db.selectFrom('grants').selectAll().orderBy('user_id').orderBy('service_id').execute()).map(toGrant);
+    },
+    async touch(keys, at) {
+      for (const k of keys) {
+        await db
+          .updateTable('grants')
+          .set({ last_seen_at: at })
+          .where('user_id', '=', k.userId)
+          .where('service_id', '=', k.serviceId)
+          .execute();
+      }
+    },
+  };
+  return grants;
+}

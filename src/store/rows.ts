@@ -1,0 +1,81 @@
+// Row → domain mapping, one function per entity: the entity stores read rows (schema.ts) and hand out only these.
+import type { Selectable } from 'kysely';
+import type { TokenAlg } from '../core/crypto.js';
+import type { Device, Grant, ProxyToken, Service, User } from '../core/ports.js';
+import type { DevicesTable, GrantsTable, ProxyTokensTable, ServicesTable, UsersTable } from './schema.js';
+
+export const toUser = (r: Selectable<UsersTable>): User => ({
+  id: Number(r.id),
+  email: r.email,
+  username: r.username,
+  role: r.role === 'admin' ? 'admin' : 'user',
+  totpSecretSealed: r.totp_secret_sealed,
+  lastTotpStep: r.last_totp_step === null ? null : Number(r.last_totp_step),
+  createdAt: Number(r.created_at),
+});
+
+export const toDevice = (r: Selectable<DevicesTable>): Device => ({
+  id: r.id,
+  userId: Number(r.user_id),
+  signature: r.signature,
+  deviceType: r.device_type,
+  createdAt: Number(r.created_at),
+  lastSeenAt: r.last_seen_at === null ? null : Number(r.last_seen_at),
+});
+
+const toTokenAlg = (alg: string): TokenAlg => (alg === 'sha512-ref' ? 'sha512-ref' : 'sha256');
+
+export const toService = (r: Selectable<ServicesTable>): Service => ({
+  id: Number(r.id),
+  name: r.name,
+  token: { hash: r.token_hash, salt: r.token_salt, alg: toTokenAlg(r.token_alg) },
+  createdAt: Number(r.created_at),
+});
+
+export const toProxyToken = (r: Selectable<ProxyTokensTable>): ProxyToken => ({
+  id: Number(r.id),
+  name: r.name,
+  token: { hash: r.token_hash, salt: r.token_salt, alg: toTokenAlg(r.token_alg) },
+  createdAt: Number(r.created_at),
+});
+
+export const toGrant = (r: Selectable<GrantsTable>): Grant => ({
+  userId: Number(r.user_id),
+  serviceId: Number(r.service_id),
+  scope: r.scope,
+  tokenSealed: r.token_sealed,
+  createdAt: Number(r.created_at),
+});
+
+/** A table's columns renamed `<prefix><column>`, as a join selects them when two tables share column names. */
+export type Prefixed<P extends string, Row> = { [K in keyof Row & string as `${P}${K}`]: Row[K] };
+
+/** A device joined with its owner: `d_` and `u_` columns, since both tables have `id` and `created_at`. */
+export type DeviceWithUserRow = Prefixed<'d_', Selectable<DevicesTable>> & Prefixed<'u_', Selectable<UsersTable>>;
+
+/** The SELECT list that yields a `DeviceWithUserRow` from `devices d` joined with `users u`. */
+export const DEVICE_WITH_USER_COLUMNS = `
+  d.id AS d_id, d.user_id AS d_user_id, d.signature AS d_signature, d.device_type AS d_device_type,
+  d.created_at AS d_created_at, d.last_seen_at AS d_last_seen_at,
+  u.id AS u_id, u.email AS u_email, u.username AS u_username, u.role AS u_role,
+  u.totp_secret_sealed AS u_totp_secret_sealed, u.last_totp_step AS u_last_totp_step, u.created_at AS u_created_at`;
+
+export const toDeviceWithUser = (r: DeviceWithUserRow): { device: Device; user: User } => ({
+  device: toDevice({
+    id: r.d_id,
+    user_id: r.d_user_id,
+    signature: r.d_signature,
+    device_type: r.d_device_type,
+    created_at: r.d_created_at,
+    last_seen_at: r.d_last_seen_at,
+  }),
+  user: toUser({
+    id: r.u_id,
+    email: r.u_email,
+    username: r.u_username,
+    role: r.u_role,
+    totp_secret_sealed: r.u_totp_secret_sealed,
+    last_totp_step: r.u_last_totp_step,
+    created_at: r.u_created_at,
+  }),
+});

@@ -1,0 +1,48 @@
+// The core's UserStore over Kysely.
+import type { Role, UserStore } from '../core/ports.js';
+import type { OpenDatabase } from './database.js';
+import { toUser } from './rows.js';
+import { affected, exact, insertedId, uniquely } from './sql-helpers.js';
+
+export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
+  return {
+    async create(input, sealSecret) {
+      return uniquely('user', () =>
+        db.transaction().execute(async (trx) => {
+          const id = await insertedId(
+            dialect,
+            trx.insertInto('users').values({
+              email: input.email,
+              username: input.username,
+              role: input.role satisfies Role,
+              totp_secret_sealed: '',
+              created_at: input.createdAt,
+            }),
+          );
+          const sealed = sealSecret(id);
+          await trx.updateTable('users').set({ totp_secret_sealed: sealed }).where('id', '=', id).execute();
+          return { id, ...input, totpSecretSealed: sealed, lastTotpStep: null };
+        }),
+      );
+    },
+    async findByEmail(email) {
+      const row = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+      return row && exact(row.email, email) ? toUser(row) : undefined;
+    },
+    async list() {
+      return (await db.selectFrom('users').selectAll().orderBy('id').execute()).map(toUser);
+    },
+    async deleteByEmail(email) {
+      return affected(await db.deleteFrom('users').where('email', '=', email).executeTakeFirst());
+    },
+    async advanceTotpStep(userId, step) {
+      const r = await db
+        .updateTable('users')
+        .set({ last_totp_step: step })
+        .where('id', '=', userId)
+        .where((eb) => eb.or([eb('last_totp_step', 'is', null), eb('last_totp_step', '<', step)]))
+        .executeTakeFirst();
+      return affected(r);
+    },
+  };
+}

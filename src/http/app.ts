@@ -75,6 +75,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.notFound((c) => c.body(errorBody('notFound'), 404, { 'Content-Type': 'application/json' }));
   app.onError((err, c) => {
+    if (c.var.deadline?.aborted && !(err instanceof DeadlineError)) {
+      // The request was answered (503) at its deadline; this is the work it left behind failing later.
+      logger.warn({ path: c.req.path, method: c.req.method, err }, 'request failed after its deadline');
+      return c.body(null, 503);
+    }
     if (err instanceof DeadlineError) logger.error({ path: c.req.path, method: c.req.method }, `request failed: ${err.message}`);
     else logger.error({ err, path: c.req.path, method: c.req.method }, 'request failed');
     // Fail closed: a failure anywhere (the database down, a slow query) is a denial, never a pass.

@@ -51,6 +51,12 @@ export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse, l
   return true;
 }
 
+const REFUSALS = {
+  'too-large': ['tooLarge', 413, 'too large'],
+  timeout: ['bodyTimeout', 408, 'not received in time'],
+  broken: ['badRequest', 400, 'broken off'],
+} as const;
+
 /**
  * Reads a POST body before the handler runs: 413 past `limitBytes` (a body without Content-Length, streamed), 408
  * when it has not arrived within `timeoutInMs` (a client trickling it in), each with one warning line and
@@ -89,13 +95,9 @@ export function bodyReader(limitBytes: number, timeoutInMs: number, logger: Logg
       }
     }
     if (outcome !== 'ok') {
-      const path = c.req.path;
-      const name = outcome === 'too-large' ? 'tooLarge' : outcome === 'timeout' ? 'bodyTimeout' : 'badRequest';
-      logger.warn({ method: 'POST', path, bytes: size }, `request body ${outcome === 'broken' ? 'broken off' : outcome}; answered`);
-      return c.body(errorBody(name), outcome === 'too-large' ? 413 : outcome === 'timeout' ? 408 : 400, {
-        'Content-Type': 'application/json',
-        Connection: 'close',
-      });
+      const [name, status, what] = REFUSALS[outcome];
+      logger.warn({ method: 'POST', path: c.req.path, bytes: size }, `request body ${what}; answered ${status}`);
+      return c.body(errorBody(name), status, { 'Content-Type': 'application/json', Connection: 'close' });
     }
     const body = new Uint8Array(size);
     let at = 0;

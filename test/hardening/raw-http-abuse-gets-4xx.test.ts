@@ -1,13 +1,14 @@
 // Rule: abuse at the HTTP level is answered with a 4xx, never a 5xx, never a 200 without credentials, and the
 // server stays up. Sent over a raw socket to the real server (what the in-process tests cannot see, since a Request
 // object has already joined repeated headers): oversize headers, a flood of cookies, repeated credentials, an
-// oversize body with or without Content-Length, and malformed requests.
+// oversize body with or without Content-Length (and the connection it came on still works for the next request),
+// a body trickled in too slowly (408 and one warning line, no error), and malformed requests.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDatabase } from '../support/databases.js';
 import { codeNow, cookieHeader, jsonLogin, verify } from './support/client.js';
 import { freshDatabase } from './support/databases.js';
-import { cliOk, type Server, startServer, TEST_ENCRYPTION_KEYS } from './support/processes.js';
+import { cliOk, eventually, type Server, startServer, TEST_ENCRYPTION_KEYS } from './support/processes.js';
 import { SecretLedger } from './support/secrets.js';
 
 /** Sends `raw` as is and returns the status of the first response (0 if the connection closed without one). */
@@ -28,6 +29,48 @@ function rawStatus(port: number, raw: string | Buffer, timeoutInMs = 5000): Prom
     socket.on('close', done);
     socket.end(raw);
   });
+}
+
+/** A keep-alive connection: send bytes, read whole responses (Content-Length framed) one after the other. */
+function keepAlive(port: number) {
+  const socket = connect(port, '127.0.0.1');
+  let buffer = Buffer.alloc(0);
+  let waiting: (() => void) | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    waiting?.();
+  });
+  socket.on('close', () => waiting?.());
+  const next = (timeoutInMs = 20_000) =>
+    new Promise<{ status: number; headers: string; body: string } | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutInMs);
+      const check = () => {
+        const text = buffer.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        if (end >= 0) {
+          const headers = text.slice(0, end);
+          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(headers)?.[1] ?? 0);
+          if (buffer.length >= end + 4 + length) {
+            buffer = buffer.subarray(end + 4 + length);
+            clearTimeout(timer);
+            waiting = undefined;
+            resolve({
+              status: Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1] ?? 0),
+              headers,
+              body: text.slice(end + 4, end + 4 + length),
+            });
+            return;
+          }
+        }
+        if (socket.destroyed) {
+          clearTimeout(timer);
+          resolve(undefined);
+        }
+      };
+      waiting = check;
+      check();
+    });
+  return { socket, write: (data: string | Buffer) => socket.write(data), next, close: () => socket.destroy() };
 }
 
 describe('raw HTTP abuse gets a 4xx and leaves the server up', () => {
@@ -103,6 +146,56 @@ describe('raw HTTP abuse gets a 4xx and leaves the server up', () => {
     expect(status).toBeGreaterThanOrEqual(400);
     expect(status).toBeLessThan(500);
   });
+
+  it('an oversize body with Content-Length gets 413 and leaves the connection usable (what a proxy pools)', async () => {
+    const conn = keepAlive(server.port);
+    try {
+      const body = `email=${'x'.repeat(180_000)}`;
+      conn.write(
+        `POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      // Sent in pieces, as a proxy streams it.
+      for (let i = 0; i < body.length; i += 16_384) conn.write(body.slice(i, i + 16_384));
+      const refused = await conn.next();
+      expect(refused?.status).toBe(413);
+      expect(refused?.body).toBe('{"status code":413,"error":"Request body too large"}');
+      conn.write(`GET /verify/app HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nCookie: ${cookie}\r\n\r\n`);
+      const after = await conn.next();
+      expect(after?.status, 'the next request on the same connection').toBe(200);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it('a body trickled in too slowly gets 408 with one warning line, not a 503 and an error', async () => {
+    const linesBefore = server.logLines().length;
+    const conn = keepAlive(server.port);
+    const body = 'email=raw%40example.com&code=000000';
+    try {
+      conn.write(
+        `POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      // One byte a second: the whole body would take longer than a client is given.
+      let sent = 0;
+      const trickle = setInterval(() => {
+        if (sent < body.length && !conn.socket.destroyed) conn.write(body.charAt(sent++));
+      }, 1000);
+      const answer = await conn.next(30_000);
+      clearInterval(trickle);
+      expect(answer?.status).toBe(408);
+      expect(answer?.headers).toMatch(/\r\nconnection: close/i);
+      expect(sent).toBeLessThan(body.length);
+    } finally {
+      conn.close();
+    }
+    await eventually(() => server.logLines().length > linesBefore, 5000);
+    const lines = server
+      .logLines()
+      .slice(linesBefore)
+      .filter((l) => (l.level as number) >= 40);
+    expect(lines.map((l) => [l.level, l.path, l.msg])).toEqual([[40, '/login', 'request body not received in time; answered 408']]);
+    expect(JSON.stringify(lines)).not.toContain('stack');
+  }, 40_000);
 
   it('malformed requests are refused by the HTTP layer with a 4xx', async () => {
     for (const raw of [

@@ -1,10 +1,16 @@
-// An app on a fresh database with a fixed clock, plus the steps tests repeat: log in, call /verify.
+// An app on a fresh database with a fixed clock, plus the steps tests repeat: log in, call /verify. Requests go
+// either in-process (`app.request`) or, with transport 'node', through the production listener (the Node fast
+// path for /verify, the Hono app behind it) on a real server on 127.0.0.1.
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { generate } from 'otplib';
 import { type Logger, pino } from 'pino';
 import { type Config, loadConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/core/clock.js';
 import { createApp } from '../../src/http/app.js';
+import type { AppDeps } from '../../src/http/context.js';
 import { createMetrics } from '../../src/http/metrics.js';
+import { createNodeListener } from '../../src/http/node-listener.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import type { Dialect } from '../../src/store/database.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
@@ -12,14 +18,37 @@ import { createTestDatabase, type TestDatabase } from './databases.js';
 export const TEST_KEY = 'test1:Le3KcBetev2nVfFI9w1ZDPuPV9HpLpbF6th4waZ8ELg=';
 export const START = Date.UTC(2026, 10, 27, 12, 0, 15);
 
+export type Transport = 'in-process' | 'node';
+export const TRANSPORTS: readonly Transport[] = ['in-process', 'node'];
+
+/** The trusted proxy's address in TRUSTED_PROXIES of every test app. */
+export const TRUSTED_PROXY = '10.0.0.2';
+
+export interface RawRequest {
+  readonly method?: string;
+  readonly path: string;
+  /** Header lines as sent, repeated names included. */
+  readonly headers?: ReadonlyArray<readonly [string, string]>;
+  readonly body?: string | Uint8Array;
+}
+
 export interface TestApp {
   app: ReturnType<typeof createApp>;
   readonly runtime: Runtime;
   readonly config: Config;
   readonly clock: ReturnType<typeof fixedClock>;
-  /** The socket peer the app sees; set it to test trusted-proxy handling. */
+  readonly transport: Transport;
+  /**
+   * The socket peer the app sees; set it to test trusted-proxy handling. Over the 'node' transport the request
+   * really comes from a loopback address standing in for it: TRUSTED_PROXY from 127.0.0.2 (which is trusted
+   * there too), any other address from 127.0.0.3.
+   */
   peer: string | undefined;
   request(path: string, init?: RequestInit): Promise<Response>;
+  /** A Fetch Request as a client would send it. */
+  send(req: Request): Promise<Response>;
+  /** Exact header lines (repeated headers stay repeated); over 'node' only. */
+  raw(req: RawRequest): Promise<Response>;
   /** A TOTP code for `secret` one step later than the last one (so the replay guard never trips by accident). */
   nextCode(secret: string): Promise<string>;
   /** Logs in through /device/add and returns the Cookie header value. */
@@ -31,6 +60,7 @@ export async function createTestApp(
   dialect: Dialect,
   env: Record<string, string> = {},
   logger: Logger = pino({ level: 'silent' }),
+  transport: Transport = 'in-process',
 ): Promise<TestApp> {
   const tdb: TestDatabase = await createTestDatabase(dialect);
   const { config } = loadConfig({
@@ -40,7 +70,7 @@ export async function createTestApp(
       PUBLIC_URL: 'https://auth.example.com',
       LANDING_URL: 'https://home.example.com/',
       COOKIE_DOMAIN: 'example.com',
-      TRUSTED_PROXIES: '10.0.0.2',
+      TRUSTED_PROXIES: transport === 'node' ? `${TRUSTED_PROXY},127.0.0.2` : TRUSTED_PROXY,
       LOG_LEVEL: 'silent',
       ...env,
     },
@@ -48,13 +78,72 @@ export async function createTestApp(
   });
   const clock = fixedClock(START);
   const runtime = await openRuntime(config, { clock });
+  let server: Server | undefined;
+  let port = 0;
+  const localAddress = () => (t.peer === undefined ? '127.0.0.1' : t.peer === TRUSTED_PROXY ? '127.0.0.2' : '127.0.0.3');
+
+  function overNode(req: RawRequest): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      const outgoing = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          localAddress: localAddress(),
+          method: req.method ?? 'GET',
+          path: req.path,
+          // HTTP/1.1 needs a Host header; Node refuses a request without one.
+          headers: [
+            ...(req.headers?.some(([n]) => n.toLowerCase() === 'host') ? [] : [['Host', 'auth.example.com']]),
+            ...(req.headers ?? []),
+          ].flat(),
+          agent: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const headers = new Headers();
+            for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
+              headers.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
+            const status = res.statusCode ?? 0;
+            const empty = status === 204 || status === 304 || req.method === 'HEAD';
+            resolve(new Response(empty ? null : Buffer.concat(chunks), { status, headers }));
+          });
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(req.body);
+    });
+  }
+
+  async function send(req: Request): Promise<Response> {
+    if (transport === 'in-process') {
+      return t.app.request(req);
+    }
+    const url = new URL(req.url);
+    const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
+    const headers: [string, string][] = [['Host', url.host]];
+    req.headers.forEach((value, name) => {
+      headers.push([name, value]);
+    });
+    if (body !== undefined && !req.headers.has('content-length')) headers.push(['Content-Length', String(body.byteLength)]);
+    return overNode({ method: req.method, path: `${url.pathname}${url.search}`, headers, ...(body ? { body } : {}) });
+  }
+
   const t: TestApp = {
     app: undefined as unknown as TestApp['app'],
     runtime,
     config,
     clock,
+    transport,
     peer: undefined,
-    request: (path, init) => Promise.resolve(t.app.request(`http://auth.example.com${path}`, init)),
+    request: (path, init) => send(new Request(`http://auth.example.com${path}`, init)),
+    send,
+    raw(req) {
+      if (transport !== 'node') throw new Error("raw requests need the 'node' transport");
+      return overNode(req);
+    },
     async nextCode(secret) {
       clock.advance(30_000);
       return generate({ secret, epoch: Math.floor(clock.now() / 1000) });
@@ -69,12 +158,13 @@ export async function createTestApp(
       return cookieHeader(res);
     },
     async close() {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await runtime.close();
       await tdb.drop();
     },
   };
   const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.() });
-  t.app = createApp({
+  const deps: AppDeps = {
     config,
     signIn: runtime.signIn,
     devices: runtime.devices,
@@ -83,7 +173,16 @@ export async function createTestApp(
     metrics,
     ready: runtime.ready,
     peerAddress: () => t.peer,
-  });
+  };
+  t.app = createApp(deps);
+  if (transport === 'node') {
+    // The production listener, as main.ts builds it: the peer is the real socket's address.
+    const { getConnInfo } = await import('@hono/node-server/conninfo');
+    server = createServer(createNodeListener({ ...deps, peerAddress: (c) => getConnInfo(c).remote.address }));
+    server.keepAliveTimeout = 1;
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  }
   return t;
 }
 

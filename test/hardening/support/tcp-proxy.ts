@@ -6,6 +6,8 @@ export interface TcpProxy {
   readonly port: number;
   /** Connections accepted so far (each is one database connection of the server behind it). */
   readonly accepted: number;
+  /** Chunks held back right now: while any is, the database's answer has not reached the server. */
+  readonly held: number;
   /** Resets every open connection and refuses new ones until `restore()`. */
   cut(): void;
   /** Holds back every chunk, in both directions, for `ms` before passing it on (order is kept). */
@@ -27,6 +29,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let delayInMs = 0;
   let accepted = 0;
   const sockets = new Set<Socket>();
+  const pipes = new Set<Pipe>();
 
   const pump = (pipe: Pipe) => {
     pipe.timer = undefined;
@@ -41,6 +44,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
   const connect = (from: Socket, to: Socket) => {
     const pipe: Pipe = { from, to, queue: [], timer: undefined };
+    pipes.add(pipe);
     from.on('data', (chunk: Buffer) => {
       // Chunks queue behind any still held, so a shorter delay later can never reorder the stream.
       if (delayInMs === 0 && pipe.queue.length === 0) {
@@ -51,6 +55,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (pipe.timer === undefined) pump(pipe);
     });
     from.on('close', () => {
+      pipes.delete(pipe);
       if (pipe.timer) clearTimeout(pipe.timer);
       to.destroy();
     });
@@ -81,6 +86,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     port,
     get accepted() {
       return accepted;
+    },
+    get held() {
+      let n = 0;
+      for (const p of pipes) n += p.queue.length;
+      return n;
     },
     cut() {
       mode = 'cut';

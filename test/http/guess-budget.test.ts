@@ -52,10 +52,23 @@ for (const dialect of DIALECTS) {
       expect((await right('victim@example.com')).status).toBe(200);
     });
 
-    it('treats unknown emails the same way', async () => {
+    /** Attempts refused unevaluated so far (the answer is the same 401 either way; the metric tells them apart). */
+    const throttled = async () => {
+      const text = await (await t.request('/metrics')).text();
+      return Number(/^passwordless_auth_login_throttled_total (\d+)$/m.exec(text)?.[1]);
+    };
+
+    it('treats unknown emails the same way: 5 failures in 15 minutes, then refused unevaluated, with the same answer', async () => {
       t.peer = '198.51.100.2';
-      for (let i = 0; i < 6; i++) await wrong('nobody@example.com');
+      const before = await throttled();
+      expect(before).toBeGreaterThanOrEqual(0);
+      for (let i = 0; i < 5; i++) await wrong('nobody@example.com');
+      expect(await throttled()).toBe(before);
+      await wrong('nobody@example.com');
+      expect(await throttled()).toBe(before + 1);
       t.clock.advance(15 * MINUTE);
+      await wrong('nobody@example.com');
+      expect(await throttled(), 'evaluated again once the window has passed').toBe(before + 1);
     });
 
     it('allows at most 30 failures per account in 30 days, whatever the pace, until an admin unlocks it', async () => {

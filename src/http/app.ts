@@ -96,6 +96,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const csrf = csrfGuard({
     allowedHosts: [new URL(deps.config.publicUrl).hostname, ...deps.config.redirectAllowedHosts],
     allowHttp: deps.config.insecureHttp,
+    publicUrl: deps.config.publicUrl,
+    loopbackAliases: !deps.config.production,
   });
   for (const path of ['/', '/login', '/login/*', '/logout', '/device/add']) app.use(path, pageHeaders, csrf);
   app.on(

@@ -53,6 +53,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const csrf = csrfGuard({
     allowedHosts: [new URL(config.publicUrl).hostname, ...config.redirectAllowedHosts],
     allowHttp: config.insecureHttp,
+    publicUrl: config.publicUrl,
+    loopbackAliases: !config.production,
   });
   for (const path of ['/', '/login', '/login/*', '/logout', '/device/add']) app.use(path, headers, csrf);
   // The body first (the client's time), then the request's deadline (the database's time).

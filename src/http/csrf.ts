@@ -5,8 +5,36 @@ import { messagePage } from '../views/pages.js';
 import { isAllowedHost } from './redirect.js';
 
 export interface CsrfPolicy {
+  /** Hosts whose https pages may post the forms (any port): PUBLIC_URL's and the redirect allow-list. */
   readonly allowedHosts: readonly string[];
+  /** INSECURE_HTTP: http pages on those hosts too. */
   readonly allowHttp: boolean;
+  /** PUBLIC_URL. A page of exactly its origin (scheme, host and port) is this site, http or not. */
+  readonly publicUrl: string;
+  /**
+   * Outside production only: when PUBLIC_URL is on loopback, the other loopback names of the same scheme and
+   * port (localhost, 127.0.0.1, [::1], *.localhost) are this site as well. Never host only: another port of
+   * localhost is another program (a dev server, a local tool), and the browser calls it same-site.
+   */
+  readonly loopbackAliases: boolean;
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  // Hostnames as the WHATWG URL parser normalises them: lower case, IPv4 dotted, IPv6 in brackets.
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** Whether the origin is this service's own, as PUBLIC_URL names it (whatever the scheme). */
+function isOwnOrigin(origin: URL, policy: CsrfPolicy): boolean {
+  const own = new URL(policy.publicUrl);
+  if (origin.origin === own.origin) return true;
+  return (
+    policy.loopbackAliases &&
+    origin.protocol === own.protocol &&
+    origin.port === own.port &&
+    isLoopbackHost(own.hostname) &&
+    isLoopbackHost(origin.hostname)
+  );
 }
 
 /** Whether a POST with these headers may proceed. Requests without either header are not from a browser. */
@@ -17,6 +45,11 @@ export function isSameSiteRequest(origin: string | undefined, fetchSite: string 
   if (origin !== undefined) {
     if (!URL.canParse(origin)) return false;
     const url = new URL(origin);
+    // The plain-http PUBLIC_URL of `npm start` (http://localhost:8080) is its own site, without INSECURE_HTTP.
+    if (isOwnOrigin(url, policy)) return true;
+    // On loopback a host names no site: every port is another program (a dev server, a local tool), so the
+    // host allow-list below, which ignores ports, must not vouch for one.
+    if (isLoopbackHost(url.hostname)) return false;
     if (url.protocol !== 'https:' && !(policy.allowHttp && url.protocol === 'http:')) return false;
     return isAllowedHost(url.hostname, policy.allowedHosts);
   }
@@ -24,6 +57,7 @@ export function isSameSiteRequest(origin: string | undefined, fetchSite: string 
 }
 
 export function csrfGuard(policy: CsrfPolicy): MiddlewareHandler {
+  if (!URL.canParse(policy.publicUrl)) throw new Error(`csrfGuard: publicUrl is not a URL: ${policy.publicUrl}`);
   return async function csrfGuard(c, next) {
     if (c.req.method !== 'POST' || isSameSiteRequest(c.req.header('origin'), c.req.header('sec-fetch-site'), policy)) {
       await next();

@@ -5,7 +5,13 @@ import { type Browser, chromium } from 'playwright-core';
 export const TEST_DOMAIN = 'example.test';
 export const APP_HOST = `app.${TEST_DOMAIN}`;
 
-export async function launchChromium(executablePath: string): Promise<Browser> {
+/** For walk-throughs: `localhost` and `*.localhost` (which Chromium itself resolves to loopback), nothing else. */
+export const LOCALHOST_ONLY = 'MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.localhost';
+
+export async function launchChromium(
+  executablePath: string,
+  hostResolverRules = `MAP *.${TEST_DOMAIN} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE localhost`,
+): Promise<Browser> {
   return chromium.launch({
     executablePath,
     headless: true,
@@ -19,7 +25,7 @@ export async function launchChromium(executablePath: string): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
       // Only the test's own host names exist, and all of them are this machine; every other name fails.
-      `--host-resolver-rules=MAP *.${TEST_DOMAIN} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE localhost`,
+      `--host-resolver-rules=${hostResolverRules}`,
     ],
   });
 }

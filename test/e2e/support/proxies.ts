@@ -67,8 +67,12 @@ export async function startNginx(nginxPath: string, targets: ProxyTargets): Prom
 
 async function startNginxOnce(nginxPath: string, targets: ProxyTargets): Promise<RunningProxy> {
   const port = targets.port ?? (await freePort());
+  return runNginxSite(nginxPath, renderNginxConfig({ ...targets, port }), port, `${targets.hostName}:${port}`);
+}
+
+/** Runs nginx with one rendered site config; ready once `port` answers anything. */
+export async function runNginxSite(nginxPath: string, site: string, port: number, hostHeader: string): Promise<RunningProxy> {
   const dir = tempDir('nginx');
-  const site = renderNginxConfig({ ...targets, port });
   writeFileSync(join(dir.path, 'protected-app.conf'), site);
   for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir.path, 'tmp', sub), { recursive: true });
   // Test-only wrapper: what /etc/nginx/nginx.conf provides in a real installation, pointed at the temp dir.
@@ -91,7 +95,6 @@ http {
   const mainPath = join(dir.path, 'nginx.conf');
   writeFileSync(mainPath, main);
   const proc = startProcess('nginx', nginxPath, ['-p', dir.path, '-c', mainPath, '-e', 'stderr', '-g', 'daemon off;']);
-  const hostHeader = `${targets.hostName}:${port}`;
   await waitUntilReady(proc, () => ready(port, hostHeader), { what: `listening on ${port}`, cleanup: dir.remove });
   return {
     port,

@@ -7,7 +7,7 @@
 #
 # All three stages use the same Debian (bookworm) Node image: better-sqlite3 is a native addon, and a binary
 # compiled (or downloaded) for one libc does not load on another. Change NODE_IMAGE in one place only.
-ARG NODE_IMAGE=node:22-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: TypeScript → dist/ --------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -26,7 +26,8 @@ describe('Dockerfile', () => {
   it('builds and runs on the same base image (better-sqlite3 is a native addon)', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(new Set(stages.map((s) => s.image))).toEqual(new Set([dollar('NODE_IMAGE')]));
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:2[2-9]-[a-z]+-slim$/m);
+    // Node 24 LTS: the version CI runs the whole suite on (Node 20 is out of support).
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-[a-z]+-slim$/m);
   });
 
   it('installs only production dependencies for the runtime and runs as a non-root user', () => {

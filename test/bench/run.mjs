@@ -11,7 +11,8 @@
 //
 // Switches: --quick or BENCH_QUICK=1 (3 rounds of 2 s, a 50 000-pair flood: for development);
 // --profile or BENCH_PROFILE=1 (one more window each of the warm row and of bare node:http with the server under
-// `node --cpu-prof`, the .cpuprofile files kept in bench-profiles/, and a summary of where the CPU time went).
+// `node --cpu-prof`, the .cpuprofile files kept in bench-profiles/, and a summary of where the CPU time went;
+// BENCH_PROFILE=warm,junk profiles the junk row too).
 // Knobs (environment): BENCH_ROUNDS, BENCH_DURATION (s per row and round),
 // BENCH_WARMUP (s before each window), BENCH_FIRST_WARMUP (s before a row's first window), BENCH_CONNECTIONS (50),
 // BENCH_ROWS (e.g. "node,warm,mem" or "1,3,mem"), BENCH_LOADGEN (wrk | autocannon), BENCH_WRK_THREADS (1),
@@ -49,7 +50,22 @@ for (const arg of argv) {
 }
 const truthy = (name) => ['1', 'true', 'yes'].includes((process.env[name] ?? '').toLowerCase());
 const QUICK = argv.includes('--quick') || truthy('BENCH_QUICK');
-const PROFILE = argv.includes('--profile') || truthy('BENCH_PROFILE');
+// BENCH_PROFILE=1 profiles the warm row; a list (e.g. "warm,junk") picks rows among warm, junk and hono. Bare
+// node:http is always profiled too: it is what the others are read against.
+const PROFILE_ROWS = (() => {
+  const raw = (process.env.BENCH_PROFILE ?? '').toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return argv.includes('--profile') ? ['warm'] : [];
+  if (truthy('BENCH_PROFILE')) return ['warm'];
+  const keys = raw.split(',').map((k) => k.trim());
+  for (const k of keys) {
+    if (!['warm', 'junk', 'hono'].includes(k)) {
+      console.error(`bench: BENCH_PROFILE: "${k}" cannot be profiled (1, or a list of warm, junk, hono)`);
+      process.exit(2);
+    }
+  }
+  return [...new Set(keys)];
+})();
+const PROFILE = PROFILE_ROWS.length > 0;
 
 function intEnv(name, fallback, min, max) {
   const raw = process.env[name];
@@ -62,8 +78,9 @@ function intEnv(name, fallback, min, max) {
   return n;
 }
 
-const ROUNDS = intEnv('BENCH_ROUNDS', QUICK ? 3 : 5, 1, 50);
-const DURATION = intEnv('BENCH_DURATION', QUICK ? 2 : 6, 1, 120);
+const ROUNDS = intEnv('BENCH_ROUNDS', QUICK ? 3 : 9, 1, 50);
+const DURATION = intEnv('BENCH_DURATION', QUICK ? 2 : 3, 1, 120);
+const PROFILE_SECONDS = Math.max(DURATION, 5); // enough samples for the small functions
 const WARMUP = intEnv('BENCH_WARMUP', 1, 0, 60);
 const FIRST_WARMUP = intEnv('BENCH_FIRST_WARMUP', QUICK ? 1 : 3, 0, 120);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 50, 2, 1000);
@@ -849,36 +866,44 @@ async function main() {
     await drop().catch((err) => log(`could not drop the MySQL scratch database: ${err.message}`));
   }
 
-  // The profile: one more window of the warm row and of bare node:http, each on a server of its own under
-  // --cpu-prof (the profiler's overhead stays out of the table). Side by side they show what a warm /verify spends
-  // beyond what any Node server spends on reading a request and writing an answer.
-  let profiles;
+  // Profiles: one more window of each profiled row and of bare node:http, each on a server of its own under
+  // --cpu-prof (the profiler's overhead stays out of the table). Side by side they show what /verify spends beyond
+  // what any Node server spends on reading a request and writing an answer.
+  const profiles = [];
   if (PROFILE) {
     mkdirSync(PROFILE_DIR, { recursive: true });
-    const profileOne = async (key, start) => {
+    const stamp = mach.date.replace(/[:]/g, '');
+    for (const key of ['node', ...PROFILE_ROWS]) {
       log(`profile: ${key} under node --cpu-prof`);
-      const name = `${key}-${mach.date.replace(/[:]/g, '')}.cpuprofile`;
-      const server = await start(['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}`]);
+      const name = `${key}-${stamp}.cpuprofile`;
+      const flags = ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}`];
+      const server =
+        key === 'node' || key === 'hono'
+          ? await startServer(`profile-${key}`, BARE, { BARE: key }, flags)
+          : await sqliteServer(`profile-${key}`, {}, flags);
       const row = { server };
-      row.drive = staticDrive(row, auth, cookie);
+      const junk = junkCookie();
+      row.drive =
+        key === 'junk'
+          ? async (seconds) => {
+              const r = await load({ url: server.url, connections: CONNECTIONS, seconds, auth, cookie: junk, mode: 'expect404' });
+              return { ...r, served: r.responses };
+            }
+          : staticDrive(row, auth, cookie);
       try {
-        await sanity(server, { authorization: auth, cookie }, 200);
+        await sanity(server, { authorization: auth, cookie: key === 'junk' ? junk : cookie }, key === 'junk' ? 404 : 200);
         await row.drive(FIRST_WARMUP);
         const fromUs = Number(process.hrtime.bigint() / 1000n);
-        const m = await measureWindow(row, DURATION);
+        const m = await measureWindow(row, PROFILE_SECONDS);
         const toUs = Number(process.hrtime.bigint() / 1000n);
         await stopServer(server); // SIGTERM: the server exits normally and Node writes the profile
         const file = join(PROFILE_DIR, name);
         if (!existsSync(file)) throw new SetupError(`no profile at ${file}:\n${tail(server.logFile)}`);
-        return { file, m, ...summarizeProfile(file, fromUs, toUs) };
+        profiles.push({ key, label: ROWS.find((r) => r.key === key).label, file, m, ...summarizeProfile(file, fromUs, toUs) });
       } finally {
         await stopServer(server);
       }
-    };
-    profiles = {
-      node: await profileOne('node', (flags) => startServer('profile-node', BARE, { BARE: 'node' }, flags)),
-      warm: await profileOne('warm', (flags) => sqliteServer('profile-warm', {}, flags)),
-    };
+    }
   }
 
   // Memory check: distinct junk pairs at one server with the default negative cache.
@@ -1028,65 +1053,58 @@ async function main() {
   );
   const otherMedian = median(measured.map((r) => r.sum.other));
   const otherMax = Math.max(0, ...measured.map((r) => r.sum.otherMax));
-  if (loadBefore > 0.5 * mach.cores || otherMedian > 0.15) {
+  if (measured.length > 0) {
+    // What other processes took during the windows is the direct evidence; the load average before the run only
+    // says what the last minute was like.
+    const noisy = otherMedian > 0.1 || loadBefore > mach.cores;
     out.push(
-      `- **Warning: the machine was not quiet** (load average ${loadBefore.toFixed(2)} before the run; other processes used ` +
-        `${pct(otherMedian)} of a core in the median window, up to ${pct(otherMax)}). The medians and CPU per request ` +
-        'soften this; req/s ranges will be wide.',
+      `- ${noisy ? '**Warning: the machine was not quiet**: o' : 'O'}ther processes used ${pct(otherMedian)} of a core in the ` +
+        `median window, ${pct(otherMax)} in the busiest (load average ${loadBefore.toFixed(2)} before the run).` +
+        (noisy ? ' Trust the medians and the CPU per request over single rounds; req/s ranges will be wide.' : ''),
     );
   }
 
-  if (profiles) {
-    const { warm: pw, node: pn } = profiles;
+  if (profiles.length > 0) {
     const perReq = (p, us) => us / p.m.served;
+    const f2 = (x) => x.toFixed(2);
     out.push('');
-    out.push("### Where the warm row's CPU goes (node --cpu-prof)");
+    out.push('### Where the CPU goes (node --cpu-prof)');
     out.push('');
-    for (const [label, p] of [
-      ['warm /verify', pw],
-      ['bare node:http', pn],
-    ]) {
+    for (const p of profiles) {
       out.push(
-        `- ${label}: \`${relative(ROOT, p.file)}\` (Chrome DevTools → Performance → Load profile, or VS Code). One ${DURATION} s ` +
-          `window under the profiler: ${Math.round(p.m.rps)} req/s, ${fmtUs(p.m.cpuUsPerReq)} µs server CPU per request; ` +
-          `${p.windowed ? 'the window' : 'the whole profile (the window could not be located in it)'} holds ` +
-          `${(p.busyUs / 1000).toFixed(0)} ms of main-thread samples, ${(p.idleUs / 1000).toFixed(0)} ms idle.`,
+        `- ${p.label}: \`${relative(ROOT, p.file)}\`; one ${PROFILE_SECONDS} s window under the profiler: ${Math.round(p.m.rps)} req/s, ` +
+          `${fmtUs(p.m.cpuUsPerReq)} µs server CPU per request; ${p.windowed ? 'the window' : 'the whole profile (the window could not be located in it)'} ` +
+          `holds ${(p.busyUs / 1000).toFixed(0)} ms of main-thread samples and ${(p.idleUs / 1000).toFixed(0)} ms idle`,
       );
     }
     out.push('');
-    out.push('Main-thread self time per request, by where the code lives (the difference is what /verify adds):');
-    out.push('');
-    out.push('| where | warm µs/req | node:http µs/req | difference |');
-    out.push('|---|---:|---:|---:|');
-    const keys = new Set([...pw.categories.keys(), ...pn.categories.keys()]);
-    const rowsOut = [...keys].map((k) => {
-      const a = perReq(pw, pw.categories.get(k) ?? 0);
-      const b = perReq(pn, pn.categories.get(k) ?? 0);
-      return [k, a, b];
-    });
-    rowsOut.sort((x, y) => y[1] - x[1]);
-    for (const [k, a, b] of rowsOut) {
-      if (a < 0.05 && b < 0.05) continue;
-      out.push(`| ${k} | ${a.toFixed(2)} | ${b.toFixed(2)} | ${a - b >= 0 ? '+' : ''}${(a - b).toFixed(2)} |`);
-    }
-    const ta = perReq(pw, pw.busyUs);
-    const tb = perReq(pn, pn.busyUs);
     out.push(
-      `| **all main-thread samples** | **${ta.toFixed(2)}** | **${tb.toFixed(2)}** | **${ta - tb >= 0 ? '+' : ''}${(ta - tb).toFixed(2)}** |`,
+      'Main-thread self time per request (sampled wall time while not idle, so close to CPU time on a quiet machine), ' +
+        'by where the code lives; the gap to bare node:http is what the row adds:',
     );
     out.push('');
-    out.push('Top functions of the warm row by self time:');
-    out.push('');
-    out.push('| function | location | µs/req | share |');
-    out.push('|---|---|---:|---:|');
-    for (const [key, us] of pw.functions) {
-      const [fn, where] = key.split('\t');
-      out.push(`| \`${fn}\` | ${where} | ${perReq(pw, us).toFixed(2)} | ${((100 * us) / pw.busyUs).toFixed(1)} % |`);
+    out.push(`| where | ${profiles.map((p) => `${p.key} µs/req`).join(' | ')} |`);
+    out.push(`|---|${profiles.map(() => '---:').join('|')}|`);
+    const categories = new Set(profiles.flatMap((p) => [...p.categories.keys()]));
+    const lines = [...categories].map((c) => [c, profiles.map((p) => perReq(p, p.categories.get(c) ?? 0))]);
+    lines.sort((a, b) => Math.max(...b[1]) - Math.max(...a[1]));
+    for (const [c, v] of lines) if (Math.max(...v) >= 0.05) out.push(`| ${c} | ${v.map(f2).join(' | ')} |`);
+    out.push(`| **all main-thread samples** | ${profiles.map((p) => `**${f2(perReq(p, p.busyUs))}**`).join(' | ')} |`);
+    for (const p of profiles) {
+      out.push('');
+      out.push(`Top functions by self time, ${p.label}:`);
+      out.push('');
+      out.push('| function | location | µs/req | share |');
+      out.push('|---|---|---:|---:|');
+      for (const [key, us] of p.functions) {
+        const [fn, where] = key.split('\t');
+        out.push(`| \`${fn}\` | ${where} | ${f2(perReq(p, us))} | ${((100 * us) / p.busyUs).toFixed(1)} % |`);
+      }
     }
     out.push('');
     out.push(
-      "Main-thread samples only: the process's other threads (GC helpers, libuv) count in the CPU per request of the " +
-        'table but not here; the profiler itself adds a few per cent.',
+      "Open a .cpuprofile in Chrome DevTools (Performance → Load profile) or VS Code. Main-thread samples only: the process's " +
+        'other threads (GC helpers, libuv) count in the CPU per request of the table but not here; the profiler adds a few per cent.',
     );
   }
 

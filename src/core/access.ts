@@ -50,7 +50,16 @@ export class Access {
     credential: string | undefined,
     device: DeviceCredential | undefined,
   ): VerifyOutcome | Promise<VerifyOutcome> {
-    if (!credential || !CREDENTIAL_SHAPE.test(credential)) return BAD_CREDENTIAL;
+    if (credential === undefined) return BAD_CREDENTIAL;
+    // The warm path: this exact request was allowed a moment ago (its key can only match a well-formed credential).
+    if (device !== undefined) {
+      const warm = this.#cache.answer(device, serviceName, credential);
+      if (warm !== undefined) {
+        this.#lastSeen?.record(warm.outcome.deviceId, warm.outcome.userId, warm.serviceId);
+        return warm.outcome;
+      }
+    }
+    if (!CREDENTIAL_SHAPE.test(credential)) return BAD_CREDENTIAL;
     const caller = this.#cache.caller(serviceName, credential);
     if (caller) {
       if (!device) return UNAUTHENTICATED;
@@ -61,7 +70,7 @@ export class Access {
         return { kind: 'unknown-service', email: found.user.email };
       } else {
         const decision = this.#cache.decision(found.user.id, caller.serviceId);
-        if (decision) return this.#outcome(decision, found.user, caller.serviceId, found.device.id);
+        if (decision) return this.#outcome(decision, found.user, caller.serviceId, found.device.id, { device, serviceName, credential });
       }
     }
     return this.#verifyCold(serviceName, credential, caller, device);
@@ -91,13 +100,22 @@ export class Access {
 
     const decision = await this.#decide(authenticated.user, service.id, grant);
     this.#cache.rememberDecision(authenticated.user.id, service.id, decision);
-    return this.#outcome(decision, authenticated.user, service.id, authenticated.device.id);
+    return this.#outcome(decision, authenticated.user, service.id, authenticated.device.id, { device, serviceName, credential });
   }
 
-  #outcome(decision: Decision, user: User, serviceId: number, deviceId: string): VerifyOutcome {
+  /** The outcome of a decision; an allow is remembered whole for the exact request that earned it. */
+  #outcome(
+    decision: Decision,
+    user: User,
+    serviceId: number,
+    deviceId: string,
+    request: { device: DeviceCredential; serviceName: string; credential: string },
+  ): VerifyOutcome {
     if (decision.kind === 'forbidden') return { kind: 'forbidden', email: user.email };
     this.#lastSeen?.record(deviceId, user.id, serviceId);
-    return { kind: 'allow', identity: decision.identity, userId: user.id, deviceId };
+    const outcome = { kind: 'allow', identity: decision.identity, userId: user.id, deviceId } as const;
+    this.#cache.rememberAnswer(request.device, request.serviceName, request.credential, { outcome, serviceId });
+    return outcome;
   }
 
   async #decide(user: User, serviceId: number, grant: Grant | undefined): Promise<Decision> {

@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
-import type { Decision } from './decisions.js';
+import type { Decision, VerifyOutcome } from './decisions.js';
 import type { Device, User } from './ports.js';
 
 export interface CacheOptions {
@@ -34,6 +34,12 @@ export interface CachedDevice {
 /** A caller credential accepted for a service name, with that service's id (`null`: no such service). */
 export interface CachedCaller {
   readonly serviceId: number | null;
+}
+
+/** A whole warm answer: what an exact (device pair, service name, caller credential) was allowed. */
+export interface CachedAnswer {
+  readonly outcome: Extract<VerifyOutcome, { kind: 'allow' }>;
+  readonly serviceId: number;
 }
 
 /** Counters for tests and metrics. */
@@ -73,12 +79,18 @@ export class VerifyCache implements CacheInvalidation {
   readonly #callers: LRUCache<string, CachedCaller> | undefined;
   /** Access decisions per (user id, service id). */
   readonly #decisions: LRUCache<string, Decision> | undefined;
+  /**
+   * Whole answers for exact requests, so a warm /verify is one look-up. Filled only from the three caches above
+   * having agreed (never for junk, which stays in the negative cache), and emptied by every invalidation.
+   */
+  readonly #answers: LRUCache<string, CachedAnswer> | undefined;
 
   constructor(options: CacheOptions, clock: Clock) {
     this.#negative = lru(options.negativeMaxEntries, options.negativeTtlInMs, clock);
     this.#devices = lru(options.positiveMaxEntries, options.positiveTtlInMs, clock);
     this.#callers = lru(Math.min(options.positiveMaxEntries, 1_000), options.positiveTtlInMs, clock);
     this.#decisions = lru(options.positiveMaxEntries, options.positiveTtlInMs, clock);
+    this.#answers = lru(options.positiveMaxEntries, options.positiveTtlInMs, clock);
   }
 
   get stats(): CacheStats {
@@ -128,6 +140,17 @@ export class VerifyCache implements CacheInvalidation {
     this.#decisions?.set(`${userId}:${serviceId}`, decision);
   }
 
+  /** The allowed answer for exactly this request, if one is warm; counts as a positive hit. */
+  answer(c: DeviceCredential, serviceName: string, credential: string): CachedAnswer | undefined {
+    const hit = this.#answers?.get(`${c.deviceId}${c.secret}\0${serviceName}\0${credential}`);
+    if (hit !== undefined) this.#stats.positiveHits++;
+    return hit;
+  }
+
+  rememberAnswer(c: DeviceCredential, serviceName: string, credential: string, answer: CachedAnswer): void {
+    this.#answers?.set(`${c.deviceId}${c.secret}\0${serviceName}\0${credential}`, answer);
+  }
+
   /** A request that had to ask the database. */
   countMiss(): void {
     this.#stats.misses++;
@@ -135,26 +158,33 @@ export class VerifyCache implements CacheInvalidation {
 
   // --- Invalidation ----------------------------------------------------------------------------------------
 
+  // Every invalidation also empties the whole-answer cache: changes are rare, and it refills from the others.
+
   deviceRevoked(deviceId: string): void {
+    this.#answers?.clear();
     // Keys start with the 32-character id; revocations are rare, so a scan is fine.
     for (const key of this.#devices?.keys() ?? []) if (key.startsWith(deviceId)) this.#devices?.delete(key);
   }
 
   userChanged(userId: number): void {
+    this.#answers?.clear();
     for (const [key, entry] of this.#devices?.entries() ?? []) if (entry.user.id === userId) this.#devices?.delete(key);
     for (const key of this.#decisions?.keys() ?? []) if (key.startsWith(`${userId}:`)) this.#decisions?.delete(key);
   }
 
   grantChanged(userId: number, serviceId: number): void {
+    this.#answers?.clear();
     this.#decisions?.delete(`${userId}:${serviceId}`);
   }
 
   servicesChanged(): void {
+    this.#answers?.clear();
     this.#callers?.clear();
     this.#decisions?.clear();
   }
 
   proxyTokensChanged(): void {
+    this.#answers?.clear();
     this.#callers?.clear();
   }
 }

@@ -5,6 +5,9 @@
 //   BARE=node  plain node:http (the true ceiling: the real server answers a warm GET /verify on Node's own request
 //              and response, not through Hono)
 //   BARE=hono  a Hono app on @hono/node-server (what a route costs when it goes through Hono and its adapter)
+//   BARE=node404  plain node:http answering what the sidecar answers junk cookies (404, the same JSON body and
+//              headers): the ceiling of the junk row, driven by the same load-generator mode (one that checks
+//              every status, which costs the load generator more per answer than the plain mode)
 //
 // Both answer the path the real server is asked (and /readyz, for run.mjs's readiness check) with the same status,
 // body and Content-Type, so the load generator sends and receives the same bytes as in the /verify rows.
@@ -33,13 +36,26 @@ if (kind === 'node') {
     }
   });
   server.listen(port, hostname);
+} else if (kind === 'node404') {
+  const body = '{"status code":404,"error":"Not Found"}';
+  const headers = { 'Cache-Control': 'no-store', 'Content-Type': 'application/json', 'Content-Length': String(body.length) };
+  server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/readyz') {
+      res.writeHead(200, { 'content-length': '2' });
+      res.end('ok');
+    } else {
+      res.writeHead(404, headers);
+      res.end(body);
+    }
+  });
+  server.listen(port, hostname);
 } else if (kind === 'hono') {
   const app = new Hono();
   app.get('/verify/:service', (c) => c.text('ok'));
   app.get('/readyz', (c) => c.text('ok'));
   server = serve({ fetch: app.fetch, port, hostname });
 } else {
-  process.stderr.write(`bare-server: BARE must be "node" or "hono", not "${kind}"\n`);
+  process.stderr.write(`bare-server: BARE must be "node", "node404" or "hono", not "${kind}"\n`);
   process.exit(1);
 }
 

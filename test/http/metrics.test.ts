@@ -45,6 +45,16 @@ for (const dialect of DIALECTS) {
       expect(value(text, 'passwordless_auth_verify_total{result="bad-credential"}')).toBe(1);
       expect(value(text, 'passwordless_auth_verify_total{result="unauthenticated"}')).toBe(1);
       expect(value(text, 'passwordless_auth_verify_duration_seconds_count')).toBe(5);
+      // A well-formed histogram: cumulative buckets, the last (+Inf) equal to the count, a positive sum.
+      const buckets = text
+        .split('\n')
+        .filter((l) => l.startsWith('passwordless_auth_verify_duration_seconds_bucket{'))
+        .map((l) => Number(l.split(' ')[1]));
+      expect(buckets.length).toBe(15);
+      expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+      expect(value(text, 'passwordless_auth_verify_duration_seconds_bucket{le="+Inf"}')).toBe(5);
+      expect(value(text, 'passwordless_auth_verify_duration_seconds_sum')).toBeGreaterThan(0);
+      expect(text).toContain('# TYPE passwordless_auth_verify_duration_seconds histogram');
       expect(value(text, 'passwordless_auth_verify_cache_total{outcome="positive_hit"}')).toBeGreaterThanOrEqual(2);
       expect(value(text, 'passwordless_auth_verify_cache_total{outcome="miss"}')).toBeGreaterThanOrEqual(1);
       expect(value(text, 'passwordless_auth_login_total{result="success"}')).toBe(1);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readDeviceCookies } from '../../src/core/cookies.js';
 
@@ -37,5 +38,45 @@ describe('readDeviceCookies', () => {
 
   it('rejects oversize headers outright', () => {
     expect(readDeviceCookies(`pad=${'a'.repeat(9000)}; device_id=${id}; hmac_secret=${secret}`)).toBeUndefined();
+  });
+
+  it('reads exactly what splitting on ";" and trimming reads (the plain reading, kept here as the oracle)', () => {
+    const plain = (header: string) => {
+      if (header.length > 8192) return undefined;
+      const found: Record<string, string[]> = { device_id: [], hmac_secret: [] };
+      for (const part of header.split(';')) {
+        const eq = part.indexOf('=');
+        if (eq < 0) continue;
+        let value = part.slice(eq + 1).trim();
+        if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+        found[part.slice(0, eq).trim()]?.push(value);
+      }
+      const [deviceId, ...moreIds] = found.device_id ?? [];
+      const [secretValue, ...moreSecrets] = found.hmac_secret ?? [];
+      if (moreIds.length || moreSecrets.length || !deviceId || !secretValue) return undefined;
+      if (!/^[0-9a-f]{32}$/.test(deviceId) || !/^[0-9a-f]{32}$/.test(secretValue)) return undefined;
+      return { deviceId, secret: secretValue };
+    };
+    const piece = fc.oneof(
+      fc.constantFrom(
+        `device_id=${id}`,
+        `hmac_secret=${secret}`,
+        ` device_id = "${id}" `,
+        `\thmac_secret=\u00a0${secret}`,
+        'device_id',
+        '=',
+        ';',
+        '',
+      ),
+      fc.constantFrom('device_id', 'hmac_secret', 'x').chain((n) => fc.string({ maxLength: 40 }).map((v) => `${n}=${v}`)),
+      fc.string({ maxLength: 20 }),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), fc.constantFrom('; ', ';', ' ; '), (pieces, sep) => {
+        const header = pieces.join(sep);
+        expect(readDeviceCookies(header)).toEqual(plain(header));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -35,34 +35,50 @@ export function readVerifyRequest(url: string, rawHeaders: readonly string[], pe
       // Not a name any service can have; it is refused as an unknown service after the caller's credential.
     }
   }
-  const authorization: string[] = [];
-  const serviceToken: string[] = [];
-  const cookie: string[] = [];
+  let authorization: string[] | undefined;
+  let serviceToken: string[] | undefined;
+  let cookie: string[] | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     // Cheap first-letter test: most headers are none of the three.
     const c = name.charCodeAt(0) | 0x20;
     if (c !== 0x61 && c !== 0x78 && c !== 0x63) continue;
     const lower = name.toLowerCase();
-    if (lower === 'cookie') cookie.push(rawHeaders[i + 1] as string);
-    else if (lower === 'authorization') authorization.push(rawHeaders[i + 1] as string);
-    else if (lower === 'x-service-token') serviceToken.push(rawHeaders[i + 1] as string);
+    const value = rawHeaders[i + 1] as string;
+    if (lower === 'cookie') cookie = add(cookie, value);
+    else if (lower === 'authorization') authorization = add(authorization, value);
+    else if (lower === 'x-service-token') serviceToken = add(serviceToken, value);
   }
-  return {
-    url,
-    service,
-    authorization,
-    serviceToken,
-    cookie,
-    peer,
-    header(wanted) {
-      const values: string[] = [];
-      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-        if ((rawHeaders[i] as string).toLowerCase() === wanted) values.push(rawHeaders[i + 1] as string);
-      }
-      return values;
-    },
-  };
+  return new RawVerifyRequest(url, service, authorization ?? NONE, serviceToken ?? NONE, cookie ?? NONE, rawHeaders, peer);
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/** Values of a header, allocated only when it is there. */
+function add(values: string[] | undefined, value: string): string[] {
+  if (values === undefined) return [value];
+  values.push(value);
+  return values;
+}
+
+class RawVerifyRequest implements VerifyRequest {
+  constructor(
+    readonly url: string,
+    readonly service: string,
+    readonly authorization: readonly string[],
+    readonly serviceToken: readonly string[],
+    readonly cookie: readonly string[],
+    private readonly rawHeaders: readonly string[],
+    readonly peer: string | undefined,
+  ) {}
+
+  header(wanted: string): readonly string[] {
+    const values: string[] = [];
+    for (let i = 0; i + 1 < this.rawHeaders.length; i += 2) {
+      if ((this.rawHeaders[i] as string).toLowerCase() === wanted) values.push(this.rawHeaders[i + 1] as string);
+    }
+    return values;
+  }
 }
 
 /** A Fetch `Headers` as a raw header list. Repeated headers arrive joined there; each name appears once. */

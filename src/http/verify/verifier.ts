@@ -19,15 +19,38 @@ import type { ProxyStyle, StyleContext } from './styles/style.js';
 export function readCredential(authorization: readonly string[], serviceToken: readonly string[]): string | undefined {
   if (authorization.length > 1 || serviceToken.length > 1) return undefined;
   let bearer: string | undefined;
-  if (authorization[0] !== undefined) {
-    const m = /^Bearer ([^\s,]+)$/i.exec(authorization[0].trim());
-    if (!m) return undefined;
-    bearer = m[1];
+  if (authorization.length === 1) {
+    bearer = bearerToken((authorization[0] as string).trim());
+    if (bearer === undefined) return undefined;
   }
   const header = serviceToken[0]?.trim();
   if (header !== undefined && (header === '' || header.includes(','))) return undefined;
   if (bearer !== undefined && header !== undefined && bearer !== header) return undefined;
   return bearer ?? header;
+}
+
+/** `Bearer <token>` (scheme in any case, one space) → the token: one or more characters, no white space or comma. */
+function bearerToken(value: string): string | undefined {
+  if (value.length < 8 || value.charCodeAt(6) !== 0x20 || value.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
+  for (let i = 7; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (
+      c === 0x2c ||
+      c <= 0x20 ||
+      (c >= 0x7f && c <= 0xa0) ||
+      c === 0x1680 ||
+      (c >= 0x2000 && c <= 0x200a) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      c === 0x202f ||
+      c === 0x205f ||
+      c === 0x3000 ||
+      c === 0xfeff
+    ) {
+      return undefined;
+    }
+  }
+  return value.slice(7);
 }
 
 export type Verifier = (req: VerifyRequest) => Answer | Promise<Answer>;

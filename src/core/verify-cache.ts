@@ -66,6 +66,44 @@ function lru<V extends {}>(max: number, ttl: number, clock: Clock): LRUCache<str
 
 const pairKey = (c: DeviceCredential): string => c.deviceId + c.secret;
 
+/**
+ * The whole-answer cache: a plain Map with an expiry per entry, bounded by dropping the oldest entry. Cheaper per
+ * hit than an LRU (no reordering), and recency does not matter here: an entry lives for the positive TTL anyway.
+ */
+class AnswerMap {
+  readonly #entries = new Map<string, { readonly answer: CachedAnswer; readonly expiresAt: number }>();
+  readonly #max: number;
+  readonly #ttlInMs: number;
+  readonly #clock: Clock;
+
+  constructor(max: number, ttlInMs: number, clock: Clock) {
+    this.#max = max;
+    this.#ttlInMs = ttlInMs;
+    this.#clock = clock;
+  }
+
+  get(key: string): CachedAnswer | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt > this.#clock.now()) return entry.answer;
+    this.#entries.delete(key);
+    return undefined;
+  }
+
+  set(key: string, answer: CachedAnswer): void {
+    this.#entries.delete(key);
+    if (this.#entries.size >= this.#max) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(key, { answer, expiresAt: this.#clock.now() + this.#ttlInMs });
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
 export class VerifyCache implements CacheInvalidation {
   readonly #stats = { negativeHits: 0, positiveHits: 0, misses: 0 };
   /**
@@ -83,14 +121,17 @@ export class VerifyCache implements CacheInvalidation {
    * Whole answers for exact requests, so a warm /verify is one look-up. Filled only from the three caches above
    * having agreed (never for junk, which stays in the negative cache), and emptied by every invalidation.
    */
-  readonly #answers: LRUCache<string, CachedAnswer> | undefined;
+  readonly #answers: AnswerMap | undefined;
 
   constructor(options: CacheOptions, clock: Clock) {
     this.#negative = lru(options.negativeMaxEntries, options.negativeTtlInMs, clock);
     this.#devices = lru(options.positiveMaxEntries, options.positiveTtlInMs, clock);
     this.#callers = lru(Math.min(options.positiveMaxEntries, 1_000), options.positiveTtlInMs, clock);
     this.#decisions = lru(options.positiveMaxEntries, options.positiveTtlInMs, clock);
-    this.#answers = lru(options.positiveMaxEntries, options.positiveTtlInMs, clock);
+    this.#answers =
+      options.positiveTtlInMs > 0 && options.positiveMaxEntries > 0
+        ? new AnswerMap(options.positiveMaxEntries, options.positiveTtlInMs, clock)
+        : undefined;
   }
 
   get stats(): CacheStats {

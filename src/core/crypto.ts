@@ -124,4 +124,5 @@ export class UnreadableSecretError extends Error {
 export const sealContext = {
   totpSecret: (userId: number) => `users.totp_secret:${userId}`,
   grantToken: (userId: number, serviceId: number) => `grants.token:${userId}:${serviceId}`,
+  pendingTotpSecret: (inviteTokenHash: string) => `invites.pending_totp:${inviteTokenHash}`,
 } as const;

@@ -10,11 +10,13 @@ export interface User {
   readonly email: string;
   readonly username: string | null;
   readonly role: Role;
-  /** Sealed with `sealContext.totpSecret(id)`. */
+  /** Sealed with `sealContext.totpSecret(id)`; empty when the account has no TOTP secret (enrolled by passkey). */
   readonly totpSecretSealed: string;
   /** The last TOTP step that logged in; no code at or before it is accepted again. */
   readonly lastTotpStep: number | null;
   readonly createdAt: number;
+  /** Codes are refused: the account signs in with a passkey only. */
+  readonly passkeyOnly: boolean;
 }
 
 export interface Device {
@@ -57,6 +59,49 @@ export interface ProxyToken {
   readonly createdAt: number;
 }
 
+/** A WebAuthn credential. Its public key and counter are what a sign-in checks; nothing here is secret. */
+export interface Passkey {
+  readonly id: number;
+  readonly userId: number;
+  /** base64url, as the authenticator made it. */
+  readonly credentialId: string;
+  /** The COSE public key, base64url. */
+  readonly publicKey: string;
+  /** The authenticator's signature counter; 0 for authenticators that keep none. */
+  readonly signCount: number;
+  readonly transports: readonly string[];
+  readonly name: string;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+}
+
+export type NewPasskey = Omit<Passkey, 'id' | 'lastUsedAt'>;
+
+/** A one-time enrolment link. Only a hash of its token is stored. */
+export interface Invite {
+  readonly id: number;
+  readonly tokenHash: string;
+  readonly userId: number;
+  /** The TOTP secret the link offers, sealed with `sealContext.pendingTotpSecret(tokenHash)`; `null` if none. */
+  readonly pendingTotpSealed: string | null;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly usedAt: number | null;
+}
+
+export type ChallengePurpose = 'sign-in' | 'register' | 'enroll';
+
+/** A WebAuthn challenge in flight, bound to the browser that asked for it by a cookie handle (only its hash here). */
+export interface WebAuthnChallenge {
+  readonly handleHash: string;
+  /** base64url, as sent to the browser. */
+  readonly challenge: string;
+  readonly purpose: ChallengePurpose;
+  /** Whose credential is being created (`register`, `enroll`); `null` for a sign-in. */
+  readonly userId: number | null;
+  readonly expiresAt: number;
+}
+
 /** A unique name or email is already taken. */
 export class ConflictError extends Error {
   override readonly name = 'ConflictError';
@@ -73,6 +118,58 @@ export interface UserStore {
   deleteByEmail(email: string): Promise<boolean>;
   /** Atomically moves the replay guard forward; `false` if `step` is not newer than the stored one. */
   advanceTotpStep(userId: number, step: number): Promise<boolean>;
+  /** Turns code sign-in off (`true`) or on again; `false` if there is no such user. */
+  setPasskeyOnly(userId: number, passkeyOnly: boolean): Promise<boolean>;
+}
+
+/** `abandoned`: the caller stopped waiting before the commit, so nothing was committed (as for codes). */
+export type SignInWrite = 'created' | 'refused' | 'abandoned';
+
+export interface PasskeyStore {
+  /** Throws `ConflictError` when the credential id is already registered (to anyone). */
+  create(passkey: NewPasskey): Promise<Passkey>;
+  findByCredentialId(credentialId: string): Promise<Passkey | undefined>;
+  /** Every passkey, or one user's, oldest first. */
+  list(userId?: number): Promise<Passkey[]>;
+  /** Renames the passkey if it belongs to `userId`. */
+  rename(userId: number, id: number, name: string): Promise<boolean>;
+  /** Deletes the passkey; with `userId`, only if it belongs to that user. */
+  delete(id: number, userId?: number): Promise<boolean>;
+  /**
+   * A sign-in with a passkey, in one transaction: moves its counter to `signCount` and stamps its last use, then
+   * adds the device. The counter must move forwards (or stay 0 on an authenticator that keeps none): `refused`
+   * when it did not, or the passkey is gone; nothing is written then.
+   */
+  signIn(passkeyId: number, signCount: number, device: Omit<Device, 'lastSeenAt'>, stillWanted: () => boolean): Promise<SignInWrite>;
+}
+
+export interface InviteStore {
+  /** Adds the invite and deletes the user's earlier ones, in one transaction: a newer invite voids older ones. */
+  create(invite: Omit<Invite, 'id' | 'usedAt'>): Promise<Invite>;
+  findByTokenHash(tokenHash: string): Promise<Invite | undefined>;
+  /** Invites not used and not expired at `now`. */
+  listPending(now: number): Promise<Invite[]>;
+  /**
+   * Redeems the invite in one transaction: marks it used (only if unused and unexpired at `now`), then replaces
+   * the user's TOTP secret (`totp`, confirmed by a first code at `step`) or adds their passkey, and adds the
+   * device. `refused` when the invite was no longer valid: nothing is written then.
+   */
+  redeem(input: {
+    readonly tokenHash: string;
+    readonly now: number;
+    readonly device: Omit<Device, 'lastSeenAt'>;
+    readonly totp?: { readonly sealed: string; readonly step: number };
+    readonly passkey?: NewPasskey;
+    readonly stillWanted: () => boolean;
+  }): Promise<SignInWrite>;
+}
+
+export interface ChallengeStore {
+  create(challenge: WebAuthnChallenge): Promise<void>;
+  /** Removes the challenge and returns it: of any number of callers exactly one gets it. Expiry is the caller's check. */
+  take(handleHash: string): Promise<WebAuthnChallenge | undefined>;
+  /** Deletes challenges that expired before `before`. */
+  prune(before: number): Promise<number>;
 }
 
 export interface DeviceStore {
@@ -149,6 +246,9 @@ export interface Store {
   readonly grants: GrantStore;
   readonly proxyTokens: ProxyTokenStore;
   readonly loginFailures: LoginFailureStore;
+  readonly passkeys: PasskeyStore;
+  readonly invites: InviteStore;
+  readonly challenges: ChallengeStore;
   /** The device with its user (if `deviceId` is given), the service by name, and their grant: one query. */
   lookupForVerify(deviceId: string | undefined, serviceName: string | undefined): Promise<VerifyLookup>;
   /** Cheap round trip for readiness checks. */

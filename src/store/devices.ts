@@ -6,9 +6,10 @@ import { affected } from './sql-helpers.js';
 import { findDeviceWithUser } from './verify-lookup.js';
 
 /** Thrown inside a transaction to roll it back when its caller stopped waiting. */
-const ABANDONED = new Error('abandoned by the caller');
+export const ABANDONED = new Error('abandoned by the caller');
 
-const newRow = (d: Omit<Device, 'lastSeenAt'>) => ({
+/** A new device's row. */
+export const newDeviceRow = (d: Omit<Device, 'lastSeenAt'>) => ({
   id: d.id,
   user_id: d.userId,
   signature: d.signature,
@@ -21,7 +22,7 @@ export function createDeviceStore(database: OpenDatabase): DeviceStore {
   const { db } = database;
   return {
     async create(d) {
-      await db.insertInto('devices').values(newRow(d)).execute();
+      await db.insertInto('devices').values(newDeviceRow(d)).execute();
     },
     async addWithCodeStep(d, step, stillWanted) {
       try {
@@ -33,7 +34,7 @@ export function createDeviceStore(database: OpenDatabase): DeviceStore {
             .where((eb) => eb.or([eb('last_totp_step', 'is', null), eb('last_totp_step', '<', step)]))
             .executeTakeFirst();
           if (!affected(advanced)) return 'replayed' as const;
-          await trx.insertInto('devices').values(newRow(d)).execute();
+          await trx.insertInto('devices').values(newDeviceRow(d)).execute();
           if (!stillWanted()) throw ABANDONED;
           return 'created' as const;
         });

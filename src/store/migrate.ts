@@ -150,13 +150,16 @@ async function migrateMysql(db: Kysely<Database>, migrations: readonly Migration
             .execute();
         }
         for (let i = row?.statements_done ?? 0; i < m.statements.length; i++) {
+          const statement = m.statements[i] as string;
           try {
-            await sql.raw(m.statements[i] as string).execute(conn);
+            await sql.raw(statement).execute(conn);
           } catch (err) {
-            throw new Error(
-              `migration ${m.version}, statement ${i + 1} of ${m.statements.length} failed; the statements before it are recorded, fix the cause and run again`,
-              { cause: err },
-            );
+            if (!isAlreadyAddedColumn(statement, err)) {
+              throw new Error(
+                `migration ${m.version}, statement ${i + 1} of ${m.statements.length} failed; the statements before it are recorded, fix the cause and run again`,
+                { cause: err },
+              );
+            }
           }
           await conn
             .updateTable('schema_migrations')
@@ -174,6 +177,14 @@ async function migrateMysql(db: Kysely<Database>, migrations: readonly Migration
       await sql`SELECT RELEASE_LOCK(${LOCK_NAME})`.execute(conn);
     }
   });
+}
+
+/**
+ * MySQL 8 has no `ADD COLUMN IF NOT EXISTS`: when a run stopped after such an ALTER but before recording it, the
+ * next run meets "duplicate column" (1060), which means the statement was applied.
+ */
+function isAlreadyAddedColumn(statement: string, err: unknown): boolean {
+  return /^ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\b/i.test(statement) && (err as { errno?: unknown })?.errno === 1060;
 }
 
 /** Whether every known migration has been applied (for readiness). */

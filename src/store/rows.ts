@@ -1,8 +1,17 @@
 // Row → domain mapping, one function per entity: the entity stores read rows (schema.ts) and hand out only these.
 import type { Selectable } from 'kysely';
 import type { TokenAlg } from '../core/crypto.js';
-import type { Device, Grant, ProxyToken, Service, User } from '../core/ports.js';
-import type { DevicesTable, GrantsTable, ProxyTokensTable, ServicesTable, UsersTable } from './schema.js';
+import type { ChallengePurpose, Device, Grant, Invite, Passkey, ProxyToken, Service, User, WebAuthnChallenge } from '../core/ports.js';
+import type {
+  DevicesTable,
+  GrantsTable,
+  InvitesTable,
+  PasskeysTable,
+  ProxyTokensTable,
+  ServicesTable,
+  UsersTable,
+  WebauthnChallengesTable,
+} from './schema.js';
 
 export const toUser = (r: Selectable<UsersTable>): User => ({
   id: Number(r.id),
@@ -12,6 +21,7 @@ export const toUser = (r: Selectable<UsersTable>): User => ({
   totpSecretSealed: r.totp_secret_sealed,
   lastTotpStep: r.last_totp_step === null ? null : Number(r.last_totp_step),
   createdAt: Number(r.created_at),
+  passkeyOnly: Number(r.passkey_only) === 1,
 });
 
 export const toDevice = (r: Selectable<DevicesTable>): Device => ({
@@ -47,6 +57,39 @@ export const toGrant = (r: Selectable<GrantsTable>): Grant => ({
   createdAt: Number(r.created_at),
 });
 
+export const toPasskey = (r: Selectable<PasskeysTable>): Passkey => ({
+  id: Number(r.id),
+  userId: Number(r.user_id),
+  credentialId: r.credential_id,
+  publicKey: r.public_key,
+  signCount: Number(r.sign_count),
+  transports: r.transports === '' ? [] : r.transports.split(','),
+  name: r.name,
+  createdAt: Number(r.created_at),
+  lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+});
+
+export const toInvite = (r: Selectable<InvitesTable>): Invite => ({
+  id: Number(r.id),
+  tokenHash: r.token_hash,
+  userId: Number(r.user_id),
+  pendingTotpSealed: r.pending_totp_sealed,
+  createdAt: Number(r.created_at),
+  expiresAt: Number(r.expires_at),
+  usedAt: r.used_at === null ? null : Number(r.used_at),
+});
+
+const PURPOSES: readonly ChallengePurpose[] = ['sign-in', 'register', 'enroll'];
+
+export const toChallenge = (r: Selectable<WebauthnChallengesTable>): WebAuthnChallenge => ({
+  handleHash: r.handle_hash,
+  challenge: r.challenge,
+  // The column's CHECK allows only these; anything else would be a sign-in challenge, the least privileged.
+  purpose: PURPOSES.find((p) => p === r.purpose) ?? 'sign-in',
+  userId: r.user_id === null ? null : Number(r.user_id),
+  expiresAt: Number(r.expires_at),
+});
+
 /** A table's columns renamed `<prefix><column>`, as a join selects them when two tables share column names. */
 export type Prefixed<P extends string, Row> = { [K in keyof Row & string as `${P}${K}`]: Row[K] };
 
@@ -58,7 +101,8 @@ export const DEVICE_WITH_USER_COLUMNS = `
   d.id AS d_id, d.user_id AS d_user_id, d.signature AS d_signature, d.device_type AS d_device_type,
   d.created_at AS d_created_at, d.last_seen_at AS d_last_seen_at,
   u.id AS u_id, u.email AS u_email, u.username AS u_username, u.role AS u_role,
-  u.totp_secret_sealed AS u_totp_secret_sealed, u.last_totp_step AS u_last_totp_step, u.created_at AS u_created_at`;
+  u.totp_secret_sealed AS u_totp_secret_sealed, u.last_totp_step AS u_last_totp_step, u.created_at AS u_created_at,
+  u.passkey_only AS u_passkey_only`;
 
 export const toDeviceWithUser = (r: DeviceWithUserRow): { device: Device; user: User } => ({
   device: toDevice({
@@ -77,5 +121,6 @@ export const toDeviceWithUser = (r: DeviceWithUserRow): { device: Device; user: 
     totp_secret_sealed: r.u_totp_secret_sealed,
     last_totp_step: r.u_last_totp_step,
     created_at: r.u_created_at,
+    passkey_only: r.u_passkey_only,
   }),
 });

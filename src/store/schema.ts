@@ -9,6 +9,8 @@ export interface UsersTable {
   totp_secret_sealed: string;
   last_totp_step: number | null;
   created_at: number;
+  /** 0 or 1 (no boolean type on every dialect). */
+  passkey_only: Generated<number>;
 }
 
 export interface DevicesTable {
@@ -54,6 +56,36 @@ export interface LoginFailuresTable {
   at: number;
 }
 
+export interface PasskeysTable {
+  id: Generated<number>;
+  user_id: number;
+  credential_id: string;
+  public_key: string;
+  sign_count: number;
+  transports: string;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface InvitesTable {
+  id: Generated<number>;
+  token_hash: string;
+  user_id: number;
+  pending_totp_sealed: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface WebauthnChallengesTable {
+  handle_hash: string;
+  challenge: string;
+  purpose: string;
+  user_id: number | null;
+  expires_at: number;
+}
+
 export interface SchemaMigrationsTable {
   version: string;
   statements_done: number;
@@ -68,5 +100,8 @@ export interface Database {
   grants: GrantsTable;
   proxy_tokens: ProxyTokensTable;
   login_failures: LoginFailuresTable;
+  passkeys: PasskeysTable;
+  invites: InvitesTable;
+  webauthn_challenges: WebauthnChallengesTable;
   schema_migrations: SchemaMigrationsTable;
 }

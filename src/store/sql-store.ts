@@ -5,7 +5,9 @@ import type { Store } from '../core/ports.js';
 import type { OpenDatabase } from './database.js';
 import { createDeviceStore } from './devices.js';
 import { createGrantStore } from './grants.js';
+import { createChallengeStore, createInviteStore } from './invites.js';
 import { createLoginFailureStore } from './login-failures.js';
+import { createPasskeyStore } from './passkeys.js';
 import { createProxyTokenStore, createServiceStore } from './services.js';
 import { createUserStore } from './users.js';
 import { createVerifyLookup } from './verify-lookup.js';
@@ -19,6 +21,9 @@ export function createSqlStore(database: OpenDatabase): Store {
     grants: createGrantStore(database),
     proxyTokens: createProxyTokenStore(database),
     loginFailures: createLoginFailureStore(database),
+    passkeys: createPasskeyStore(database),
+    invites: createInviteStore(database),
+    challenges: createChallengeStore(database),
     lookupForVerify: createVerifyLookup(database),
     async ping() {
       await sql`SELECT 1`.execute(db);

@@ -21,7 +21,7 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
           );
           const sealed = sealSecret(id);
           await trx.updateTable('users').set({ totp_secret_sealed: sealed }).where('id', '=', id).execute();
-          return { id, ...input, totpSecretSealed: sealed, lastTotpStep: null };
+          return { id, ...input, totpSecretSealed: sealed, lastTotpStep: null, passkeyOnly: false };
         }),
       );
     },
@@ -43,6 +43,16 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
         .where((eb) => eb.or([eb('last_totp_step', 'is', null), eb('last_totp_step', '<', step)]))
         .executeTakeFirst();
       return affected(r);
+    },
+    async setPasskeyOnly(userId, passkeyOnly) {
+      const r = await db
+        .updateTable('users')
+        .set({ passkey_only: passkeyOnly ? 1 : 0 })
+        .where('id', '=', userId)
+        .executeTakeFirst();
+      // MySQL counts changed rows only: setting the value it already has reports none, so look again.
+      if (affected(r)) return true;
+      return (await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
     },
   };
 }

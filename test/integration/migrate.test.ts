@@ -42,12 +42,22 @@ for (const dialect of DIALECTS) {
     it('applies every migration once, then reports them as already applied', async () => {
       tdb = await createTestDatabase(dialect);
       database = openDatabase(tdb.target);
-      expect((await migrate(database)).applied).toEqual(['001_init', '002_login_failures']);
+      expect((await migrate(database)).applied).toEqual(['001_init', '002_login_failures', '003_passkeys_invites']);
       expect(await isMigrated(database)).toBe(true);
       const again = await migrate(database);
       expect(again.applied).toEqual([]);
-      expect(again.alreadyApplied).toEqual(['001_init', '002_login_failures']);
-      for (const t of ['users', 'devices', 'services', 'grants', 'proxy_tokens', 'login_failures'])
+      expect(again.alreadyApplied).toEqual(['001_init', '002_login_failures', '003_passkeys_invites']);
+      for (const t of [
+        'users',
+        'devices',
+        'services',
+        'grants',
+        'proxy_tokens',
+        'login_failures',
+        'passkeys',
+        'invites',
+        'webauthn_challenges',
+      ])
         expect(await tableExists(database, t)).toBe(true);
     });
 
@@ -79,6 +89,22 @@ for (const dialect of DIALECTS) {
       for (const t of ['mig_a', 'mig_b', 'mig_c']) expect(await tableExists(database, t)).toBe(true);
     });
 
+    if (dialect === 'mysql')
+      it('finishes a run that added a column but stopped before recording it (MySQL 8 has no ADD COLUMN IF NOT EXISTS)', async () => {
+        tdb = await createTestDatabase(dialect);
+        database = openDatabase(tdb.target);
+        const add = 'ALTER TABLE mig_d ADD COLUMN y INT NOT NULL DEFAULT 0';
+        await migrate(database, [{ version: '901_test', statements: ['CREATE TABLE IF NOT EXISTS mig_d (x INT)'] }]);
+        await sql.raw(add).execute(database.db); // applied, as by a run that died before recording it
+        const report = await migrate(database, [{ version: '902_test', statements: [add, 'CREATE TABLE IF NOT EXISTS mig_e (x INT)'] }]);
+        expect(report.applied).toEqual(['902_test']);
+        expect(await tableExists(database, 'mig_e')).toBe(true);
+        // Any other failure of such a statement still stops the run.
+        await expect(migrate(database, [{ version: '903_test', statements: ['ALTER TABLE nosuch ADD COLUMN y INT'] }])).rejects.toThrow(
+          /903_test/,
+        );
+      });
+
     if (dialect === 'mysql' || dialect === 'postgres')
       it('lets only one instance migrate at a time', async () => {
         tdb = await createTestDatabase(dialect);
@@ -86,7 +112,7 @@ for (const dialect of DIALECTS) {
         const other = openDatabase(tdb.target);
         try {
           const [a, b] = await Promise.all([migrate(database), migrate(other)]);
-          expect([...a.applied, ...b.applied].sort()).toEqual(['001_init', '002_login_failures']);
+          expect([...a.applied, ...b.applied].sort()).toEqual(['001_init', '002_login_failures', '003_passkeys_invites']);
         } finally {
           await other.db.destroy();
         }

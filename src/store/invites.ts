@@ -1,0 +1,99 @@
+// The core's InviteStore and ChallengeStore over Kysely: one-time enrolment links, redeemed in one transaction
+// with what they set up, and the WebAuthn challenges in flight, each taken out exactly once.
+import type { ChallengeStore, InviteStore } from '../core/ports.js';
+import type { OpenDatabase } from './database.js';
+import { ABANDONED, newDeviceRow } from './devices.js';
+import { insertPasskey } from './passkeys.js';
+import { toChallenge, toInvite } from './rows.js';
+import { affected, exact, insertedId, uniquely } from './sql-helpers.js';
+
+export function createInviteStore(database: OpenDatabase): InviteStore {
+  const { db } = database;
+  return {
+    async create(invite) {
+      const id = await uniquely('invite', () =>
+        db.transaction().execute(async (trx) => {
+          // A newer invite voids the older ones: they go, so their links find nothing.
+          await trx.deleteFrom('invites').where('user_id', '=', invite.userId).execute();
+          return insertedId(
+            database.dialect,
+            trx.insertInto('invites').values({
+              token_hash: invite.tokenHash,
+              user_id: invite.userId,
+              pending_totp_sealed: invite.pendingTotpSealed,
+              created_at: invite.createdAt,
+              expires_at: invite.expiresAt,
+              used_at: null,
+            }),
+          );
+        }),
+      );
+      return { id, ...invite, usedAt: null };
+    },
+    async findByTokenHash(tokenHash) {
+      const row = await db.selectFrom('invites').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+      return row && exact(row.token_hash, tokenHash) ? toInvite(row) : undefined;
+    },
+    async listPending(now) {
+      const rows = await db
+        .selectFrom('invites')
+        .selectAll()
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .orderBy('id')
+        .execute();
+      return rows.map(toInvite);
+    },
+    async redeem({ tokenHash, now, device, totp, passkey, stillWanted }) {
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const used = await trx
+            .updateTable('invites')
+            .set({ used_at: now })
+            .where('token_hash', '=', tokenHash)
+            .where('user_id', '=', device.userId)
+            .where('used_at', 'is', null)
+            .where('expires_at', '>', now)
+            .executeTakeFirst();
+          if (!affected(used)) return 'refused' as const;
+          if (totp) {
+            await trx
+              .updateTable('users')
+              .set({ totp_secret_sealed: totp.sealed, last_totp_step: totp.step })
+              .where('id', '=', device.userId)
+              .execute();
+          }
+          if (passkey) await insertPasskey(database, trx, passkey);
+          await trx.insertInto('devices').values(newDeviceRow(device)).execute();
+          if (!stillWanted()) throw ABANDONED;
+          return 'created' as const;
+        });
+      } catch (err) {
+        if (err === ABANDONED) return 'abandoned';
+        throw err;
+      }
+    },
+  };
+}
+
+export function createChallengeStore({ db }: OpenDatabase): ChallengeStore {
+  return {
+    async create(c) {
+      await db
+        .insertInto('webauthn_challenges')
+        .values({ handle_hash: c.handleHash, challenge: c.challenge, purpose: c.purpose, user_id: c.userId, expires_at: c.expiresAt })
+        .execute();
+    },
+    async take(handleHash) {
+      const row = await db.selectFrom('webauthn_challenges').selectAll().where('handle_hash', '=', handleHash).executeTakeFirst();
+      if (!row || !exact(row.handle_hash, handleHash)) return undefined;
+      // Whoever deletes the row owns the challenge: of parallel takers exactly one sees a deleted row.
+      const deleted = await db.deleteFrom('webauthn_challenges').where('handle_hash', '=', handleHash).executeTakeFirst();
+      return affected(deleted) ? toChallenge(row) : undefined;
+    },
+    async prune(before) {
+      const r = await db.deleteFrom('webauthn_challenges').where('expires_at', '<', before).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+  };
+}

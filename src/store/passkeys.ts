@@ -1,0 +1,80 @@
+// The core's PasskeyStore over Kysely: WebAuthn credentials, and the sign-in that moves a credential's counter
+// forwards and adds a device in one transaction.
+import type { Transaction } from 'kysely';
+import type { NewPasskey, PasskeyStore } from '../core/ports.js';
+import type { OpenDatabase } from './database.js';
+import { ABANDONED, newDeviceRow } from './devices.js';
+import { toPasskey } from './rows.js';
+import type { Database } from './schema.js';
+import { affected, exact, insertedId, uniquely } from './sql-helpers.js';
+
+/** Inserts a passkey in `trx`; shared with the invite store (a passkey made while redeeming an invite). */
+export async function insertPasskey(database: OpenDatabase, trx: Transaction<Database>, p: NewPasskey): Promise<number> {
+  return insertedId(
+    database.dialect,
+    trx.insertInto('passkeys').values({
+      user_id: p.userId,
+      credential_id: p.credentialId,
+      public_key: p.publicKey,
+      sign_count: p.signCount,
+      transports: p.transports.join(','),
+      name: p.name,
+      created_at: p.createdAt,
+      last_used_at: null,
+    }),
+  );
+}
+
+export function createPasskeyStore(database: OpenDatabase): PasskeyStore {
+  const { db } = database;
+  const findById = async (id: number) => {
+    const row = await db.selectFrom('passkeys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toPasskey(row) : undefined;
+  };
+  return {
+    async create(p) {
+      const id = await uniquely('passkey', () => db.transaction().execute((trx) => insertPasskey(database, trx, p)));
+      return { id, ...p, lastUsedAt: null };
+    },
+    async findByCredentialId(credentialId) {
+      const row = await db.selectFrom('passkeys').selectAll().where('credential_id', '=', credentialId).executeTakeFirst();
+      return row && exact(row.credential_id, credentialId) ? toPasskey(row) : undefined;
+    },
+    async list(userId) {
+      let q = db.selectFrom('passkeys').selectAll().orderBy('created_at').orderBy('id');
+      if (userId !== undefined) q = q.where('user_id', '=', userId);
+      return (await q.execute()).map(toPasskey);
+    },
+    async rename(userId, id, name) {
+      await db.updateTable('passkeys').set({ name }).where('id', '=', id).where('user_id', '=', userId).execute();
+      // MySQL counts changed rows only (a rename to the same name changes none), so look instead.
+      return (await findById(id))?.userId === userId;
+    },
+    async delete(id, userId) {
+      let q = db.deleteFrom('passkeys').where('id', '=', id);
+      if (userId !== undefined) q = q.where('user_id', '=', userId);
+      return affected(await q.executeTakeFirst());
+    },
+    async signIn(passkeyId, signCount, device, stillWanted) {
+      try {
+        return await db.transaction().execute(async (trx) => {
+          // Forwards only; an authenticator that keeps no counter reports 0 every time, and stays at 0.
+          const moved = await trx
+            .updateTable('passkeys')
+            .set({ sign_count: signCount, last_used_at: device.createdAt })
+            .where('id', '=', passkeyId)
+            .where('user_id', '=', device.userId)
+            .where('sign_count', signCount === 0 ? '=' : '<', signCount)
+            .executeTakeFirst();
+          if (!affected(moved)) return 'refused' as const;
+          await trx.insertInto('devices').values(newDeviceRow(device)).execute();
+          if (!stillWanted()) throw ABANDONED;
+          return 'created' as const;
+        });
+      } catch (err) {
+        if (err === ABANDONED) return 'abandoned';
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,196 @@
+// The contract of the passkey, invite and challenge stores, run against every database: what the core relies on
+// for single use (invites, challenges), a counter that only moves forwards, and cascades must hold on each.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConflictError, type NewPasskey, type Store } from '../../src/core/ports.js';
+import { openDatabase } from '../../src/store/database.js';
+import { migrate } from '../../src/store/migrate.js';
+import { createSqlStore } from '../../src/store/sql-store.js';
+import { createTestDatabase, DIALECTS, skipReason, type TestDatabase } from '../support/databases.js';
+
+const hex = (c: string) => c.repeat(32);
+let nextDevice = 0;
+const device = (userId: number, createdAt = 10) => ({
+  id: (++nextDevice).toString(16).padStart(32, '0'),
+  userId,
+  signature: 'f'.repeat(64),
+  deviceType: 'Test',
+  createdAt,
+});
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect))(`passkey, invite and challenge stores on ${dialect}`, () => {
+    let tdb: TestDatabase;
+    let store: Store;
+
+    beforeAll(async () => {
+      tdb = await createTestDatabase(dialect);
+      const database = openDatabase(tdb.target);
+      await migrate(database);
+      store = createSqlStore(database);
+    });
+    afterAll(async () => {
+      await store?.close();
+      await tdb?.drop();
+    });
+
+    const addUser = (email: string) =>
+      store.users.create({ email, username: null, role: 'user', createdAt: 1 }, (id) => `sealed-for-${id}`);
+    const passkey = (userId: number, credentialId: string, signCount = 0): NewPasskey => ({
+      userId,
+      credentialId,
+      publicKey: 'pQECAyYgASFYIA',
+      signCount,
+      transports: ['internal', 'hybrid'],
+      name: 'Laptop',
+      createdAt: 5,
+    });
+
+    it('stores passkeys, finds them by exact credential id, renames and removes only the owner’s', async () => {
+      const u = await addUser('pk@example.com');
+      const other = await addUser('pk-other@example.com');
+      const p = await store.passkeys.create(passkey(u.id, 'Cred-AbC_1'));
+      expect(await store.passkeys.findByCredentialId('Cred-AbC_1')).toEqual(p);
+      expect(p.transports).toEqual(['internal', 'hybrid']);
+      // base64url is case-sensitive: another case is another credential.
+      expect(await store.passkeys.findByCredentialId('cred-abc_1')).toBeUndefined();
+      expect(await store.passkeys.findByCredentialId('Cred-AbC_1 ')).toBeUndefined();
+      await expect(store.passkeys.create(passkey(other.id, 'Cred-AbC_1'))).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.passkeys.rename(other.id, p.id, 'Stolen')).toBe(false);
+      expect(await store.passkeys.rename(u.id, p.id, 'Phone')).toBe(true);
+      expect(await store.passkeys.rename(u.id, p.id, 'Phone')).toBe(true);
+      expect((await store.passkeys.list(u.id)).map((x) => x.name)).toEqual(['Phone']);
+      expect(await store.passkeys.delete(p.id, other.id)).toBe(false);
+      expect(await store.passkeys.delete(p.id, u.id)).toBe(true);
+      expect(await store.passkeys.findByCredentialId('Cred-AbC_1')).toBeUndefined();
+    });
+
+    it('signs in with a passkey only when its counter moves forwards, adding the device in the same transaction', async () => {
+      const u = await addUser('counter@example.com');
+      const p = await store.passkeys.create(passkey(u.id, 'counted', 5));
+      const d1 = device(u.id, 100);
+      expect(await store.passkeys.signIn(p.id, 6, d1, () => true)).toBe('created');
+      expect((await store.devices.findWithUser(d1.id))?.user.id).toBe(u.id);
+      const after = await store.passkeys.findByCredentialId('counted');
+      expect(after?.signCount).toBe(6);
+      expect(after?.lastUsedAt).toBe(100);
+      // Equal or lower: refused, and no device.
+      for (const count of [6, 3, 0]) {
+        const d = device(u.id);
+        expect(await store.passkeys.signIn(p.id, count, d, () => true)).toBe('refused');
+        expect(await store.devices.findWithUser(d.id)).toBeUndefined();
+      }
+      // Of parallel sign-ins with one counter value exactly one wins.
+      const raced = await Promise.all(Array.from({ length: 8 }, () => store.passkeys.signIn(p.id, 7, device(u.id), () => true)));
+      expect(raced.filter((r) => r === 'created')).toHaveLength(1);
+      // Abandoned: nothing committed, the counter stays.
+      const late = device(u.id);
+      expect(await store.passkeys.signIn(p.id, 9, late, () => false)).toBe('abandoned');
+      expect(await store.devices.findWithUser(late.id)).toBeUndefined();
+      expect((await store.passkeys.findByCredentialId('counted'))?.signCount).toBe(7);
+      // Another user's device never rides on this passkey.
+      const other = await addUser('counter-other@example.com');
+      expect(await store.passkeys.signIn(p.id, 10, device(other.id), () => true)).toBe('refused');
+    });
+
+    it('lets an authenticator without a counter (always 0) sign in again and again', async () => {
+      const u = await addUser('zero@example.com');
+      const p = await store.passkeys.create(passkey(u.id, 'zero', 0));
+      expect(await store.passkeys.signIn(p.id, 0, device(u.id), () => true)).toBe('created');
+      expect(await store.passkeys.signIn(p.id, 0, device(u.id), () => true)).toBe('created');
+      // Once it counts, it may not go back to 0.
+      expect(await store.passkeys.signIn(p.id, 1, device(u.id), () => true)).toBe('created');
+      expect(await store.passkeys.signIn(p.id, 0, device(u.id), () => true)).toBe('refused');
+    });
+
+    it('turns passkey-only on and off, and reports unknown users', async () => {
+      const u = await addUser('only@example.com');
+      expect((await store.users.findByEmail('only@example.com'))?.passkeyOnly).toBe(false);
+      expect(await store.users.setPasskeyOnly(u.id, true)).toBe(true);
+      expect(await store.users.setPasskeyOnly(u.id, true)).toBe(true);
+      expect((await store.users.findByEmail('only@example.com'))?.passkeyOnly).toBe(true);
+      // The device look-up (the /verify cold path) reads the same user.
+      const d = device(u.id);
+      await store.devices.create(d);
+      expect((await store.devices.findWithUser(d.id))?.user.passkeyOnly).toBe(true);
+      expect(await store.users.setPasskeyOnly(u.id, false)).toBe(true);
+      expect((await store.users.findByEmail('only@example.com'))?.passkeyOnly).toBe(false);
+      expect(await store.users.setPasskeyOnly(999_999, true)).toBe(false);
+    });
+
+    const invite = (userId: number, tokenHash: string, expiresAt = 1_000) => ({
+      tokenHash,
+      userId,
+      pendingTotpSealed: `pending-${tokenHash}`,
+      createdAt: 1,
+      expiresAt,
+    });
+
+    it('keeps one invite per user: a newer one voids the older', async () => {
+      const u = await addUser('invited@example.com');
+      const first = await store.invites.create(invite(u.id, hex('1')));
+      expect(await store.invites.findByTokenHash(hex('1'))).toEqual(first);
+      await store.invites.create(invite(u.id, hex('2')));
+      expect(await store.invites.findByTokenHash(hex('1'))).toBeUndefined();
+      expect((await store.invites.findByTokenHash(hex('2')))?.userId).toBe(u.id);
+      expect((await store.invites.listPending(500)).filter((i) => i.userId === u.id).map((i) => i.tokenHash)).toEqual([hex('2')]);
+      expect((await store.invites.listPending(1_000)).filter((i) => i.userId === u.id)).toEqual([]);
+      await expect(store.invites.create(invite((await addUser('dup@example.com')).id, hex('2')))).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('redeems an invite once, before it expires, replacing the TOTP secret and adding the device together', async () => {
+      const u = await addUser('redeem@example.com');
+      await store.invites.create(invite(u.id, hex('3'), 1_000));
+      const d = device(u.id);
+      const redeem = (now: number, dev = device(u.id), stillWanted = () => true) =>
+        store.invites.redeem({ tokenHash: hex('3'), now, device: dev, totp: { sealed: 'new-sealed', step: 42 }, stillWanted });
+      expect(await redeem(1_000)).toBe('refused'); // expired at 1000
+      expect(await redeem(500, d, () => false)).toBe('abandoned');
+      expect((await store.users.findByEmail('redeem@example.com'))?.totpSecretSealed).toBe(`sealed-for-${u.id}`);
+      const raced = await Promise.all(Array.from({ length: 6 }, () => redeem(500)));
+      expect(raced.filter((r) => r === 'created')).toHaveLength(1);
+      const user = await store.users.findByEmail('redeem@example.com');
+      expect(user?.totpSecretSealed).toBe('new-sealed');
+      expect(user?.lastTotpStep).toBe(42);
+      expect((await store.invites.findByTokenHash(hex('3')))?.usedAt).toBe(500);
+      expect(await redeem(501)).toBe('refused');
+      expect(await store.devices.list(u.id)).toHaveLength(1);
+    });
+
+    it('redeems an invite with a passkey, and never for another user', async () => {
+      const u = await addUser('redeem-pk@example.com');
+      const other = await addUser('redeem-pk-other@example.com');
+      await store.invites.create(invite(u.id, hex('4')));
+      const tokenHash = hex('4');
+      expect(await store.invites.redeem({ tokenHash, now: 2, device: device(other.id), stillWanted: () => true })).toBe('refused');
+      const p = passkey(u.id, 'from-invite');
+      expect(await store.invites.redeem({ tokenHash, now: 2, device: device(u.id), passkey: p, stillWanted: () => true })).toBe('created');
+      expect((await store.passkeys.findByCredentialId('from-invite'))?.userId).toBe(u.id);
+      expect((await store.users.findByEmail('redeem-pk@example.com'))?.totpSecretSealed).toBe(`sealed-for-${u.id}`);
+    });
+
+    it('hands a challenge out once: of parallel takers exactly one gets it', async () => {
+      const u = await addUser('challenge@example.com');
+      const c = { handleHash: hex('c'), challenge: 'q'.repeat(43), purpose: 'register' as const, userId: u.id, expiresAt: 300 };
+      await store.challenges.create(c);
+      const taken = await Promise.all(Array.from({ length: 6 }, () => store.challenges.take(hex('c'))));
+      expect(taken.filter((t) => t !== undefined)).toEqual([c]);
+      expect(await store.challenges.take(hex('c'))).toBeUndefined();
+      await store.challenges.create({ ...c, handleHash: hex('d'), purpose: 'sign-in', userId: null, expiresAt: 100 });
+      await store.challenges.create({ ...c, handleHash: hex('e'), expiresAt: 400 });
+      expect(await store.challenges.prune(200)).toBe(1);
+      expect(await store.challenges.take(hex('d'))).toBeUndefined();
+      expect((await store.challenges.take(hex('e')))?.purpose).toBe('register');
+    });
+
+    it('deleting a user removes their passkeys, invites and challenges', async () => {
+      const u = await addUser('gone@example.com');
+      await store.passkeys.create(passkey(u.id, 'gone-cred'));
+      await store.invites.create(invite(u.id, hex('5')));
+      await store.challenges.create({ handleHash: hex('f'), challenge: 'x', purpose: 'enroll', userId: u.id, expiresAt: 300 });
+      expect(await store.users.deleteByEmail('gone@example.com')).toBe(true);
+      expect(await store.passkeys.findByCredentialId('gone-cred')).toBeUndefined();
+      expect(await store.invites.findByTokenHash(hex('5'))).toBeUndefined();
+      expect(await store.challenges.take(hex('f'))).toBeUndefined();
+    });
+  });
+}

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import * as v from 'valibot';
 import type { EncryptionKey } from './core/crypto.js';
+import { type RelyingParty, relyingParty } from './core/relying-party.js';
 import type { CacheOptions } from './core/verify-cache.js';
 import { type DatabaseTarget, parseDatabaseUrl } from './store/database.js';
 
@@ -39,6 +40,10 @@ export interface Config {
   /** Hosts a return URL may point to; a leading dot means the domain and its subdomains. */
   readonly redirectAllowedHosts: readonly string[];
   readonly totpIssuer: string;
+  /** How long an invite link works. */
+  readonly inviteLifetimeInHours: number;
+  /** Who passkeys belong to; `undefined` when PUBLIC_URL names an IP address (passkeys are off then). */
+  readonly relyingParty: RelyingParty | undefined;
   /** When set, /metrics needs this bearer token. */
   readonly metricsToken: string | undefined;
   readonly cache: CacheOptions;
@@ -148,6 +153,7 @@ const EnvSchema = v.looseObject({
     ),
   ),
   TOTP_ISSUER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(64)), 'passwordless-auth'),
+  INVITE_LIFETIME_HOURS: v.optional(intIn(1, 720), '72'),
   VERIFY_CACHE_TTL_SECONDS: v.optional(intIn(0, 3600), '5'),
   VERIFY_CACHE_MAX_ENTRIES: v.optional(intIn(0, 10_000_000), '10000'),
   NEGATIVE_CACHE_TTL_SECONDS: v.optional(intIn(0, 86_400), '60'),
@@ -286,6 +292,12 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
   const defaultHosts = [new URL(publicUrl).hostname, new URL(landingUrl).hostname, ...(rawDomain ? [`.${rawDomain}`] : [])];
   const redirectAllowedHosts = [...new Set((e.REDIRECT_ALLOWED_HOSTS ?? defaultHosts).map((h) => h.toLowerCase()))];
 
+  const rp = relyingParty({ publicUrl, cookieDomain: rawDomain || undefined, insecureHttp, name: e.TOTP_ISSUER });
+  // A PUBLIC_URL left to its default (the reference's .env has none) turns passkeys off instead of failing.
+  if ('problem' in rp && e.PUBLIC_URL !== undefined) problems.push(rp.problem);
+  else if ('problem' in rp) notices.push(`${rp.problem}; passkeys are off until PUBLIC_URL is set`);
+  if ('unavailable' in rp) notices.push(rp.unavailable);
+
   if (problems.length > 0 || !database) throw new ConfigError(problems);
   if (insecureHttp) {
     notices.push(
@@ -313,6 +325,8 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     trustedProxies,
     redirectAllowedHosts,
     totpIssuer: e.TOTP_ISSUER,
+    inviteLifetimeInHours: e.INVITE_LIFETIME_HOURS,
+    relyingParty: 'relyingParty' in rp ? rp.relyingParty : undefined,
     metricsToken: e.METRICS_TOKEN || undefined,
     cache: {
       positiveTtlInMs: e.VERIFY_CACHE_TTL_SECONDS * 1000,

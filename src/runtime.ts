@@ -7,7 +7,9 @@ import { createAdmin } from './core/admin.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { KeyRing } from './core/crypto.js';
 import { Devices } from './core/devices.js';
+import { Invites } from './core/invites.js';
 import { LastSeen } from './core/last-seen.js';
+import { Passkeys } from './core/passkeys.js';
 import type { Store } from './core/ports.js';
 import { SignIn } from './core/sign-in.js';
 import { type CacheStats, VerifyCache } from './core/verify-cache.js';
@@ -22,6 +24,9 @@ export interface Runtime {
   readonly signIn: SignIn;
   readonly devices: Devices;
   readonly access: Access;
+  readonly invites: Invites;
+  /** `undefined` when passkeys are off (no relying party, see config). */
+  readonly passkeys: Passkeys | undefined;
   readonly cacheStats: () => CacheStats;
   readonly admin: ReturnType<typeof createAdmin>;
   readonly lastSeen: LastSeen;
@@ -45,7 +50,9 @@ export async function openRuntime(
     const clock = options.clock ?? systemClock;
     const lastSeen = new LastSeen(store, clock, config.lastSeenIntervalInMs);
     const cache = new VerifyCache(config.cache, clock);
-    const admin = createAdmin({ store, keys, clock, cache, issuer: config.totpIssuer });
+    const invites = new Invites({ store, keys, clock, lifetimeInMs: config.inviteLifetimeInHours * 3_600_000, issuer: config.totpIssuer });
+    const passkeys = config.relyingParty ? new Passkeys({ store, clock, relyingParty: config.relyingParty }) : undefined;
+    const admin = createAdmin({ store, keys, clock, cache, issuer: config.totpIssuer, invites });
     return {
       database,
       store,
@@ -53,6 +60,8 @@ export async function openRuntime(
       signIn: new SignIn({ store, keys, clock }),
       devices: new Devices({ store, cache }),
       access: new Access({ store, keys, clock, cache, lastSeen }),
+      invites,
+      passkeys,
       cacheStats: () => cache.stats,
       admin,
       lastSeen,

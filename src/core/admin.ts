@@ -3,7 +3,8 @@ import type { Clock } from './clock.js';
 import { HEX32, type KeyRing, newSaltedHash, newToken, sealContext } from './crypto.js';
 import { newGrant } from './grants.js';
 import { canonicalEmail, isServiceName, normaliseScope } from './identity.js';
-import { ConflictError, type Device, type Grant, type ProxyToken, type Service, type Store, type User } from './ports.js';
+import type { Invites } from './invites.js';
+import { ConflictError, type Device, type Grant, type Passkey, type ProxyToken, type Service, type Store, type User } from './ports.js';
 import { accountSubject } from './throttle.js';
 import { newTotpSecret, totpUri } from './totp.js';
 import type { CacheInvalidation } from './verify-cache.js';
@@ -21,9 +22,20 @@ export interface AdminDeps {
   readonly cache: CacheInvalidation;
   /** Shown in authenticator apps next to the account. */
   readonly issuer: string;
+  readonly invites: Invites;
 }
 
-export function createAdmin({ store, keys, clock, cache, issuer }: AdminDeps) {
+/** How a user can sign in, for `user list`. */
+export interface SignInMethods {
+  /** A TOTP secret is set and codes are not turned off. */
+  readonly code: boolean;
+  readonly passkeys: number;
+  readonly passkeyOnly: boolean;
+  /** When the user's unused invite expires, if they have one. */
+  readonly inviteExpiresAt: number | null;
+}
+
+export function createAdmin({ store, keys, clock, cache, issuer, invites }: AdminDeps) {
   async function userByEmail(input: string): Promise<User> {
     const email = canonicalEmail(input);
     if (!email) throw new AdminError(`not an email address: ${input}`);
@@ -68,6 +80,70 @@ export function createAdmin({ store, keys, clock, cache, issuer }: AdminDeps) {
     },
 
     listUsers: (): Promise<User[]> => store.users.list(),
+
+    /** Every user with how they can sign in. */
+    async listUsersWithMethods(): Promise<Array<User & { methods: SignInMethods }>> {
+      const [users, passkeys, pending] = await Promise.all([
+        store.users.list(),
+        store.passkeys.list(),
+        store.invites.listPending(clock.now()),
+      ]);
+      return users.map((u) => ({
+        ...u,
+        methods: {
+          code: u.totpSecretSealed !== '' && !u.passkeyOnly,
+          passkeys: passkeys.filter((p) => p.userId === u.id).length,
+          passkeyOnly: u.passkeyOnly,
+          inviteExpiresAt: pending.find((i) => i.userId === u.id)?.expiresAt ?? null,
+        },
+      }));
+    },
+
+    /**
+     * A one-time invite link's token for the user, voiding their older invites. `create`: the user is added
+     * (without a TOTP secret: they set up their own through the link); `if-missing` adds them only when absent,
+     * else invites the existing user (a lost phone: their secret is replaced only once the new one is confirmed).
+     */
+    async inviteUser(input: {
+      email: string;
+      username?: string | undefined;
+      admin?: boolean | undefined;
+      create: 'always' | 'if-missing';
+    }): Promise<{ user: User; created: boolean; token: string; expiresAt: number }> {
+      const email = canonicalEmail(input.email);
+      if (!email) throw new AdminError(`not an email address: ${input.email}`);
+      let user = input.create === 'if-missing' ? await store.users.findByEmail(email) : undefined;
+      const created = user === undefined;
+      user ??= await conflictAsAdminError(`a user with email ${email}`, () =>
+        store.users.create(
+          { email, username: input.username ?? null, role: input.admin ? 'admin' : 'user', createdAt: clock.now() },
+          () => '',
+        ),
+      );
+      const { token, expiresAt } = await invites.create(user.id);
+      return { user, created, token, expiresAt };
+    },
+
+    /** Turns code sign-in off (only for a user with a passkey) or on again. */
+    async setPasskeyOnly(input: string, passkeyOnly: boolean): Promise<User> {
+      const user = await userByEmail(input);
+      if (passkeyOnly && (await store.passkeys.list(user.id)).length === 0)
+        throw new AdminError(`${user.email} has no passkey yet; passkey-only would lock them out`);
+      await store.users.setPasskeyOnly(user.id, passkeyOnly);
+      return { ...user, passkeyOnly };
+    },
+
+    async listPasskeys(email?: string): Promise<Array<Passkey & { email: string }>> {
+      const users = email === undefined ? await store.users.list() : [await userByEmail(email)];
+      const emails = new Map(users.map((u) => [u.id, u.email]));
+      const passkeys = email === undefined ? await store.passkeys.list() : await store.passkeys.list(users[0]?.id);
+      return passkeys.map((p) => ({ ...p, email: emails.get(p.userId) ?? '?' }));
+    },
+
+    /** Removes a passkey; it cannot sign in from that moment. */
+    async removePasskey(id: number): Promise<void> {
+      if (!Number.isSafeInteger(id) || id < 1 || !(await store.passkeys.delete(id))) throw new AdminError(`no passkey with id ${id}`);
+    },
 
     /** Clears the failed-code count of an account, so a real user locked out by guessing can sign in again. */
     async unlockUser(input: string): Promise<{ cleared: number }> {

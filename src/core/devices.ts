@@ -1,6 +1,7 @@
 // Devices: proving a cookie pair, listing a user's devices, signing them out. Free of HTTP and SQL.
 import type { DeviceCredential } from './cookies.js';
-import { deviceRef, deviceSignature, safeEqual } from './crypto.js';
+import { deviceRef, deviceSignature, randomHex, safeEqual } from './crypto.js';
+import { deviceLabel } from './identity.js';
 import type { Device, Store, User } from './ports.js';
 import type { CachedDevice, VerifyCache } from './verify-cache.js';
 
@@ -13,6 +14,21 @@ export function checkSignature(credential: DeviceCredential | undefined, found: 
   const expected = deviceSignature(credential.deviceId, credential.secret);
   const ok = safeEqual(expected, found?.device.signature ?? DECOY_SIGNATURE);
   return ok && found ? found : null;
+}
+
+/**
+ * A new device for `userId`, as every sign-in makes one (code, passkey, invite): a fresh id and secret, never
+ * taken from the client; only their HMAC goes in the row. `credential` becomes the two cookies.
+ */
+export function newDevice(userId: number, deviceType: unknown, now: number) {
+  const deviceId = randomHex(16);
+  const secret = randomHex(16);
+  const label = deviceLabel(deviceType);
+  return {
+    credential: { deviceId, secret, userId },
+    row: { id: deviceId, userId, signature: deviceSignature(deviceId, secret), deviceType: label, createdAt: now },
+    deviceType: label,
+  };
 }
 
 export class Devices {

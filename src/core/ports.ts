@@ -114,6 +114,7 @@ export interface UserStore {
     sealSecret: (userId: number) => string,
   ): Promise<User>;
   findByEmail(email: string): Promise<User | undefined>;
+  findById(id: number): Promise<User | undefined>;
   list(): Promise<User[]>;
   deleteByEmail(email: string): Promise<boolean>;
   /** Atomically moves the replay guard forward; `false` if `step` is not newer than the stored one. */

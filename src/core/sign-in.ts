@@ -2,8 +2,9 @@
 // and SQL: it speaks to storage only through `Store`.
 import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
-import { deviceSignature, type KeyRing, randomHex, sealContext, UnreadableSecretError } from './crypto.js';
-import { canonicalEmail, deviceLabel } from './identity.js';
+import { type KeyRing, randomHex, sealContext, UnreadableSecretError } from './crypto.js';
+import { newDevice } from './devices.js';
+import { canonicalEmail } from './identity.js';
 import type { Store } from './ports.js';
 import { accountSubject, addressSubject, LOGIN_LIMITS, withinLimits } from './throttle.js';
 import { isWellFormedCode, matchTotp, newTotpSecret } from './totp.js';
@@ -26,7 +27,11 @@ export interface NewDevice extends DeviceCredential {
  */
 export type LoginResult =
   | { readonly ok: true; readonly device: NewDevice; readonly email: string; readonly deviceType: string }
-  | { readonly ok: false; readonly reason: 'invalid' | 'replayed' | 'throttled' | 'abandoned'; readonly email: string | undefined };
+  | {
+      readonly ok: false;
+      readonly reason: 'invalid' | 'passkey-only' | 'replayed' | 'throttled' | 'abandoned';
+      readonly email: string | undefined;
+    };
 
 export interface SignInDeps {
   readonly store: Store;
@@ -75,41 +80,39 @@ export class SignIn {
       withinLimits(counts.get(address)?.slice(nAccount) ?? [], LOGIN_LIMITS.address);
 
     const user = await this.#store.users.findByEmail(email ?? '');
-    const secret = user
+    // An account without a TOTP secret (enrolled with a passkey) opens the decoy, as an unknown email does.
+    const hasSecret = user !== undefined && user.totpSecretSealed !== '';
+    const secret = hasSecret
       ? this.#keys.open(user.totpSecretSealed, sealContext.totpSecret(user.id))
       : this.#keys.open(this.#decoy.sealed, this.#decoy.context);
-    if (user && secret === null) {
+    if (hasSecret && secret === null) {
       await failures.forget(attemptId);
       throw new UnreadableSecretError(`the TOTP secret of user ${user.id} does not decrypt with the configured keys`);
     }
+    // A passkey-only account refuses codes like a wrong code: same answer, same work, counted as a guess.
+    const codesAllowed = hasSecret && !user.passkeyOnly;
     // Over the budget the code is not evaluated at all: the same TOTP work runs on an empty code.
-    const code = withinBudget && codeOk ? (input.code as string) : '';
+    const code = withinBudget && codeOk && codesAllowed ? (input.code as string) : '';
     const step = await matchTotp(secret ?? '', code, now, user?.lastTotpStep ?? null);
     if (!withinBudget) {
       // Refused unevaluated, so it is no guess: take it back, and the budget refills as old failures age out.
       await failures.forget(attemptId);
       return { ok: false, reason: 'throttled', email };
     }
-    if (!user || !email || step === null) return { ok: false, reason: 'invalid', email };
+    if (!user || !email || step === null) return { ok: false, reason: user?.passkeyOnly ? 'passkey-only' : 'invalid', email };
     const stillWanted = () => signal?.aborted !== true;
     if (!stillWanted()) {
       await failures.forget(attemptId);
       return { ok: false, reason: 'abandoned', email };
     }
-    const deviceId = randomHex(16);
-    const deviceSecret = randomHex(16);
-    const deviceType = deviceLabel(input.deviceType);
+    const device = newDevice(user.id, input.deviceType, now);
     // The replay guard is a conditional UPDATE in the same transaction as the new device, so of many parallel
     // logins with one code exactly one wins, and an abandoned one leaves the code unused.
-    const result = await this.#store.devices.addWithCodeStep(
-      { id: deviceId, userId: user.id, signature: deviceSignature(deviceId, deviceSecret), deviceType, createdAt: now },
-      step,
-      stillWanted,
-    );
+    const result = await this.#store.devices.addWithCodeStep(device.row, step, stillWanted);
     // A replayed code stays counted as a failure; a right code, used or abandoned, is no guess.
     if (result === 'replayed') return { ok: false, reason: 'replayed', email };
     await failures.forget(attemptId);
     if (result === 'abandoned') return { ok: false, reason: 'abandoned', email };
-    return { ok: true, device: { deviceId, secret: deviceSecret, userId: user.id }, email, deviceType };
+    return { ok: true, device: device.credential, email, deviceType: device.deviceType };
   }
 }

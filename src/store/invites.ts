@@ -46,28 +46,31 @@ export function createInviteStore(database: OpenDatabase): InviteStore {
     },
     async redeem({ tokenHash, now, device, totp, passkey, stillWanted }) {
       try {
-        return await db.transaction().execute(async (trx) => {
-          const used = await trx
-            .updateTable('invites')
-            .set({ used_at: now })
-            .where('token_hash', '=', tokenHash)
-            .where('user_id', '=', device.userId)
-            .where('used_at', 'is', null)
-            .where('expires_at', '>', now)
-            .executeTakeFirst();
-          if (!affected(used)) return 'refused' as const;
-          if (totp) {
-            await trx
-              .updateTable('users')
-              .set({ totp_secret_sealed: totp.sealed, last_totp_step: totp.step })
-              .where('id', '=', device.userId)
-              .execute();
-          }
-          if (passkey) await insertPasskey(database, trx, passkey);
-          await trx.insertInto('devices').values(newDeviceRow(device)).execute();
-          if (!stillWanted()) throw ABANDONED;
-          return 'created' as const;
-        });
+        // A credential id registered already (to anyone) is a ConflictError, and nothing is written.
+        return await uniquely('passkey', () =>
+          db.transaction().execute(async (trx) => {
+            const used = await trx
+              .updateTable('invites')
+              .set({ used_at: now })
+              .where('token_hash', '=', tokenHash)
+              .where('user_id', '=', device.userId)
+              .where('used_at', 'is', null)
+              .where('expires_at', '>', now)
+              .executeTakeFirst();
+            if (!affected(used)) return 'refused' as const;
+            if (totp) {
+              await trx
+                .updateTable('users')
+                .set({ totp_secret_sealed: totp.sealed, last_totp_step: totp.step })
+                .where('id', '=', device.userId)
+                .execute();
+            }
+            if (passkey) await insertPasskey(database, trx, passkey);
+            await trx.insertInto('devices').values(newDeviceRow(device)).execute();
+            if (!stillWanted()) throw ABANDONED;
+            return 'created' as const;
+          }),
+        );
       } catch (err) {
         if (err === ABANDONED) return 'abandoned';
         throw err;

@@ -29,6 +29,10 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
       const row = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
       return row && exact(row.email, email) ? toUser(row) : undefined;
     },
+    async findById(id) {
+      const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toUser(row) : undefined;
+    },
     async list() {
       return (await db.selectFrom('users').selectAll().orderBy('id').execute()).map(toUser);
     },

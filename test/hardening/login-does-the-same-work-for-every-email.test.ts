@@ -1,6 +1,7 @@
 // Rule: a login attempt does the same work whether the email belongs to an account or not, so its timing cannot
 // tell them apart: an unknown email, a malformed one and a known one with a wrong code make the same store calls
-// in the same order and decrypt one TOTP secret each. (The work is compared, not the clock: timings on a shared
+// in the same order and decrypt one TOTP secret each. So do a passkey-only account (which refuses every code) and an
+// account enrolled with a passkey only (which has no TOTP secret). (The work is compared, not the clock: timings on a shared
 // machine swing too much to assert on, and a missing round trip or decryption is what would show.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
@@ -14,6 +15,9 @@ describe('a login does the same work for every email', () => {
   beforeAll(async () => {
     t = await createTestApp('sqlite');
     await t.runtime.admin.addUser({ email: 'known@example.com' });
+    const only = await t.runtime.admin.addUser({ email: 'only@example.com' });
+    await t.runtime.store.users.setPasskeyOnly(only.user.id, true);
+    await t.runtime.admin.inviteUser({ email: 'nosecret@example.com', create: 'always' });
   });
   afterAll(async () => t?.close());
 
@@ -65,9 +69,13 @@ describe('a login does the same work for every email', () => {
       const known = await work('known@example.com');
       const unknown = await work('nobody@example.com');
       const malformed = await work('not an email');
+      const passkeyOnly = await work('only@example.com');
+      const noSecret = await work('nosecret@example.com');
       expect(known).toContain('keys.open');
       expect(unknown).toEqual(known);
       expect(malformed).toEqual(known);
+      expect(passkeyOnly).toEqual(known);
+      expect(noSecret).toEqual(known);
     } finally {
       for (const r of restore) r();
     }

@@ -9,6 +9,7 @@ import { fixedClock } from '../../src/core/clock.js';
 import type { DeviceCredential } from '../../src/core/cookies.js';
 import { KeyRing, randomHex } from '../../src/core/crypto.js';
 import { Devices } from '../../src/core/devices.js';
+import { Invites } from '../../src/core/invites.js';
 import { LastSeen } from '../../src/core/last-seen.js';
 import type { Store } from '../../src/core/ports.js';
 import { SignIn } from '../../src/core/sign-in.js';
@@ -73,7 +74,14 @@ describe('verify caches', () => {
     cache = new VerifyCache(options, clock);
     access = new Access({ store: counted.store, keys, clock, cache, lastSeen });
     devices = new Devices({ store: counted.store, cache });
-    admin = createAdmin({ store: counted.store, keys, clock, cache, issuer: 't' });
+    admin = createAdmin({
+      store: counted.store,
+      keys,
+      clock,
+      cache,
+      issuer: 't',
+      invites: new Invites({ store: counted.store, keys, clock, lifetimeInMs: 3_600_000, issuer: 't' }),
+    });
     const { totpSecret } = await admin.addUser({ email: 'a@example.com' });
     serviceToken = (await admin.addService('svc')).token;
     await admin.grant({ email: 'a@example.com', service: 'svc', scope: 'read:email' });

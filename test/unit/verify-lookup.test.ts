@@ -19,7 +19,7 @@ describe('verifyLookupSql', () => {
     const aliases = [...verifyLookupSql(2).matchAll(/\bAS (\w+)/g)].map((m) => m[1]);
     expect(aliases).toEqual([
       ...['id', 'user_id', 'signature', 'device_type', 'created_at', 'last_seen_at'].map((c) => `d_${c}`),
-      ...['id', 'email', 'username', 'role', 'totp_secret_sealed', 'last_totp_step', 'created_at'].map((c) => `u_${c}`),
+      ...['id', 'email', 'username', 'role', 'totp_secret_sealed', 'last_totp_step', 'created_at', 'passkey_only'].map((c) => `u_${c}`),
       ...['id', 'name', 'token_hash', 'token_salt', 'token_alg', 'created_at'].map((c) => `s_${c}`),
       ...['scope', 'token_sealed', 'created_at'].map((c) => `g_${c}`),
     ]);

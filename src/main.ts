@@ -30,6 +30,9 @@ export async function startServer(): Promise<() => Promise<void>> {
     signIn: runtime.signIn,
     devices: runtime.devices,
     access: runtime.access,
+    invites: runtime.invites,
+    passkeys: runtime.passkeys,
+    passkeyAccount: runtime.passkeyAccount,
     logger,
     metrics,
     ready: runtime.ready,
@@ -54,11 +57,14 @@ export async function startServer(): Promise<() => Promise<void>> {
     runtime.lastSeen.flush().catch((err: unknown) => logger.warn({ err }, 'could not write last-seen times; will retry'));
   }, flushEvery);
   flusher.unref();
-  // Failed-login rows older than the longest budget window count for nothing.
+  // Failed-login rows older than the longest budget window count for nothing; expired WebAuthn challenges neither.
   const prune = () =>
-    runtime.store.loginFailures
-      .prune(Date.now() - LONGEST_WINDOW_IN_MS)
-      .catch((err: unknown) => logger.warn({ err }, 'could not prune old login failures'));
+    Promise.all([
+      runtime.store.loginFailures
+        .prune(Date.now() - LONGEST_WINDOW_IN_MS)
+        .catch((err: unknown) => logger.warn({ err }, 'could not prune old login failures')),
+      runtime.store.challenges.prune(Date.now()).catch((err: unknown) => logger.warn({ err }, 'could not prune expired passkey challenges')),
+    ]);
   void prune();
   const pruner = setInterval(prune, 60 * 60_000);
   pruner.unref();

@@ -9,6 +9,7 @@ import { KeyRing } from './core/crypto.js';
 import { Devices } from './core/devices.js';
 import { Invites } from './core/invites.js';
 import { LastSeen } from './core/last-seen.js';
+import { PasskeyAccount } from './core/passkey-account.js';
 import { Passkeys } from './core/passkeys.js';
 import type { Store } from './core/ports.js';
 import { SignIn } from './core/sign-in.js';
@@ -27,6 +28,7 @@ export interface Runtime {
   readonly invites: Invites;
   /** `undefined` when passkeys are off (no relying party, see config). */
   readonly passkeys: Passkeys | undefined;
+  readonly passkeyAccount: PasskeyAccount;
   readonly cacheStats: () => CacheStats;
   readonly admin: ReturnType<typeof createAdmin>;
   readonly lastSeen: LastSeen;
@@ -62,6 +64,7 @@ export async function openRuntime(
       access: new Access({ store, keys, clock, cache, lastSeen }),
       invites,
       passkeys,
+      passkeyAccount: new PasskeyAccount({ store }),
       cacheStats: () => cache.stats,
       admin,
       lastSeen,

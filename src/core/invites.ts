@@ -5,7 +5,7 @@ import { countAttempt } from './attempts.js';
 import type { Clock } from './clock.js';
 import { type KeyRing, sealContext } from './crypto.js';
 import { newDevice } from './devices.js';
-import type { Invite, NewPasskey, Store, User } from './ports.js';
+import { ConflictError, type Invite, type NewPasskey, type SignInWrite, type Store, type User } from './ports.js';
 import type { NewDevice } from './sign-in.js';
 import { addressSubject, LOGIN_LIMITS } from './throttle.js';
 import { matchTotp, newTotpSecret, totpUri } from './totp.js';
@@ -24,7 +24,11 @@ export interface OpenInvite {
 
 export type RedeemResult =
   | { readonly ok: true; readonly device: NewDevice; readonly email: string; readonly deviceType: string }
-  | { readonly ok: false; readonly reason: 'invalid' | 'wrong-code' | 'throttled' | 'abandoned'; readonly email: string | undefined };
+  | {
+      readonly ok: false;
+      readonly reason: 'invalid' | 'wrong-code' | 'duplicate' | 'throttled' | 'abandoned';
+      readonly email: string | undefined;
+    };
 
 export interface InvitesDeps {
   readonly store: Store;
@@ -124,13 +128,20 @@ export class Invites {
     const found = await this.open(input.token);
     if (!found || found.user.id !== input.passkey.userId) return { ok: false, reason: 'invalid', email: undefined };
     const device = newDevice(found.user.id, input.deviceType, now);
-    const result = await this.#store.invites.redeem({
-      tokenHash: inviteTokenHash(input.token),
-      now,
-      device: device.row,
-      passkey: input.passkey,
-      stillWanted: () => signal?.aborted !== true,
-    });
+    let result: SignInWrite;
+    try {
+      result = await this.#store.invites.redeem({
+        tokenHash: inviteTokenHash(input.token),
+        now,
+        device: device.row,
+        passkey: input.passkey,
+        stillWanted: () => signal?.aborted !== true,
+      });
+    } catch (err) {
+      // The credential is registered already; the invite stays unused.
+      if (err instanceof ConflictError) return { ok: false, reason: 'duplicate', email: found.user.email };
+      throw err;
+    }
     if (result !== 'created') return { ok: false, reason: result === 'refused' ? 'invalid' : 'abandoned', email: found.user.email };
     return { ok: true, device: device.credential, email: found.user.email, deviceType: device.deviceType };
   }

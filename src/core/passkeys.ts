@@ -15,7 +15,7 @@ import {
 import { countAttempt } from './attempts.js';
 import type { Clock } from './clock.js';
 import { newDevice } from './devices.js';
-import type { ChallengePurpose, NewPasskey, Passkey, Store, User } from './ports.js';
+import { type ChallengePurpose, ConflictError, type NewPasskey, type Passkey, type Store, type User } from './ports.js';
 import type { RelyingParty } from './relying-party.js';
 import type { NewDevice } from './sign-in.js';
 import { addressSubject, type Limit, LOGIN_LIMITS } from './throttle.js';
@@ -168,7 +168,7 @@ export class Passkeys {
     try {
       return { ok: true, passkey: await this.#store.passkeys.create(passkey) };
     } catch (err) {
-      if ((err as Error)?.name === 'ConflictError') return { ok: false, reason: 'duplicate' };
+      if (err instanceof ConflictError) return { ok: false, reason: 'duplicate' };
       throw err;
     }
   }

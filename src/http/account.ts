@@ -3,26 +3,33 @@
 import { type Context, Hono } from 'hono';
 import { readDeviceCookies } from '../core/cookies.js';
 import { accountPage } from '../views/pages.js';
+import { accountPasskeys } from '../views/passkeys.js';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies } from './device-cookies.js';
 import { clientOf } from './login.js';
 
-async function signedIn(c: Context<AppEnv>) {
+export async function signedIn(c: Context<AppEnv>) {
   return c.var.deps.devices.authenticate(readDeviceCookies(c.req.header('cookie')));
 }
 
-async function render(c: Context<AppEnv>, userId: number, email: string, currentId: string, notice?: string) {
-  const devices = (await c.var.deps.devices.of(userId)).map((d) => ({ ...d, current: d.id === currentId }));
-  return c.html(accountPage({ email, devices, notice }));
+type Me = NonNullable<Awaited<ReturnType<typeof signedIn>>>;
+
+/** The account page for `me`; passkeys are read fresh, since `me` may come from the cache. */
+export async function render(c: Context<AppEnv>, me: Me, notice?: string, status: 200 | 400 | 409 = 200) {
+  const { deps } = c.var;
+  const devices = (await deps.devices.of(me.user.id)).map((d) => ({ ...d, current: d.id === me.device.id }));
+  const section = deps.passkeys ? accountPasskeys(await deps.passkeyAccount.state(me.user.id)) : undefined;
+  return c.html(accountPage({ email: me.user.email, devices, notice, passkeys: section }), status);
 }
 
-const toLogin = (c: Context<AppEnv>) => c.redirect(`/login?rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}/login/account`)}`, 303);
+export const toLogin = (c: Context<AppEnv>) =>
+  c.redirect(`/login?rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}/login/account`)}`, 303);
 
 export const accountRoutes = new Hono<AppEnv>()
   .get('/login/account', async (c) => {
     const me = await signedIn(c);
     if (!me) return toLogin(c);
-    return render(c, me.user.id, me.user.email, me.device.id);
+    return render(c, me);
   })
   .post('/login/account/devices/:ref/revoke', async (c) => {
     const me = await signedIn(c);
@@ -38,7 +45,7 @@ export const accountRoutes = new Hono<AppEnv>()
       clearDeviceCookies(c, c.var.deps.config);
       return c.redirect('/login', 303);
     }
-    return render(c, me.user.id, me.user.email, me.device.id, revoked ? 'The device was signed out.' : 'No such device.');
+    return render(c, me, revoked ? 'The device was signed out.' : 'No such device.');
   })
   .post('/login/account/sign-out-everywhere', async (c) => {
     const me = await signedIn(c);

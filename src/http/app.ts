@@ -3,14 +3,17 @@ import { Hono } from 'hono';
 import { safeEqual } from '../core/crypto.js';
 import { messagePage } from '../views/pages.js';
 import { accountRoutes } from './account.js';
+import { accountPasskeyRoutes } from './account-passkeys.js';
 import { bodyReader } from './body.js';
 import type { AppDeps, AppEnv } from './context.js';
 import { csrfGuard } from './csrf.js';
 import { DeadlineError, deadline } from './deadline.js';
+import { enrollRoutes } from './enroll.js';
 import { trustList } from './forwarded.js';
 import { healthRoutes } from './health.js';
 import { loginRoutes } from './login.js';
 import { pageHeaders, pageHeadersMiddleware } from './page-headers.js';
+import { passkeyLoginRoutes } from './passkey-login.js';
 import { errorBody } from './responses.js';
 import { verifyRoute } from './verify/route.js';
 
@@ -74,6 +77,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   }
   app.route('/', loginRoutes);
   app.route('/', accountRoutes);
+  app.route('/', accountPasskeyRoutes);
+  app.route('/', passkeyLoginRoutes);
+  app.route('/', enrollRoutes);
 
   app.notFound((c) => c.body(errorBody('notFound'), 404, { 'Content-Type': 'application/json' }));
   app.onError((err, c) => {

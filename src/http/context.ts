@@ -5,6 +5,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Access } from '../core/access.js';
 import type { Devices } from '../core/devices.js';
+import type { Invites } from '../core/invites.js';
+import type { PasskeyAccount } from '../core/passkey-account.js';
+import type { Passkeys } from '../core/passkeys.js';
 import type { SignIn } from '../core/sign-in.js';
 import type { Metrics } from './metrics.js';
 
@@ -13,6 +16,10 @@ export interface AppDeps {
   readonly signIn: SignIn;
   readonly devices: Devices;
   readonly access: Access;
+  readonly invites: Invites;
+  /** `undefined` when passkeys are off (PUBLIC_URL names an IP address): the pages then offer codes only. */
+  readonly passkeys: Passkeys | undefined;
+  readonly passkeyAccount: PasskeyAccount;
   readonly logger: Logger;
   /** Readiness: resolves when the database answers and is migrated. */
   readonly ready: () => Promise<boolean>;

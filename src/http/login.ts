@@ -14,18 +14,18 @@ import { errorBody, OK_BODY } from './responses.js';
 
 const GENERIC_LOGIN_ERROR = 'Invalid email or code.';
 
-function deviceOf(c: Context<AppEnv>) {
+export function deviceOf(c: Context<AppEnv>) {
   return readDeviceCookies(c.req.header('cookie'));
 }
 
 /** The validated return URL of this request (query or form), else `undefined`. */
-function returnUrl(c: Context<AppEnv>, raw: string | readonly string[] | undefined): string | undefined {
+export function returnUrl(c: Context<AppEnv>, raw: string | readonly string[] | undefined): string | undefined {
   const { config } = c.var.deps;
   return safeRedirect(raw, { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp });
 }
 
 /** Form fields as single strings; a field sent twice, or a file, counts as absent. */
-async function formFields(c: Context<AppEnv>): Promise<Record<string, string | undefined>> {
+export async function formFields(c: Context<AppEnv>): Promise<Record<string, string | undefined>> {
   const type = c.req.header('content-type') ?? '';
   if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) return {};
   try {
@@ -106,7 +106,7 @@ export const loginRoutes = new Hono<AppEnv>()
     const { devices, config } = c.var.deps;
     const rd = returnUrl(c, c.req.queries('rd'));
     if (await devices.authenticate(deviceOf(c))) return c.redirect(rd ?? config.landingUrl, 302);
-    return c.html(loginPage({ rd }));
+    return c.html(loginPage({ rd, passkeys: c.var.deps.passkeys !== undefined }));
   })
 
   .post('/login', async (c) => {
@@ -120,7 +120,7 @@ export const loginRoutes = new Hono<AppEnv>()
     });
     if (!device) {
       const email = typeof form.email === 'string' ? form.email.slice(0, 254) : undefined;
-      return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR }), 401);
+      return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR, passkeys: c.var.deps.passkeys !== undefined }), 401);
     }
     return c.redirect(rd ?? config.landingUrl, 303);
   })

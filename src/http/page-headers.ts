@@ -14,6 +14,9 @@ function formTargets(config: Config): string[] {
 export function pageHeaders(config: Config): Readonly<Record<string, string>> {
   const csp = [
     "default-src 'none'",
+    // Scripts only from this origin (the passkey pages: @simplewebauthn/browser's bundle and ours), none inline.
+    "script-src 'self'",
+    "connect-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
     `form-action ${["'self'", ...formTargets(config)].join(' ')}`,

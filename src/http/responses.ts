@@ -20,6 +20,12 @@ export const ERRORS = {
   notFound: { status: 404, error: 'Not Found' },
   unavailable: { status: 503, error: 'Service temporarily unavailable' },
   unauthorized: { status: 401, error: 'Unauthorized' },
+  // Passkeys and invites (JSON for the page script).
+  passkeyRefused: { status: 401, error: 'That passkey was not accepted. Please try again.' },
+  passkeyDuplicate: { status: 409, error: 'This passkey is registered already.' },
+  inviteInvalid: { status: 404, error: 'This invite link cannot be used.' },
+  tooManyAttempts: { status: 429, error: 'Too many attempts. Please wait a few minutes and try again.' },
+  signInRequiredJson: { status: 401, error: 'Please sign in again.' },
 } as const satisfies Record<string, { status: number; error: string }>;
 
 export type ErrorName = keyof typeof ERRORS;
@@ -31,3 +37,6 @@ export function errorBody(name: ErrorName): string {
 }
 
 export const OK_BODY = JSON.stringify({ 'status code': 200, status: 'ok' });
+
+/** A success for the page script: where the browser goes next. */
+export const redirectBody = (to: string) => JSON.stringify({ 'status code': 200, status: 'ok', redirect: to });

@@ -1,10 +1,14 @@
 // The HTML pages: plain forms that work without JavaScript, one stylesheet, no inline script or style.
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
+import { PASSKEYS_SCRIPT_PATH, WEBAUTHN_SCRIPT_PATH } from './passkeys-script.js';
 
 export const STYLESHEET_PATH = '/login/static/style.css';
 
-function layout(title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>) {
+type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+/** A page; `scripts` adds the passkey scripts (from this origin, deferred: the CSP allows nothing inline). */
+export function layout(title: string, body: Html, scripts = false) {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -13,6 +17,12 @@ function layout(title: string, body: HtmlEscapedString | Promise<HtmlEscapedStri
 <meta name="referrer" content="same-origin">
 <title>${title}</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
+${
+  scripts
+    ? html`<script src="${WEBAUTHN_SCRIPT_PATH}" defer></script>
+<script src="${PASSKEYS_SCRIPT_PATH}" defer></script>`
+    : ''
+}
 </head>
 <body>
 <main>
@@ -26,9 +36,11 @@ export interface LoginPageProps {
   readonly rd?: string | undefined;
   readonly email?: string | undefined;
   readonly error?: string | undefined;
+  /** Offer "Sign in with a passkey" and passkeys in the email field's autofill. */
+  readonly passkeys?: boolean | undefined;
 }
 
-export function loginPage({ rd, email, error }: LoginPageProps) {
+export function loginPage({ rd, email, error, passkeys }: LoginPageProps) {
   return layout(
     'Sign in',
     html`<h1>Sign in</h1>
@@ -36,12 +48,22 @@ ${error ? html`<p class="error" role="alert" id="login-error">${error}</p>` : ''
 <form method="post" action="/login" ${error ? html`aria-describedby="login-error"` : ''}>
   ${rd ? html`<input type="hidden" name="rd" value="${rd}">` : ''}
   <label for="email">Email</label>
-  <input id="email" name="email" type="email" autocomplete="username" required maxlength="254" value="${email ?? ''}" ${email ? '' : 'autofocus'}>
+  <input id="email" name="email" type="email" autocomplete="${passkeys ? 'username webauthn' : 'username'}" required maxlength="254" value="${email ?? ''}" ${email ? '' : 'autofocus'}>
   <label for="code">Code</label>
   <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" minlength="6" maxlength="6" required aria-describedby="code-help" ${email ? 'autofocus' : ''}>
   <p id="code-help" class="help">The 6-digit code from your authenticator app.</p>
   <button type="submit">Sign in</button>
-</form>`,
+</form>
+${
+  passkeys
+    ? html`<div data-passkey hidden>
+  <p class="or">or</p>
+  <button type="button" class="secondary" data-passkey-login data-rd="${rd ?? ''}">Sign in with a passkey</button>
+</div>
+<p id="passkey-status" class="error" role="alert" hidden></p>`
+    : ''
+}`,
+    passkeys,
   );
 }
 
@@ -65,7 +87,7 @@ export interface AccountDevice {
   readonly current: boolean;
 }
 
-const when = (ms: number | null) =>
+export const when = (ms: number | null) =>
   ms === null
     ? 'never'
     : new Date(ms)
@@ -73,7 +95,15 @@ const when = (ms: number | null) =>
         .replace('T', ' ')
         .replace(/:\d\d\.\d+Z$/, ' UTC');
 
-export function accountPage({ email, devices, notice }: { email: string; devices: readonly AccountDevice[]; notice?: string | undefined }) {
+export interface AccountPageProps {
+  readonly email: string;
+  readonly devices: readonly AccountDevice[];
+  readonly notice?: string | undefined;
+  /** The passkeys section, when passkeys are on. */
+  readonly passkeys?: Html | undefined;
+}
+
+export function accountPage({ email, devices, notice, passkeys }: AccountPageProps) {
   return layout(
     'Your devices',
     html`<h1>Your devices</h1>
@@ -95,7 +125,9 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 </table>
 <form method="post" action="/login/account/sign-out-everywhere">
   <button type="submit">Sign out everywhere</button>
-</form>`,
+</form>
+${passkeys ?? ''}`,
+    passkeys !== undefined,
   );
 }
 
@@ -141,5 +173,13 @@ caption { text-align: left; font-weight: 600; }
 td button { margin: 0; padding: .3rem .6rem; }
 .notice { padding: .6rem; border-radius: .4rem; background: #e6f4ea; color: #14532d; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+[hidden] { display: none !important; }
+.or { text-align: center; margin: 1rem 0 0; color: GrayText; }
+button.secondary { background: transparent; color: inherit; border: 1px solid GrayText; width: 100%; }
+h2 { font-size: 1.15rem; margin-top: 2rem; }
+.qr { display: block; width: 12rem; height: 12rem; margin: .5rem 0; background: white; padding: .5rem; border-radius: .4rem; }
+.secret { font-family: ui-monospace, monospace; font-size: 1.1rem; letter-spacing: .05em; word-spacing: .4em; }
+td form { display: flex; gap: .3rem; }
+td input { padding: .3rem; width: 9rem; }
 .error { padding: .6rem; border-radius: .4rem; background: #fde8e8; color: #8a1111; }
 `;

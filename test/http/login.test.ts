@@ -32,8 +32,14 @@ for (const dialect of DIALECTS) {
       expect(page).toContain('<form method="post" action="/login"');
       expect(page).toMatch(/<label for="email">Email<\/label>/);
       expect(page).toMatch(/<label for="code">Code<\/label>/);
-      expect(page).not.toMatch(/<script/);
+      // No inline script: only the passkey scripts, from this origin, which the form does not need.
+      expect([...page.matchAll(/<script\b[^>]*>/g)].map((m) => m[0])).toEqual([
+        '<script src="/login/static/webauthn.js" defer>',
+        '<script src="/login/static/passkeys.js" defer>',
+      ]);
+      expect(page).toMatch(/<div data-passkey hidden>/);
       expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
       expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
       const css = await t.request('/login/static/style.css');
       expect(css.headers.get('content-type')).toContain('text/css');

@@ -1,0 +1,117 @@
+// The passkeys section of the account page: add a passkey (the page script runs the ceremony), rename, remove,
+// and turn code sign-in off or on. Only for the signed-in user, and only their own passkeys.
+import { type Context, Hono } from 'hono';
+import * as v from 'valibot';
+import { deviceLabelFromUserAgent } from '../core/identity.js';
+import { render, signedIn, toLogin } from './account.js';
+import type { AppEnv } from './context.js';
+import { clientOf, formFields } from './login.js';
+import {
+  clearChallengeCookie,
+  jsonBody,
+  PasskeyName,
+  passkeyName,
+  RegisterBody,
+  readChallengeCookie,
+  setChallengeCookie,
+} from './passkey-input.js';
+import { jsonAnswer, jsonError } from './passkey-login.js';
+import { redirectBody } from './responses.js';
+
+const PASSKEY_ID = '/:id{[1-9][0-9]{0,8}}';
+const RenameForm = v.strictObject({ name: PasskeyName });
+const PasskeyOnlyForm = v.strictObject({ passkey_only: v.picklist(['on', 'off']) });
+
+function log(c: Context<AppEnv>, event: string, email: string, extra: Record<string, unknown>, message: string) {
+  c.var.deps.logger.info({ event, by: 'account', email, ...extra, client: clientOf(c).address }, message);
+}
+
+export const accountPasskeyRoutes = new Hono<AppEnv>()
+  .post('/login/account/passkeys/options', async (c) => {
+    const { passkeys, config, logger } = c.var.deps;
+    if (!passkeys) return jsonError(c, 'notFound');
+    const me = await signedIn(c);
+    if (!me) return jsonError(c, 'signInRequiredJson');
+    const client = clientOf(c);
+    const ceremony = await passkeys.startRegistration(me.user, 'register', client.key);
+    if (!ceremony) {
+      logger.warn({ event: 'passkey.throttled', purpose: 'register', client: client.address }, 'too many passkey ceremonies');
+      return jsonError(c, 'tooManyAttempts');
+    }
+    setChallengeCookie(c, config, ceremony.handle);
+    return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
+  })
+
+  .post('/login/account/passkeys', async (c) => {
+    const { passkeys, config, logger } = c.var.deps;
+    if (!passkeys) return jsonError(c, 'notFound');
+    clearChallengeCookie(c, config);
+    const me = await signedIn(c);
+    if (!me) return jsonError(c, 'signInRequiredJson');
+    const body = jsonBody(c, RegisterBody);
+    const client = clientOf(c);
+    if (!body) {
+      logger.warn(
+        { event: 'passkey.refused', by: 'account', reason: 'malformed', email: me.user.email, client: client.address },
+        'passkey refused',
+      );
+      return jsonError(c, 'badRequest');
+    }
+    const deviceType = deviceLabelFromUserAgent(c.req.header('user-agent'));
+    const made = await passkeys.finishRegistration({
+      handle: readChallengeCookie(c.req.header('cookie')),
+      response: body.response,
+      user: me.user,
+      purpose: 'register',
+      name: passkeyName(body.name, deviceType === 'unknown' ? 'Passkey' : deviceType),
+      client: client.key,
+    });
+    const added = made.ok ? await passkeys.add(made.passkey) : made;
+    if (!added.ok) {
+      logger.warn(
+        { event: 'passkey.refused', by: 'account', reason: added.reason, email: me.user.email, client: client.address },
+        'passkey refused',
+      );
+      if (added.reason === 'duplicate') return jsonError(c, 'passkeyDuplicate');
+      return jsonError(c, added.reason === 'throttled' ? 'tooManyAttempts' : 'passkeyRefused');
+    }
+    log(c, 'passkey.added', me.user.email, { passkeyId: added.passkey.id }, 'passkey added');
+    return jsonAnswer(c, redirectBody('/login/account#passkeys'), 200);
+  })
+
+  .post(`/login/account/passkeys${PASSKEY_ID}/rename`, async (c) => {
+    const me = await signedIn(c);
+    if (!me) return toLogin(c);
+    const form = v.safeParse(RenameForm, await formFields(c));
+    if (!form.success) return render(c, me, 'Give the passkey a name of 1 to 64 characters.', 400);
+    const id = Number(c.req.param('id'));
+    const renamed = await c.var.deps.passkeyAccount.rename(me.user.id, id, form.output.name);
+    if (renamed) log(c, 'passkey.renamed', me.user.email, { passkeyId: id }, 'passkey renamed');
+    return render(c, me, renamed ? 'The passkey was renamed.' : 'No such passkey.');
+  })
+
+  .post(`/login/account/passkeys${PASSKEY_ID}/remove`, async (c) => {
+    const me = await signedIn(c);
+    if (!me) return toLogin(c);
+    const id = Number(c.req.param('id'));
+    const removed = await c.var.deps.passkeyAccount.remove(me.user.id, id);
+    if (removed === 'removed') log(c, 'passkey.removed', me.user.email, { passkeyId: id }, 'passkey removed');
+    const notice = {
+      removed: 'The passkey was removed; it cannot sign in any more.',
+      none: 'No such passkey.',
+      last: 'This is your only passkey and codes are turned off: allow codes again first, or add another passkey.',
+    }[removed];
+    return render(c, me, notice, removed === 'last' ? 409 : 200);
+  })
+
+  .post('/login/account/passkey-only', async (c) => {
+    const me = await signedIn(c);
+    if (!me) return toLogin(c);
+    const form = v.safeParse(PasskeyOnlyForm, await formFields(c));
+    if (!form.success) return render(c, me, 'Please use the button on this page.', 400);
+    const on = form.output.passkey_only === 'on';
+    const done = await c.var.deps.passkeyAccount.setPasskeyOnly(me.user.id, on);
+    if (done === 'no-passkey') return render(c, me, 'Add a passkey first: without one you could not sign in.', 409);
+    log(c, 'account.passkey-only', me.user.email, { passkeyOnly: on }, on ? 'codes turned off' : 'codes allowed again');
+    return render(c, me, on ? 'Codes are turned off: sign in with a passkey from now on.' : 'Codes are allowed again.');
+  });

@@ -1,0 +1,153 @@
+// The page an invite link opens, /login/enroll/<token>: create a passkey there, or set up an authenticator app
+// (QR code and secret on the page, confirmed by a first code). Either way the browser ends signed in as a new
+// device. Every token that cannot be used (malformed, unknown, expired, used, voided) gets the same answer.
+import { type Context, Hono } from 'hono';
+import QRCode from 'qrcode';
+import * as v from 'valibot';
+import { deviceLabelFromUserAgent } from '../core/identity.js';
+import type { OpenInvite, RedeemResult } from '../core/invites.js';
+import { messagePage } from '../views/pages.js';
+import { enrollPage } from '../views/passkeys.js';
+import type { AppEnv } from './context.js';
+import { setDeviceCookies } from './device-cookies.js';
+import { clientOf, formFields, returnUrl } from './login.js';
+import { clearChallengeCookie, jsonBody, passkeyName, RegisterBody, readChallengeCookie, setChallengeCookie } from './passkey-input.js';
+import { jsonAnswer, jsonError } from './passkey-login.js';
+import { redirectBody } from './responses.js';
+
+const INVALID_TITLE = 'This link cannot be used';
+const INVALID_TEXT = 'It may have expired, been used already, or been replaced by a newer invite. Ask whoever sent it for a new one.';
+const invalidPage = (c: Context<AppEnv>) => c.html(messagePage(INVALID_TITLE, INVALID_TEXT), 404);
+
+const CodeForm = v.strictObject({
+  code: v.pipe(v.string(), v.maxLength(32)),
+  rd: v.optional(v.pipe(v.string(), v.maxLength(2048))),
+});
+
+async function render(c: Context<AppEnv>, found: OpenInvite, rd: string | undefined, error?: string, status: 200 | 401 | 429 = 200) {
+  const totp = found.totp && {
+    secret: found.totp.secret,
+    qrDataUri: `data:image/svg+xml;base64,${Buffer.from(await QRCode.toString(found.totp.uri, { type: 'svg', margin: 1 })).toString('base64')}`,
+  };
+  const path = `/login/enroll/${c.req.param('token')}`;
+  const page = enrollPage({
+    email: found.user.email,
+    path,
+    expiresAt: found.invite.expiresAt,
+    totp,
+    passkeys: c.var.deps.passkeys !== undefined,
+    rd,
+    error,
+  });
+  return c.html(page, status);
+}
+
+/** The audit line of a redemption (never the token, the secret or the code). */
+function audit(c: Context<AppEnv>, method: 'totp' | 'passkey', result: RedeemResult | { ok: false; reason: string; email?: string }) {
+  const { logger, metrics } = c.var.deps;
+  const client = clientOf(c).address;
+  metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
+  if (result.ok) {
+    logger.info(
+      { event: 'invite.redeemed', method, email: result.email, deviceType: result.deviceType, client },
+      'invite redeemed, device added',
+    );
+    return;
+  }
+  const event = result.reason === 'throttled' ? 'invite.throttled' : 'invite.refused';
+  logger.warn({ event, method, reason: result.reason, email: result.email ?? null, client }, 'invite refused');
+}
+
+export const enrollRoutes = new Hono<AppEnv>()
+  .get('/login/enroll/:token', async (c) => {
+    const found = await c.var.deps.invites.open(c.req.param('token'));
+    if (!found) {
+      audit(c, 'totp', { ok: false, reason: 'invalid' });
+      return invalidPage(c);
+    }
+    return render(c, found, returnUrl(c, c.req.queries('rd')));
+  })
+
+  .post('/login/enroll/:token', async (c) => {
+    const { invites, config } = c.var.deps;
+    const form = v.safeParse(CodeForm, await formFields(c));
+    if (!form.success) {
+      audit(c, 'totp', { ok: false, reason: 'malformed' });
+      return c.html(messagePage('Bad request', 'The form was not filled in as expected. Please go back and try again.'), 400);
+    }
+    const rd = returnUrl(c, form.output.rd);
+    const token = c.req.param('token');
+    const result = await invites.redeemWithCode(
+      { token, code: form.output.code, deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')), client: clientOf(c).key },
+      c.var.deadline,
+    );
+    audit(c, 'totp', result);
+    if (result.ok) {
+      setDeviceCookies(c, config, result.device);
+      return c.redirect(rd ?? config.landingUrl, 303);
+    }
+    if (result.reason === 'throttled') {
+      return c.html(messagePage('Too many attempts', 'Please wait a few minutes, then open the link again.'), 429);
+    }
+    const found = result.reason === 'wrong-code' ? await invites.open(token) : undefined;
+    if (!found) return invalidPage(c);
+    return render(c, found, rd, "That code did not match. Check that the app's clock is right and enter the newest code.", 401);
+  })
+
+  .post('/login/enroll/:token/passkey/options', async (c) => {
+    const { invites, passkeys, config, logger } = c.var.deps;
+    if (!passkeys) return jsonError(c, 'notFound');
+    const found = await invites.open(c.req.param('token'));
+    if (!found) {
+      audit(c, 'passkey', { ok: false, reason: 'invalid' });
+      return jsonError(c, 'inviteInvalid');
+    }
+    const client = clientOf(c);
+    const ceremony = await passkeys.startRegistration(found.user, 'enroll', client.key);
+    if (!ceremony) {
+      logger.warn({ event: 'passkey.throttled', purpose: 'enroll', client: client.address }, 'too many passkey ceremonies');
+      return jsonError(c, 'tooManyAttempts');
+    }
+    setChallengeCookie(c, config, ceremony.handle);
+    return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
+  })
+
+  .post('/login/enroll/:token/passkey/verify', async (c) => {
+    const { invites, passkeys, config, logger } = c.var.deps;
+    if (!passkeys) return jsonError(c, 'notFound');
+    clearChallengeCookie(c, config);
+    const body = jsonBody(c, RegisterBody);
+    if (!body) {
+      audit(c, 'passkey', { ok: false, reason: 'malformed' });
+      return jsonError(c, 'badRequest');
+    }
+    const token = c.req.param('token');
+    const found = await invites.open(token);
+    if (!found) {
+      audit(c, 'passkey', { ok: false, reason: 'invalid' });
+      return jsonError(c, 'inviteInvalid');
+    }
+    const client = clientOf(c);
+    const deviceType = deviceLabelFromUserAgent(c.req.header('user-agent'));
+    const made = await passkeys.finishRegistration({
+      handle: readChallengeCookie(c.req.header('cookie')),
+      response: body.response,
+      user: found.user,
+      purpose: 'enroll',
+      name: passkeyName(body.name, deviceType === 'unknown' ? 'Passkey' : deviceType),
+      client: client.key,
+    });
+    if (!made.ok) {
+      audit(c, 'passkey', { ok: false, reason: made.reason, email: found.user.email });
+      return jsonError(c, made.reason === 'throttled' ? 'tooManyAttempts' : 'passkeyRefused');
+    }
+    const result = await invites.redeemWithPasskey({ token, passkey: made.passkey, deviceType }, c.var.deadline);
+    audit(c, 'passkey', result);
+    if (!result.ok) {
+      if (result.reason === 'duplicate') return jsonError(c, 'passkeyDuplicate');
+      return jsonError(c, result.reason === 'throttled' ? 'tooManyAttempts' : 'inviteInvalid');
+    }
+    logger.info({ event: 'passkey.added', by: 'invite', email: result.email, client: client.address }, 'passkey added');
+    setDeviceCookies(c, config, result.device);
+    return jsonAnswer(c, redirectBody(returnUrl(c, body.rd) ?? config.landingUrl), 200);
+  });

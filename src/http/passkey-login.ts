@@ -1,0 +1,102 @@
+// Signing in with a passkey: the options (a challenge bound to this browser by a cookie), the check of the
+// assertion, and the two scripts the pages load from this origin (@simplewebauthn/browser's bundle and ours).
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { type Context, Hono } from 'hono';
+import { deviceLabelFromUserAgent } from '../core/identity.js';
+import type { PasskeySignInResult } from '../core/passkeys.js';
+import { PASSKEYS_SCRIPT, PASSKEYS_SCRIPT_PATH, WEBAUTHN_SCRIPT_PATH } from '../views/passkeys-script.js';
+import type { AppEnv } from './context.js';
+import { setDeviceCookies } from './device-cookies.js';
+import { clientOf, returnUrl } from './login.js';
+import { clearChallengeCookie, jsonBody, readChallengeCookie, SignInBody, setChallengeCookie } from './passkey-input.js';
+import { ERRORS, type ErrorName, errorBody, redirectBody } from './responses.js';
+
+let bundle: string | undefined;
+/** @simplewebauthn/browser's UMD bundle, read once (its package exports no path to it, so from its main file). */
+function browserBundle(): string {
+  const main = createRequire(import.meta.url).resolve('@simplewebauthn/browser');
+  bundle ??= readFileSync(join(dirname(main), '../dist/bundle/index.umd.min.js'), 'utf8');
+  return bundle;
+}
+
+const script = (c: Context, text: string) => c.body(text, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+
+export function jsonAnswer(c: Context, body: string, status: number) {
+  return c.body(body, status as 200, { 'Content-Type': 'application/json' });
+}
+export const jsonError = (c: Context, name: ErrorName) => jsonAnswer(c, errorBody(name), ERRORS[name].status);
+
+/** The audit line of a passkey sign-in (never the challenge, the assertion or the cookies). */
+function audit(c: Context<AppEnv>, result: PasskeySignInResult | { ok: false; reason: 'malformed' }, client: string | undefined) {
+  const { logger, metrics } = c.var.deps;
+  metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
+  if (result.ok) {
+    logger.info(
+      {
+        event: 'login.success',
+        method: 'passkey',
+        email: result.email,
+        passkeyId: result.passkeyId,
+        deviceType: result.deviceType,
+        client,
+      },
+      'device added',
+    );
+    return;
+  }
+  const fields = { method: 'passkey', reason: result.reason, email: 'email' in result ? (result.email ?? null) : null, client };
+  const passkeyId = 'passkeyId' in result ? result.passkeyId : undefined;
+  if (result.reason === 'counter') {
+    logger.warn(
+      { event: 'passkey.counter', email: fields.email, passkeyId, client },
+      'passkey counter went backwards: possibly a cloned authenticator',
+    );
+  }
+  if (result.reason === 'abandoned') logger.warn({ event: 'login.abandoned', ...fields }, 'login abandoned at its deadline');
+  else logger.warn({ event: result.reason === 'throttled' ? 'login.throttled' : 'login.failure', ...fields, passkeyId }, 'login refused');
+}
+
+export const passkeyLoginRoutes = new Hono<AppEnv>()
+  .get(WEBAUTHN_SCRIPT_PATH, (c) => script(c, browserBundle()))
+  .get(PASSKEYS_SCRIPT_PATH, (c) => script(c, PASSKEYS_SCRIPT))
+
+  .post('/login/passkey/options', async (c) => {
+    const { passkeys, config, logger } = c.var.deps;
+    if (!passkeys) return jsonError(c, 'notFound');
+    const client = clientOf(c);
+    const ceremony = await passkeys.startSignIn(client.key);
+    if (!ceremony) {
+      logger.warn({ event: 'passkey.throttled', purpose: 'sign-in', client: client.address }, 'too many passkey ceremonies');
+      return jsonError(c, 'tooManyAttempts');
+    }
+    setChallengeCookie(c, config, ceremony.handle);
+    return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
+  })
+
+  .post('/login/passkey/verify', async (c) => {
+    const { passkeys, config } = c.var.deps;
+    if (!passkeys) return jsonError(c, 'notFound');
+    const client = clientOf(c);
+    // The challenge is single-use whatever happens next; the cookie goes too.
+    clearChallengeCookie(c, config);
+    const body = jsonBody(c, SignInBody);
+    if (!body) {
+      audit(c, { ok: false, reason: 'malformed' }, client.address);
+      return jsonError(c, 'badRequest');
+    }
+    const result = await passkeys.finishSignIn(
+      {
+        handle: readChallengeCookie(c.req.header('cookie')),
+        response: body.response,
+        deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')),
+        client: client.key,
+      },
+      c.var.deadline,
+    );
+    audit(c, result, client.address);
+    if (!result.ok) return jsonError(c, result.reason === 'throttled' ? 'tooManyAttempts' : 'passkeyRefused');
+    setDeviceCookies(c, config, result.device);
+    return jsonAnswer(c, redirectBody(returnUrl(c, body.rd) ?? config.landingUrl), 200);
+  });

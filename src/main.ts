@@ -63,7 +63,9 @@ export async function startServer(): Promise<() => Promise<void>> {
       runtime.store.loginFailures
         .prune(Date.now() - LONGEST_WINDOW_IN_MS)
         .catch((err: unknown) => logger.warn({ err }, 'could not prune old login failures')),
-      runtime.store.challenges.prune(Date.now()).catch((err: unknown) => logger.warn({ err }, 'could not prune expired passkey challenges')),
+      runtime.store.challenges
+        .prune(Date.now())
+        .catch((err: unknown) => logger.warn({ err }, 'could not prune expired passkey challenges')),
     ]);
   void prune();
   const pruner = setInterval(prune, 60 * 60_000);

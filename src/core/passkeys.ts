@@ -73,15 +73,9 @@ export class Passkeys {
 
   /** Options for a sign-in with any of this site's passkeys; `undefined` over the per-address budget. */
   async startSignIn(client: string): Promise<Ceremony<PublicKeyCredentialRequestOptionsJSON> | undefined> {
-    const challenge = await this.#newChallenge(client, 'sign-in', null);
-    if (!challenge) return undefined;
-    const options = await generateAuthenticationOptions({
-      rpID: this.#rp.id,
-      challenge: challenge.value,
-      userVerification: 'required',
-      timeout: CHALLENGE_LIFETIME_IN_MS,
-    });
-    return { handle: challenge.handle, options };
+    return this.#ceremony(client, 'sign-in', null, (challenge) =>
+      generateAuthenticationOptions({ rpID: this.#rp.id, challenge, userVerification: 'required', timeout: CHALLENGE_LIFETIME_IN_MS }),
+    );
   }
 
   /** Options for creating a passkey for `user` (`register`: signed in; `enroll`: through their invite link). */
@@ -90,22 +84,21 @@ export class Passkeys {
     purpose: 'register' | 'enroll',
     client: string,
   ): Promise<Ceremony<PublicKeyCredentialCreationOptionsJSON> | undefined> {
-    const challenge = await this.#newChallenge(client, purpose, user.id);
-    if (!challenge) return undefined;
     const existing = await this.#store.passkeys.list(user.id);
-    const options = await generateRegistrationOptions({
-      rpName: this.#rp.name,
-      rpID: this.#rp.id,
-      userName: user.email,
-      userDisplayName: user.username ?? user.email,
-      userID: userHandle(user.id),
-      challenge: challenge.value,
-      timeout: CHALLENGE_LIFETIME_IN_MS,
-      attestationType: 'none',
-      excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: [...p.transports] })),
-      authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
-    });
-    return { handle: challenge.handle, options };
+    return this.#ceremony(client, purpose, user.id, (challenge) =>
+      generateRegistrationOptions({
+        rpName: this.#rp.name,
+        rpID: this.#rp.id,
+        userName: user.email,
+        userDisplayName: user.username ?? user.email,
+        userID: userHandle(user.id),
+        challenge,
+        timeout: CHALLENGE_LIFETIME_IN_MS,
+        attestationType: 'none',
+        excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: [...p.transports] })),
+        authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+      }),
+    );
   }
 
   /**
@@ -225,7 +218,13 @@ export class Passkeys {
     return { ok: true, device: device.credential, email: user.email, deviceType: device.deviceType, passkeyId: passkey.id };
   }
 
-  async #newChallenge(client: string, purpose: ChallengePurpose, userId: number | null) {
+  /** New options around a fresh challenge, stored under a new handle; `undefined` over the ceremony budget. */
+  async #ceremony<Options extends { challenge: string }>(
+    client: string,
+    purpose: ChallengePurpose,
+    userId: number | null,
+    optionsFor: (challenge: Uint8Array<ArrayBuffer>) => Promise<Options>,
+  ): Promise<Ceremony<Options> | undefined> {
     const now = this.#clock.now();
     const attempt = await countAttempt(this.#store.loginFailures, now, [{ subject: `ceremony:${client}`, limits: CEREMONY_LIMITS }]);
     if (!attempt.withinBudget) {
@@ -233,15 +232,16 @@ export class Passkeys {
       return undefined;
     }
     const handle = randomBytes(32).toString('base64url');
-    const value = randomBytes(32).toString('base64url');
+    // Given bytes, the library sends them base64url-encoded: that text is what the browser signs and is stored.
+    const options = await optionsFor(new Uint8Array(randomBytes(32)));
     await this.#store.challenges.create({
       handleHash: handleHash(handle),
-      challenge: value,
+      challenge: options.challenge,
       purpose,
       userId,
       expiresAt: now + CHALLENGE_LIFETIME_IN_MS,
     });
-    return { handle, value };
+    return { handle, options };
   }
 
   /** The challenge behind this browser's handle, taken out for good; `undefined` unless it fits and is fresh. */

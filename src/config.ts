@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import * as v from 'valibot';
+import { type AllowedOrigin, parseAllowedOrigin } from './core/allowed-origins.js';
 import type { EncryptionKey } from './core/crypto.js';
 import type { CacheOptions } from './core/verify-cache.js';
 import { type DatabaseTarget, parseDatabaseUrl } from './store/database.js';
@@ -36,8 +37,8 @@ export interface Config {
   readonly insecureHttp: boolean;
   /** Peers (IPs or CIDRs) whose X-Forwarded-* headers are believed. */
   readonly trustedProxies: readonly string[];
-  /** Hosts a return URL may point to; a leading dot means the domain and its subdomains. */
-  readonly redirectAllowedHosts: readonly string[];
+  /** Origins a return URL may point to and whose pages may post the forms (REDIRECT_ALLOWED_HOSTS). */
+  readonly allowedOrigins: readonly AllowedOrigin[];
   readonly totpIssuer: string;
   /** When set, /metrics needs this bearer token. */
   readonly metricsToken: string | undefined;
@@ -283,8 +284,20 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     }
   }
 
-  const defaultHosts = [new URL(publicUrl).hostname, new URL(landingUrl).hostname, ...(rawDomain ? [`.${rawDomain}`] : [])];
-  const redirectAllowedHosts = [...new Set((e.REDIRECT_ALLOWED_HOSTS ?? defaultHosts).map((h) => h.toLowerCase()))];
+  // Origins, not hosts: PUBLIC_URL's and LANDING_URL's (their scheme and port), and the cookie domain's subdomains
+  // on the default port, unless REDIRECT_ALLOWED_HOSTS names the list.
+  const defaultOrigins = [new URL(publicUrl).origin, new URL(landingUrl).origin, ...(rawDomain ? [`.${rawDomain}`] : [])];
+  const allowedOrigins: AllowedOrigin[] = [];
+  for (const entry of new Set(e.REDIRECT_ALLOWED_HOSTS ?? defaultOrigins)) {
+    const origin = parseAllowedOrigin(entry);
+    if (!origin) {
+      problems.push(
+        `REDIRECT_ALLOWED_HOSTS: ${entry} is not a host (example.com, .example.com for subdomains, either with :port) or an origin (https://example.com:8443)`,
+      );
+    } else if (production && origin.scheme === 'http:') {
+      problems.push(`REDIRECT_ALLOWED_HOSTS: ${entry} is plain http; not allowed in production`);
+    } else allowedOrigins.push(origin);
+  }
 
   if (problems.length > 0 || !database) throw new ConfigError(problems);
   if (insecureHttp) {
@@ -311,7 +324,7 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     },
     insecureHttp,
     trustedProxies,
-    redirectAllowedHosts,
+    allowedOrigins,
     totpIssuer: e.TOTP_ISSUER,
     metricsToken: e.METRICS_TOKEN || undefined,
     cache: {

@@ -51,7 +51,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Security headers for the pages people see, and the login CSRF guard for their forms.
   const headers = pageHeadersMiddleware(pageHeaders(config));
   const csrf = csrfGuard({
-    allowedHosts: [new URL(config.publicUrl).hostname, ...config.redirectAllowedHosts],
+    allowedOrigins: config.allowedOrigins,
     allowHttp: config.insecureHttp,
     publicUrl: config.publicUrl,
     loopbackAliases: !config.production,

@@ -21,7 +21,7 @@ function deviceOf(c: Context<AppEnv>) {
 /** The validated return URL of this request (query or form), else `undefined`. */
 function returnUrl(c: Context<AppEnv>, raw: string | readonly string[] | undefined): string | undefined {
   const { config } = c.var.deps;
-  return safeRedirect(raw, { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp });
+  return safeRedirect(raw, { allowedOrigins: config.allowedOrigins, allowHttp: config.insecureHttp });
 }
 
 /** Form fields as single strings; a field sent twice, or a file, counts as absent. */

@@ -11,7 +11,7 @@ import type { EncryptionKey } from './core/crypto.js';
 import type { CacheOptions } from './core/verify-cache.js';
 import { type DatabaseTarget, parseDatabaseUrl } from './store/database.js';
 
-export type SameSite = 'Lax' | 'Strict' | 'None';
+type SameSite = 'Lax' | 'Strict' | 'None';
 
 export interface Config {
   readonly production: boolean;

@@ -168,5 +168,3 @@ export function createAdmin({ store, keys, clock, cache, issuer }: AdminDeps) {
     },
   };
 }
-
-export type Admin = ReturnType<typeof createAdmin>;

@@ -16,7 +16,7 @@ export interface LoginInput {
   readonly client: string;
 }
 
-export interface NewDevice extends DeviceCredential {
+interface NewDevice extends DeviceCredential {
   readonly userId: number;
 }
 

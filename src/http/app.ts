@@ -16,7 +16,7 @@ import { verifyRoute } from './verify/route.js';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 /** How long a client may take to send a POST body (at most MAX_BODY_BYTES) before it gets 408. */
-export const BODY_TIMEOUT_IN_MS = 10_000;
+const BODY_TIMEOUT_IN_MS = 10_000;
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { config, logger } = deps;

@@ -47,14 +47,14 @@ export interface ProxyTokensTable {
   created_at: number;
 }
 
-export interface LoginFailuresTable {
+interface LoginFailuresTable {
   id: Generated<number>;
   subject: string;
   attempt_id: string;
   at: number;
 }
 
-export interface SchemaMigrationsTable {
+interface SchemaMigrationsTable {
   version: string;
   statements_done: number;
   complete: number;

@@ -16,7 +16,7 @@ import type { ProxyStyle, StyleContext } from './styles/style.js';
  * The caller's credential: a bearer token or X-Service-Token. Anything repeated, two different tokens, or a
  * malformed Authorization header is no credential at all.
  */
-export function readCredential(authorization: readonly string[], serviceToken: readonly string[]): string | undefined {
+function readCredential(authorization: readonly string[], serviceToken: readonly string[]): string | undefined {
   if (authorization.length > 1 || serviceToken.length > 1) return undefined;
   let bearer: string | undefined;
   if (authorization.length === 1) {

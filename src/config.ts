@@ -6,12 +6,13 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import * as v from 'valibot';
+import { type AllowedOrigin, parseAllowedOrigin } from './core/allowed-origins.js';
 import type { EncryptionKey } from './core/crypto.js';
 import { type RelyingParty, relyingParty } from './core/relying-party.js';
 import type { CacheOptions } from './core/verify-cache.js';
 import { type DatabaseTarget, parseDatabaseUrl } from './store/database.js';
 
-export type SameSite = 'Lax' | 'Strict' | 'None';
+type SameSite = 'Lax' | 'Strict' | 'None';
 
 export interface Config {
   readonly production: boolean;
@@ -37,8 +38,8 @@ export interface Config {
   readonly insecureHttp: boolean;
   /** Peers (IPs or CIDRs) whose X-Forwarded-* headers are believed. */
   readonly trustedProxies: readonly string[];
-  /** Hosts a return URL may point to; a leading dot means the domain and its subdomains. */
-  readonly redirectAllowedHosts: readonly string[];
+  /** Origins a return URL may point to and whose pages may post the forms (REDIRECT_ALLOWED_HOSTS). */
+  readonly allowedOrigins: readonly AllowedOrigin[];
   readonly totpIssuer: string;
   /** How long an invite link works. */
   readonly inviteLifetimeInHours: number;
@@ -289,8 +290,20 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     }
   }
 
-  const defaultHosts = [new URL(publicUrl).hostname, new URL(landingUrl).hostname, ...(rawDomain ? [`.${rawDomain}`] : [])];
-  const redirectAllowedHosts = [...new Set((e.REDIRECT_ALLOWED_HOSTS ?? defaultHosts).map((h) => h.toLowerCase()))];
+  // Origins, not hosts: PUBLIC_URL's and LANDING_URL's (their scheme and port), and the cookie domain's subdomains
+  // on the default port, unless REDIRECT_ALLOWED_HOSTS names the list.
+  const defaultOrigins = [new URL(publicUrl).origin, new URL(landingUrl).origin, ...(rawDomain ? [`.${rawDomain}`] : [])];
+  const allowedOrigins: AllowedOrigin[] = [];
+  for (const entry of new Set(e.REDIRECT_ALLOWED_HOSTS ?? defaultOrigins)) {
+    const origin = parseAllowedOrigin(entry);
+    if (!origin) {
+      problems.push(
+        `REDIRECT_ALLOWED_HOSTS: ${entry} is not a host (example.com, .example.com for subdomains, either with :port) or an origin (https://example.com:8443)`,
+      );
+    } else if (production && origin.scheme === 'http:') {
+      problems.push(`REDIRECT_ALLOWED_HOSTS: ${entry} is plain http; not allowed in production`);
+    } else allowedOrigins.push(origin);
+  }
 
   const rp = relyingParty({ publicUrl, cookieDomain: rawDomain || undefined, insecureHttp, name: e.TOTP_ISSUER });
   // A PUBLIC_URL left to its default (the reference's .env has none) turns passkeys off instead of failing.
@@ -323,7 +336,7 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     },
     insecureHttp,
     trustedProxies,
-    redirectAllowedHosts,
+    allowedOrigins,
     totpIssuer: e.TOTP_ISSUER,
     inviteLifetimeInHours: e.INVITE_LIFETIME_HOURS,
     relyingParty: 'relyingParty' in rp ? rp.relyingParty : undefined,

@@ -244,5 +244,3 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
     },
   };
 }
-
-export type Admin = ReturnType<typeof createAdmin>;

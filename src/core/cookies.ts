@@ -65,7 +65,7 @@ function hexValueAt(header: string, from: number, to: number): number {
 }
 
 /** White space as String.prototype.trim removes it. */
-function isSpace(c: number): boolean {
+export function isSpace(c: number): boolean {
   return (
     c === 0x20 ||
     (c >= 0x09 && c <= 0x0d) ||

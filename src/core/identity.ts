@@ -13,13 +13,13 @@ export function canonicalEmail(input: unknown): string | undefined {
 }
 
 /** Service names as they appear in `/verify/<service>`: ASCII, exact, case-sensitive. */
-export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 export function isServiceName(name: unknown): name is string {
   return typeof name === 'string' && SERVICE_NAME.test(name);
 }
 
-export const SCOPES = ['read:email', 'read:username', 'read:user-role'] as const;
+const SCOPES = ['read:email', 'read:username', 'read:user-role'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The reference's comma-separated scope list, which may end with a comma. Unknown entries are ignored. */

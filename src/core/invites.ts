@@ -11,9 +11,9 @@ import { addressSubject, LOGIN_LIMITS } from './throttle.js';
 import { matchTotp, newTotpSecret, totpUri } from './totp.js';
 
 /** 256 random bits, base64url: the only shape a token can have. */
-export const INVITE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+const INVITE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
-export const inviteTokenHash = (token: string) => createHash('sha256').update(`invite:${token}`).digest('hex');
+const inviteTokenHash = (token: string) => createHash('sha256').update(`invite:${token}`).digest('hex');
 
 /** An invite that can still be used, with the authenticator-app secret it offers. */
 export interface OpenInvite {

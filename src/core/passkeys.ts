@@ -24,14 +24,14 @@ export const CHALLENGE_LIFETIME_IN_MS = 5 * 60_000;
 /** The cookie handle's shape: 256 random bits, base64url. */
 export const CHALLENGE_HANDLE = /^[A-Za-z0-9_-]{43}$/;
 /** Ceremonies a client may start per address: generous for people, a ceiling for a flood of stored challenges. */
-export const CEREMONY_LIMITS: readonly Limit[] = [{ windowInMs: 15 * 60_000, max: 60 }];
+const CEREMONY_LIMITS: readonly Limit[] = [{ windowInMs: 15 * 60_000, max: 60 }];
 const TRANSPORTS = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']);
 
 const handleHash = (handle: string) => createHash('sha256').update(`webauthn-challenge:${handle}`).digest('hex');
 /** The WebAuthn user handle: stable per account, and not the email. */
 const userHandle = (userId: number) => createHash('sha256').update(`passwordless-auth user:${userId}`).digest().subarray(0, 32);
 
-export type PasskeyFailure =
+type PasskeyFailure =
   | 'throttled'
   | 'challenge' // missing, expired, used, of another purpose or user: the browser must start again
   | 'origin'

@@ -1,9 +1,9 @@
 // RFC 6238 TOTP as every authenticator app does it: SHA-1, 6 digits, 30-second steps, base32 secret.
-import { generate, generateSecret, generateURI, verify } from 'otplib';
+import { generateSecret, generateURI, verify } from 'otplib';
 
-export const TOTP_PERIOD_IN_SECONDS = 30;
+const TOTP_PERIOD_IN_SECONDS = 30;
 /** The current step and one on either side: clock drift of a phone, and a code typed just as it changed. */
-export const TOTP_TOLERANCE_IN_SECONDS = TOTP_PERIOD_IN_SECONDS;
+const TOTP_TOLERANCE_IN_SECONDS = TOTP_PERIOD_IN_SECONDS;
 
 const SIX_ASCII_DIGITS = /^[0-9]{6}$/;
 
@@ -17,10 +17,6 @@ export function newTotpSecret(): string {
 
 export function totpUri(secret: string, account: string, issuer: string): string {
   return generateURI({ issuer, label: account, secret });
-}
-
-export async function totpCode(secret: string, nowInMs: number): Promise<string> {
-  return generate({ secret, epoch: Math.floor(nowInMs / 1000) });
 }
 
 /**

@@ -19,7 +19,7 @@ import { verifyRoute } from './verify/route.js';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 /** How long a client may take to send a POST body (at most MAX_BODY_BYTES) before it gets 408. */
-export const BODY_TIMEOUT_IN_MS = 10_000;
+const BODY_TIMEOUT_IN_MS = 10_000;
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { config, logger } = deps;
@@ -54,7 +54,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Security headers for the pages people see, and the login CSRF guard for their forms.
   const headers = pageHeadersMiddleware(pageHeaders(config));
   const csrf = csrfGuard({
-    allowedHosts: [new URL(config.publicUrl).hostname, ...config.redirectAllowedHosts],
+    allowedOrigins: config.allowedOrigins,
     allowHttp: config.insecureHttp,
     publicUrl: config.publicUrl,
     loopbackAliases: !config.production,

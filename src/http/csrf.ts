@@ -1,13 +1,13 @@
 // Login CSRF: a cross-site page must not be able to post the login (or logout) form, or it could sign a victim
 // in to the attacker's account. Browsers say where a POST comes from in Origin and Sec-Fetch-Site.
 import type { MiddlewareHandler } from 'hono';
+import { type AllowedOrigin, isAllowedOrigin } from '../core/allowed-origins.js';
 import { messagePage } from '../views/pages.js';
-import { isAllowedHost } from './redirect.js';
 
 export interface CsrfPolicy {
-  /** Hosts whose https pages may post the forms (any port): PUBLIC_URL's and the redirect allow-list. */
-  readonly allowedHosts: readonly string[];
-  /** INSECURE_HTTP: http pages on those hosts too. */
+  /** Origins whose pages may post the forms: the redirect allow-list (scheme, host and port). */
+  readonly allowedOrigins: readonly AllowedOrigin[];
+  /** INSECURE_HTTP: http pages of the entries that name no scheme, too. */
   readonly allowHttp: boolean;
   /** PUBLIC_URL. A page of exactly its origin (scheme, host and port) is this site, http or not. */
   readonly publicUrl: string;
@@ -47,11 +47,9 @@ export function isSameSiteRequest(origin: string | undefined, fetchSite: string 
     const url = new URL(origin);
     // The plain-http PUBLIC_URL of `npm start` (http://localhost:8080) is its own site, without INSECURE_HTTP.
     if (isOwnOrigin(url, policy)) return true;
-    // On loopback a host names no site: every port is another program (a dev server, a local tool), so the
-    // host allow-list below, which ignores ports, must not vouch for one.
-    if (isLoopbackHost(url.hostname)) return false;
-    if (url.protocol !== 'https:' && !(policy.allowHttp && url.protocol === 'http:')) return false;
-    return isAllowedHost(url.hostname, policy.allowedHosts);
+    // The allow-list names ports, so another program on another port of the same host (a dev server, a local
+    // tool, which the browser calls same-site) never passes.
+    return isAllowedOrigin(url, policy.allowedOrigins, policy.allowHttp);
   }
   return fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'same-site' || fetchSite === 'none';
 }

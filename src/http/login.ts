@@ -14,14 +14,14 @@ import { errorBody, OK_BODY } from './responses.js';
 
 const GENERIC_LOGIN_ERROR = 'Invalid email or code.';
 
-export function deviceOf(c: Context<AppEnv>) {
+function deviceOf(c: Context<AppEnv>) {
   return readDeviceCookies(c.req.header('cookie'));
 }
 
 /** The validated return URL of this request (query or form), else `undefined`. */
 export function returnUrl(c: Context<AppEnv>, raw: string | readonly string[] | undefined): string | undefined {
   const { config } = c.var.deps;
-  return safeRedirect(raw, { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp });
+  return safeRedirect(raw, { allowedOrigins: config.allowedOrigins, allowHttp: config.insecureHttp });
 }
 
 /** Form fields as single strings; a field sent twice, or a file, counts as absent. */

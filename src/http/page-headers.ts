@@ -2,14 +2,7 @@
 // page is not built by Hono at all: the "no access" page a proxy passes on from /verify (Node fast path).
 import type { MiddlewareHandler } from 'hono';
 import type { Config } from '../config.js';
-
-/** Where the login form may send the browser after a successful post (CSP form-action follows redirects). */
-function formTargets(config: Config): string[] {
-  const schemes = config.insecureHttp ? ['https:', 'http:'] : ['https:'];
-  return config.redirectAllowedHosts.flatMap((h) =>
-    schemes.flatMap((s) => (h.startsWith('.') ? [`${s}//${h.slice(1)}:*`, `${s}//*${h}:*`] : [`${s}//${h}:*`])),
-  );
-}
+import { cspSources } from '../core/allowed-origins.js';
 
 export function pageHeaders(config: Config): Readonly<Record<string, string>> {
   const csp = [
@@ -19,7 +12,8 @@ export function pageHeaders(config: Config): Readonly<Record<string, string>> {
     "connect-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
-    `form-action ${["'self'", ...formTargets(config)].join(' ')}`,
+    // Where the login form may send the browser after a successful post (form-action follows redirects).
+    `form-action ${["'self'", ...cspSources(config.allowedOrigins, config.insecureHttp)].join(' ')}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join('; ');

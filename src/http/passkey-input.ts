@@ -19,7 +19,7 @@ const common = {
   clientExtensionResults: v.record(v.string(), v.unknown()),
 };
 
-export const RegistrationSchema = v.strictObject({
+const RegistrationSchema = v.strictObject({
   ...common,
   response: v.looseObject({
     clientDataJSON: b64url(4096),
@@ -28,7 +28,7 @@ export const RegistrationSchema = v.strictObject({
   }),
 });
 
-export const AuthenticationSchema = v.strictObject({
+const AuthenticationSchema = v.strictObject({
   ...common,
   response: v.looseObject({
     clientDataJSON: b64url(4096),
@@ -74,7 +74,7 @@ export function passkeyName(raw: unknown, fallback: string): string {
   return parsed.success ? parsed.output : fallback;
 }
 
-export const CHALLENGE_COOKIE = 'webauthn_challenge';
+const CHALLENGE_COOKIE = 'webauthn_challenge';
 
 /** The challenge handle cookie: exactly one, of the exact shape; else `undefined`. */
 export function readChallengeCookie(header: string | undefined): string | undefined {

@@ -1,9 +1,10 @@
 // The one validator behind every redirect the service makes to a URL that came from a request.
+import { type AllowedOrigin, isAllowedOrigin } from '../core/allowed-origins.js';
 
 export interface RedirectPolicy {
-  /** `example.com` matches that host only; `.example.com` matches it and every subdomain. */
-  readonly allowedHosts: readonly string[];
-  /** Accept http:// targets too (plain-http development mode only). */
+  /** The allowed origins: scheme, host (or a domain with its subdomains) and port. */
+  readonly allowedOrigins: readonly AllowedOrigin[];
+  /** Entries without a scheme accept http:// targets too (plain-http development mode only). */
   readonly allowHttp: boolean;
 }
 
@@ -13,7 +14,8 @@ const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f\\]/;
 /**
  * The target as an absolute URL string if it is safe to send a browser to, else `undefined`. Parsed with the
  * WHATWG URL parser (what browsers use), then: http(s) only, no userinfo, no control characters, spaces or
- * backslashes anywhere in the raw value, and a host on the allow-list matched at a label boundary.
+ * backslashes anywhere in the raw value, and an origin on the allow-list: same scheme, the host (or a subdomain
+ * matched at a label boundary) and the same port.
  */
 export function safeRedirect(raw: string | readonly string[] | undefined | null, policy: RedirectPolicy): string | undefined {
   if (raw === undefined || raw === null) return undefined;
@@ -28,18 +30,7 @@ export function safeRedirect(raw: string | readonly string[] | undefined | null,
   } catch {
     return undefined;
   }
-  if (url.protocol !== 'https:' && !(policy.allowHttp && url.protocol === 'http:')) return undefined;
   if (url.username !== '' || url.password !== '') return undefined;
-  if (!isAllowedHost(url.hostname, policy.allowedHosts)) return undefined;
+  if (!isAllowedOrigin(url, policy.allowedOrigins, policy.allowHttp)) return undefined;
   return url.href;
-}
-
-export function isAllowedHost(hostname: string, allowed: readonly string[]): boolean {
-  const host = hostname.toLowerCase().replace(/\.$/, '');
-  if (host === '') return false;
-  return allowed.some((entry) => {
-    const a = entry.toLowerCase();
-    if (a.startsWith('.')) return host === a.slice(1) || host.endsWith(a);
-    return host === a;
-  });
 }

@@ -10,7 +10,7 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Dialect, OpenDatabase } from './database.js';
 import type { Database } from './schema.js';
 
-export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
+const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
 export interface Migration {
   readonly version: string;

@@ -49,7 +49,7 @@ export interface ProxyTokensTable {
   created_at: number;
 }
 
-export interface LoginFailuresTable {
+interface LoginFailuresTable {
   id: Generated<number>;
   subject: string;
   attempt_id: string;
@@ -86,7 +86,7 @@ export interface WebauthnChallengesTable {
   expires_at: number;
 }
 
-export interface SchemaMigrationsTable {
+interface SchemaMigrationsTable {
   version: string;
   statements_done: number;
   complete: number;

@@ -79,7 +79,7 @@ export function signedInPage({ email, deviceType }: { email: string; deviceType:
   );
 }
 
-export interface AccountDevice {
+interface AccountDevice {
   readonly ref: string;
   readonly deviceType: string;
   readonly createdAt: number;

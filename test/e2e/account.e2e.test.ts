@@ -17,10 +17,11 @@ describe.skipIf(requirementsGate('account page in the browser', [chromium, sidec
   let secret: string;
 
   beforeAll(async () => {
-    // The browser talks to the sidecar directly, as on a single-host setup. Its port is known only once it runs,
-    // so PUBLIC_URL and LANDING_URL point nowhere useful: the test navigates by itself after signing in.
+    // The browser talks to the sidecar directly, as on a single-host setup: PUBLIC_URL is its own origin (the
+    // login CSRF guard and the redirect allow-list compare scheme, host and port). LANDING_URL points nowhere
+    // useful: the test navigates by itself after signing in.
     sidecar = await startSidecar({
-      publicUrl: 'http://auth.example.test:9',
+      publicUrl: (port) => `http://auth.example.test:${port}`,
       landingUrl: 'http://auth.example.test:9/',
       cookieDomain: 'example.test',
       extraEnv: { VERIFY_CACHE_TTL_SECONDS: '0' },

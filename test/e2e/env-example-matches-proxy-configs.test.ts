@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { isAllowedHost } from '../../src/http/redirect.js';
+import { allowList, isAllowedOrigin } from '../../src/core/allowed-origins.js';
 import { REPO_ROOT } from './support/paths.js';
 
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
@@ -51,10 +51,10 @@ describe('.env.example agrees with proxy-configs/', () => {
 
   it('lets the device cookies and the landing page reach that host', () => {
     const cookieDomain = example.COOKIE_DOMAIN ?? '';
-    if (cookieDomain !== '') expect(isAllowedHost(publicUrl.hostname, [`.${cookieDomain}`])).toBe(true);
+    if (cookieDomain !== '') expect(isAllowedOrigin(publicUrl, allowList([`.${cookieDomain}`]), false)).toBe(true);
     const landing = new URL(example.LANDING_URL ?? `${example.PUBLIC_URL}/`);
     expect(landing.protocol).toBe('https:');
-    expect(isAllowedHost(landing.hostname, [publicUrl.hostname, ...(cookieDomain ? [`.${cookieDomain}`] : [])])).toBe(true);
+    expect(isAllowedOrigin(landing, allowList([publicUrl.origin, ...(cookieDomain ? [`.${cookieDomain}`] : [])]), false)).toBe(true);
   });
 
   it('passes the start-up checks in production once a real key is filled in', () => {
@@ -66,6 +66,6 @@ describe('.env.example agrees with proxy-configs/', () => {
     expect(config.production).toBe(true);
     expect(config.publicUrl).toBe(example.PUBLIC_URL?.replace(/\/+$/, ''));
     expect(config.insecureHttp).toBe(false);
-    expect(config.redirectAllowedHosts).toContain(publicUrl.hostname);
+    expect(config.allowedOrigins).toContainEqual({ scheme: 'https:', host: publicUrl.hostname, subdomains: false, port: undefined });
   });
 });

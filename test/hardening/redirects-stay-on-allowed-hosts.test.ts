@@ -1,17 +1,23 @@
-// Rule: a return URL taken from a request is followed only when a browser would land on an allowed host over
-// https (http only in plain-http development mode), with no userinfo, control characters, whitespace or
+// Rule: a return URL taken from a request is followed only when a browser would land on an allowed origin: an
+// allowed host over https on the default port, or an origin the list names with its port (http only in plain-http
+// development mode, for entries that name no scheme), with no userinfo, control characters, whitespace or
 // backslashes; everything else, and every repeated value, is refused. No input makes the validator throw.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { allowList } from '../../src/core/allowed-origins.js';
 import { safeRedirect } from '../../src/http/redirect.js';
 
 const RUNS = { numRuns: 500 };
-const policy = { allowedHosts: ['.example.com', 'auth.other.org'], allowHttp: false };
+const policy = { allowedOrigins: allowList(['.example.com', 'auth.other.org', 'https://app.example.com:8443']), allowHttp: false };
 const devPolicy = { ...policy, allowHttp: true };
 
 /** Our own reading of the allow-list, written independently of the code under test. */
-function hostAllowed(hostname: string): boolean {
-  return hostname === 'example.com' || hostname.endsWith('.example.com') || hostname === 'auth.other.org';
+function originAllowed(url: URL, allowHttp: boolean): boolean {
+  const host = url.hostname.replace(/\.$/, '');
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  if (url.protocol === 'https:' && host === 'app.example.com' && port === '8443') return true;
+  const hostOk = host === 'example.com' || host.endsWith('.example.com') || host === 'auth.other.org';
+  return hostOk && ((url.protocol === 'https:' && port === '443') || (allowHttp && url.protocol === 'http:' && port === '80'));
 }
 
 /** Pieces of real open-redirect payloads, glued together at random. */
@@ -62,7 +68,7 @@ const host = fc.constantFrom(
   'evil.net/.example.com',
   '',
 );
-const port = fc.constantFrom('', '', ':443', ':8443', ':0', ':99999', ':abc', ':');
+const port = fc.constantFrom('', '', ':443', ':80', ':8443', ':8080', ':0', ':99999', ':abc', ':');
 const rest = fc.constantFrom(
   '',
   '/',
@@ -92,14 +98,14 @@ function checkAccepted(raw: string, result: string, allowHttp: boolean): void {
   expect(allowHttp ? ['https:', 'http:'] : ['https:']).toContain(ours.protocol);
   expect(ours.username).toBe('');
   expect(ours.password).toBe('');
-  expect(hostAllowed(ours.hostname.replace(/\.$/, ''))).toBe(true);
+  expect(originAllowed(ours, allowHttp)).toBe(true);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not be there
   expect(result).not.toMatch(/[\u0000-\u0020\u007f-\u009f\\]/);
   // Validating what we return again gives the same answer: nothing changes on a second pass.
   expect(safeRedirect(result, { ...policy, allowHttp })).toBe(result);
 }
 
-describe('redirects stay on allowed hosts', () => {
+describe('redirects stay on allowed origins', () => {
   it('accepts only what a browser would resolve to an allowed https host, and never throws', () => {
     fc.assert(
       fc.property(anyInput, (raw) => {
@@ -136,6 +142,26 @@ describe('redirects stay on allowed hosts', () => {
       ),
       RUNS,
     );
+  });
+
+  it('refuses an allowed host on a port the list does not name (an origin is scheme, host and port)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('example.com', 'app.example.com', 'auth.other.org'),
+        fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 443),
+        fc.constantFrom('https', 'http'),
+        (h, p, s) => {
+          const raw = `${s}://${h}:${p}/`;
+          const expected = originAllowed(new URL(raw), true) ? new URL(raw).href : undefined;
+          expect(safeRedirect(raw, devPolicy)).toBe(expected);
+        },
+      ),
+      RUNS,
+    );
+    expect(safeRedirect('https://app.example.test:8443/', policy)).toBeUndefined();
+    expect(safeRedirect('https://app.example.com:8443/x', policy)).toBe('https://app.example.com:8443/x');
+    expect(safeRedirect('https://a.example.com:8443/x', policy)).toBeUndefined();
+    expect(safeRedirect('http://app.example.com:8443/x', devPolicy)).toBeUndefined();
   });
 
   it('refuses every repeated value, even two identical good ones', () => {

@@ -4,6 +4,7 @@
 // scheme and port, and never another port of the same host.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allowList } from '../../src/core/allowed-origins.js';
 import { isSameSiteRequest } from '../../src/http/csrf.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
@@ -47,7 +48,12 @@ describe('login CSRF', () => {
   });
 
   it('decides by Origin first, then Sec-Fetch-Site; requests with neither are not from a browser', () => {
-    const policy = { allowedHosts: ['.example.com'], allowHttp: false, publicUrl: 'https://auth.example.com', loopbackAliases: false };
+    const policy = {
+      allowedOrigins: allowList(['.example.com']),
+      allowHttp: false,
+      publicUrl: 'https://auth.example.com',
+      loopbackAliases: false,
+    };
     expect(isSameSiteRequest('https://auth.example.com', 'same-origin', policy)).toBe(true);
     expect(isSameSiteRequest(undefined, 'same-origin', policy)).toBe(true);
     expect(isSameSiteRequest(undefined, 'none', policy)).toBe(true);

@@ -142,6 +142,9 @@ for (const dialect of DIALECTS) {
       const evil = await form({ email: alice.email, code: await t.nextCode(alice.secret), rd: 'https://evil.net/' });
       expect(evil.status).toBe(303);
       expect(evil.headers.get('location')).toBe('https://home.example.com/');
+      // An allowed host on a port nobody allowed is another origin (another program, perhaps another owner).
+      const otherPort = await form({ email: alice.email, code: await t.nextCode(alice.secret), rd: 'https://app.example.com:8443/' });
+      expect(otherPort.headers.get('location')).toBe('https://home.example.com/');
 
       const bad = await form({ email: alice.email, code: '000000', rd: 'https://app.example.com/' });
       expect(bad.status).toBe(401);

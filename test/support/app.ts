@@ -22,9 +22,9 @@ export type Transport = 'in-process' | 'node';
 export const TRANSPORTS: readonly Transport[] = ['in-process', 'node'];
 
 /** The trusted proxy's address in TRUSTED_PROXIES of every test app. */
-export const TRUSTED_PROXY = '10.0.0.2';
+const TRUSTED_PROXY = '10.0.0.2';
 
-export interface RawRequest {
+interface RawRequest {
   readonly method?: string;
   readonly path: string;
   /** Header lines as sent, repeated names included. */

@@ -5,7 +5,7 @@ import type { TestApp } from './app.js';
 import { SoftAuthenticator } from './authenticator.js';
 
 export const ORIGIN = 'https://auth.example.com';
-export const RP_ID = 'example.com';
+const RP_ID = 'example.com';
 
 export class BrowserSession {
   readonly jar = new Map<string, string>();

@@ -87,7 +87,7 @@ describe('configuration', () => {
     expect(config.databaseLabel).not.toContain('p@ss');
     expect(config.cookie).toMatchObject({ domain: 'example.com', lifetimeInDays: 30, sameSite: 'Lax', secure: true });
     expect(config.landingUrl).toBe('https://home.example.com/');
-    expect(config.redirectAllowedHosts).toContain('.example.com');
+    expect(config.allowedOrigins).toContainEqual({ scheme: undefined, host: 'example.com', subdomains: true, port: undefined });
   });
 
   it('reads .env under the environment, and rotates keys from a comma-separated list', () => {
@@ -106,6 +106,35 @@ describe('configuration', () => {
     expect(found).toMatch(/COOKIE_DOMAIN/);
     expect(found).toMatch(/10\.0\.0\.0\/33/);
     expect(found).toMatch(/not-an-ip/);
+  });
+
+  it('allows return URLs to origins: PUBLIC_URL and LANDING_URL with their ports, and the entries named', () => {
+    const origins = (env: Record<string, string>) =>
+      loadConfig({ env: { ENCRYPTION_KEYS: KEY, ...env }, cwd: tmp(), createKeyFile: false }).config.allowedOrigins;
+    expect(origins({ PUBLIC_URL: 'https://auth.example.test:8443', LANDING_URL: 'http://localhost:8080/home' })).toEqual([
+      { scheme: 'https:', host: 'auth.example.test', subdomains: false, port: '8443' },
+      { scheme: 'http:', host: 'localhost', subdomains: false, port: '8080' },
+    ]);
+    expect(origins({ REDIRECT_ALLOWED_HOSTS: 'app.example.test:8443, .example.org,https://x.example.net:9443' })).toEqual([
+      { scheme: undefined, host: 'app.example.test', subdomains: false, port: '8443' },
+      { scheme: undefined, host: 'example.org', subdomains: true, port: undefined },
+      { scheme: 'https:', host: 'x.example.net', subdomains: false, port: '9443' },
+    ]);
+    const found = problems({
+      REDIRECT_ALLOWED_HOSTS: 'example.com:99999,https://example.com/path,ok.example.com',
+      ENCRYPTION_KEYS: KEY,
+    }).join('\n');
+    expect(found).toMatch(/REDIRECT_ALLOWED_HOSTS: example\.com:99999/);
+    expect(found).toMatch(/REDIRECT_ALLOWED_HOSTS: https:\/\/example\.com\/path/);
+    expect(found).not.toMatch(/ok\.example\.com/);
+    expect(
+      problems({
+        NODE_ENV: 'production',
+        PUBLIC_URL: 'https://auth.example.com',
+        ENCRYPTION_KEYS: KEY,
+        REDIRECT_ALLOWED_HOSTS: 'http://app.example.com',
+      }).join('\n'),
+    ).toMatch(/REDIRECT_ALLOWED_HOSTS: http:\/\/app\.example\.com is plain http/);
   });
 
   it('freezes the result', () => {

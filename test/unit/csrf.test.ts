@@ -1,12 +1,19 @@
 // Rule: a form POST passes the login CSRF guard only from this site: PUBLIC_URL's own origin (scheme, host and
-// port, http or https), https pages of the allowed hosts, http ones only with INSECURE_HTTP, and outside
+// port, http or https), pages of the allowed origins (scheme, host and port; http for entries without a scheme
+// only with INSECURE_HTTP), and outside
 // production the loopback names of a loopback PUBLIC_URL on the same scheme and port. Never host only.
 import { describe, expect, it } from 'vitest';
+import { allowList } from '../../src/core/allowed-origins.js';
 import { type CsrfPolicy, isSameSiteRequest } from '../../src/http/csrf.js';
 
-const npmStart: CsrfPolicy = { allowedHosts: ['localhost'], allowHttp: false, publicUrl: 'http://localhost:8080', loopbackAliases: true };
+const npmStart: CsrfPolicy = {
+  allowedOrigins: allowList(['http://localhost:8080']),
+  allowHttp: false,
+  publicUrl: 'http://localhost:8080',
+  loopbackAliases: true,
+};
 const deployed: CsrfPolicy = {
-  allowedHosts: ['app.example.com', '.example.com'],
+  allowedOrigins: allowList(['https://app.example.com', '.example.com']),
   allowHttp: false,
   publicUrl: 'https://app.example.com',
   loopbackAliases: false,
@@ -55,7 +62,12 @@ describe('isSameSiteRequest', () => {
   });
 
   it('gives a non-loopback PUBLIC_URL no aliases, even outside production', () => {
-    const lan: CsrfPolicy = { allowedHosts: ['box.lan'], allowHttp: false, publicUrl: 'http://box.lan:8080', loopbackAliases: true };
+    const lan: CsrfPolicy = {
+      allowedOrigins: allowList(['http://box.lan:8080']),
+      allowHttp: false,
+      publicUrl: 'http://box.lan:8080',
+      loopbackAliases: true,
+    };
     expect(isSameSiteRequest('http://box.lan:8080', 'same-origin', lan)).toBe(true);
     expect(isSameSiteRequest('http://localhost:8080', 'same-origin', lan)).toBe(false);
     expect(isSameSiteRequest('http://box.lan:9090', 'same-site', lan)).toBe(false);
@@ -63,7 +75,10 @@ describe('isSameSiteRequest', () => {
 
   it('keeps the deployed rules: https on allowed hosts, http only with INSECURE_HTTP, cross-site never', () => {
     expect(isSameSiteRequest('https://app.example.com', 'same-origin', deployed)).toBe(true);
-    expect(isSameSiteRequest('https://other.example.com:8443', 'same-site', deployed)).toBe(true);
+    expect(isSameSiteRequest('https://other.example.com', 'same-site', deployed)).toBe(true);
+    // An origin is scheme, host and port: another port of an allowed host is another site.
+    expect(isSameSiteRequest('https://other.example.com:8443', 'same-site', deployed)).toBe(false);
+    expect(isSameSiteRequest('https://app.example.com:8443', 'same-site', deployed)).toBe(false);
     expect(isSameSiteRequest('http://app.example.com', 'same-site', deployed)).toBe(false);
     expect(isSameSiteRequest('http://app.example.com', 'same-site', { ...deployed, allowHttp: true })).toBe(true);
     expect(isSameSiteRequest('https://example.com.evil.net', 'same-site', deployed)).toBe(false);
@@ -72,9 +87,14 @@ describe('isSameSiteRequest', () => {
     expect(isSameSiteRequest('not a url', 'same-origin', npmStart)).toBe(false);
   });
 
-  it('lets the host allow-list (which ignores ports) vouch for no loopback origin', () => {
-    // PUBLIC_URL on https://localhost:8443 puts "localhost" on the allow-list; https://localhost:3000 is still another program.
-    const local: CsrfPolicy = { allowedHosts: ['localhost'], allowHttp: true, publicUrl: 'https://localhost:8443', loopbackAliases: false };
+  it('lets no allow-list entry vouch for another port of a loopback host', () => {
+    // "localhost" on the list means its default port; https://localhost:3000 is still another program.
+    const local: CsrfPolicy = {
+      allowedOrigins: allowList(['https://localhost:8443', 'localhost']),
+      allowHttp: true,
+      publicUrl: 'https://localhost:8443',
+      loopbackAliases: false,
+    };
     expect(isSameSiteRequest('https://localhost:8443', 'same-origin', local)).toBe(true);
     expect(isSameSiteRequest('https://localhost:3000', 'same-site', local)).toBe(false);
     expect(isSameSiteRequest('http://localhost:3000', 'same-site', local)).toBe(false);

@@ -1,16 +1,64 @@
 import { describe, expect, it } from 'vitest';
+import { allowList, parseAllowedOrigin } from '../../src/core/allowed-origins.js';
 import { isTrustedPeer, trustList } from '../../src/http/forwarded.js';
 import { safeRedirect } from '../../src/http/redirect.js';
 import { readOriginalRequest } from '../support/original-request.js';
 
-const policy = { allowedHosts: ['.example.com', 'auth.other.org'], allowHttp: false };
+const policy = { allowedOrigins: allowList(['.example.com', 'auth.other.org']), allowHttp: false };
 
 describe('safeRedirect', () => {
-  it('accepts https URLs on allowed hosts and subdomains', () => {
+  it('accepts https URLs on allowed hosts and subdomains, on the default port', () => {
     expect(safeRedirect('https://example.com/', policy)).toBe('https://example.com/');
     expect(safeRedirect('https://app.example.com/a?b=1#c', policy)).toBe('https://app.example.com/a?b=1#c');
-    expect(safeRedirect('https://deep.app.EXAMPLE.com:8443/x', policy)).toBe('https://deep.app.example.com:8443/x');
+    expect(safeRedirect('https://deep.app.EXAMPLE.com:443/x', policy)).toBe('https://deep.app.example.com/x');
     expect(safeRedirect('https://auth.other.org/', policy)).toBe('https://auth.other.org/');
+  });
+
+  it('compares origins, not hosts: another port is another site unless the list names it', () => {
+    expect(safeRedirect('https://deep.app.example.com:8443/x', policy)).toBeUndefined();
+    expect(safeRedirect('https://auth.other.org:8443/', policy)).toBeUndefined();
+    const withPorts = {
+      allowedOrigins: allowList(['app.example.test:8443', 'https://b.example.test:9443', 'http://localhost:8080']),
+      allowHttp: false,
+    };
+    expect(safeRedirect('https://app.example.test:8443/', withPorts)).toBe('https://app.example.test:8443/');
+    expect(safeRedirect('https://app.example.test/', withPorts)).toBeUndefined();
+    expect(safeRedirect('http://app.example.test:8443/', withPorts)).toBeUndefined();
+    expect(safeRedirect('http://app.example.test:8443/', { ...withPorts, allowHttp: true })).toBe('http://app.example.test:8443/');
+    expect(safeRedirect('https://b.example.test:9443/a', withPorts)).toBe('https://b.example.test:9443/a');
+    expect(safeRedirect('http://b.example.test:9443/a', { ...withPorts, allowHttp: true })).toBeUndefined();
+    // An origin that names http is allowed without INSECURE_HTTP (the `npm start` PUBLIC_URL), on its port only.
+    expect(safeRedirect('http://localhost:8080/x', withPorts)).toBe('http://localhost:8080/x');
+    expect(safeRedirect('http://localhost:3000/x', withPorts)).toBeUndefined();
+    expect(safeRedirect('https://localhost:8080/x', withPorts)).toBeUndefined();
+  });
+
+  it('reads allow-list entries strictly', () => {
+    expect(parseAllowedOrigin('Example.COM')).toEqual({ scheme: undefined, host: 'example.com', subdomains: false, port: undefined });
+    expect(parseAllowedOrigin('.example.com:8443')).toEqual({ scheme: undefined, host: 'example.com', subdomains: true, port: '8443' });
+    expect(parseAllowedOrigin('https://example.com:443')).toEqual({
+      scheme: 'https:',
+      host: 'example.com',
+      subdomains: false,
+      port: undefined,
+    });
+    expect(parseAllowedOrigin('http://[::1]:8080/')).toEqual({ scheme: 'http:', host: '[::1]', subdomains: false, port: '8080' });
+    for (const bad of [
+      '',
+      'example.com:0',
+      'example.com:65536',
+      'example.com:x',
+      'https://example.com/path',
+      'ftp://example.com',
+      'a b.com',
+      'user@example.com',
+      'https://u@example.com',
+      'example.com/x',
+      '..example.com',
+      'https://example.com?x',
+    ]) {
+      expect.soft(parseAllowedOrigin(bad), bad).toBeUndefined();
+    }
   });
 
   it('matches hosts at a label boundary only', () => {

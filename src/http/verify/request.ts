@@ -1,7 +1,7 @@
 // Reading a /verify request, however it arrived: Node's raw header list on the fast path, a Fetch Request's
 // headers in-process. The three headers every request needs are picked in one pass; the rest only when asked.
 
-export const VERIFY_PREFIX = '/verify/';
+const VERIFY_PREFIX = '/verify/';
 
 export interface VerifyRequest {
   /** Path and query as sent, e.g. `/verify/app?proxy=nginx`. */

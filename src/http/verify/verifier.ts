@@ -1,7 +1,7 @@
 // The one seam of GET /verify/<service>: a request (however it arrived) in, an answer out. The decision comes from
 // the core; the caller's style renders it; a failure anywhere is a logged 503, never a pass. Synchronous for warm
 // answers (a few map look-ups), a promise only when the database must be asked, under a deadline.
-import { readDeviceCookies } from '../../core/cookies.js';
+import { isSpace, readDeviceCookies } from '../../core/cookies.js';
 import type { VerifyOutcome } from '../../core/decisions.js';
 import type { AppDeps } from '../context.js';
 import { withDeadline } from '../deadline.js';
@@ -16,7 +16,7 @@ import type { ProxyStyle, StyleContext } from './styles/style.js';
  * The caller's credential: a bearer token or X-Service-Token. Anything repeated, two different tokens, or a
  * malformed Authorization header is no credential at all.
  */
-export function readCredential(authorization: readonly string[], serviceToken: readonly string[]): string | undefined {
+function readCredential(authorization: readonly string[], serviceToken: readonly string[]): string | undefined {
   if (authorization.length > 1 || serviceToken.length > 1) return undefined;
   let bearer: string | undefined;
   if (authorization.length === 1) {
@@ -34,21 +34,7 @@ function bearerToken(value: string): string | undefined {
   if (value.length < 8 || value.charCodeAt(6) !== 0x20 || value.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
   for (let i = 7; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (
-      c === 0x2c ||
-      c <= 0x20 ||
-      (c >= 0x7f && c <= 0xa0) ||
-      c === 0x1680 ||
-      (c >= 0x2000 && c <= 0x200a) ||
-      c === 0x2028 ||
-      c === 0x2029 ||
-      c === 0x202f ||
-      c === 0x205f ||
-      c === 0x3000 ||
-      c === 0xfeff
-    ) {
-      return undefined;
-    }
+    if (c === 0x2c || c <= 0x20 || (c >= 0x7f && c <= 0xa0) || isSpace(c)) return undefined;
   }
   return value.slice(7);
 }

@@ -41,7 +41,7 @@ export function replaceExactlyOnce(text: string, search: string, replacement: st
 }
 
 export const NGINX_CONFIG = join(PROXY_CONFIGS, 'nginx/protected-app.conf');
-export const CADDYFILE = join(PROXY_CONFIGS, 'caddy/Caddyfile');
+const CADDYFILE = join(PROXY_CONFIGS, 'caddy/Caddyfile');
 
 export function renderNginxConfig(targets: ProxyTargets & { port: number }): string {
   let text = readFileSync(NGINX_CONFIG, 'utf8');

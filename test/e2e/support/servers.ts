@@ -74,7 +74,7 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
   };
 }
 
-export interface ScriptedAnswer {
+interface ScriptedAnswer {
   readonly status: number;
   readonly headers?: Record<string, string>;
   readonly body?: string;

@@ -21,8 +21,9 @@ function testingEnv(): Record<string, string> {
 
 export interface SidecarOptions {
   /** Absolute base URL of the login pages as the browser sees them, e.g. http://app.example.test:18080 */
-  readonly publicUrl: string;
-  readonly landingUrl: string;
+  /** A URL, or one made from the port the sidecar gets (a single-host setup, where the browser talks to it directly). */
+  readonly publicUrl: string | ((port: number) => string);
+  readonly landingUrl: string | ((port: number) => string);
   readonly cookieDomain: string;
   readonly extraEnv?: Record<string, string>;
 }
@@ -56,8 +57,8 @@ async function startSidecarOnce(options: SidecarOptions): Promise<RunningSidecar
     PORT: String(port),
     HOST: '127.0.0.1',
     DATABASE_URL: `sqlite:${join(dir.path, 'auth.db')}`,
-    PUBLIC_URL: options.publicUrl,
-    LANDING_URL: options.landingUrl,
+    PUBLIC_URL: typeof options.publicUrl === 'function' ? options.publicUrl(port) : options.publicUrl,
+    LANDING_URL: typeof options.landingUrl === 'function' ? options.landingUrl(port) : options.landingUrl,
     COOKIE_DOMAIN: options.cookieDomain,
     INSECURE_HTTP: 'true',
     TRUSTED_PROXIES: '127.0.0.1,::1',

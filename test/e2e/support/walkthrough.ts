@@ -144,17 +144,14 @@ export async function freshCheckout(): Promise<Checkout> {
   return dir;
 }
 
-export interface CommandResult {
+interface CommandResult {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
 }
 
 /** Runs one command with sh, as typed at a prompt. */
-export async function runCommand(
-  command: string,
-  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutInMs?: number },
-): Promise<CommandResult> {
+async function runCommand(command: string, options: { cwd: string; env: NodeJS.ProcessEnv; timeoutInMs?: number }): Promise<CommandResult> {
   try {
     const { stdout, stderr } = await run('sh', ['-c', command], {
       cwd: options.cwd,

@@ -3,6 +3,6 @@ import { safeRedirect } from '../../redirect.js';
 import type { OriginalRequest, StyleContext } from './style.js';
 
 export function loginUrl(original: OriginalRequest, { config }: StyleContext): string {
-  const rd = safeRedirect(original.url, { allowedHosts: config.redirectAllowedHosts, allowHttp: config.insecureHttp });
+  const rd = safeRedirect(original.url, { allowedOrigins: config.allowedOrigins, allowHttp: config.insecureHttp });
   return `${config.publicUrl}/login${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`;
 }

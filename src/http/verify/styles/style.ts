@@ -12,7 +12,7 @@ export interface StyleContext {
   readonly pageHeaders: Readonly<Record<string, string>>;
 }
 
-export type Denial = Extract<VerifyOutcome, { kind: 'forbidden' | 'unknown-service' }>;
+type Denial = Extract<VerifyOutcome, { kind: 'forbidden' | 'unknown-service' }>;
 
 export interface ProxyStyle {
   unauthenticated(req: VerifyRequest, ctx: StyleContext): Answer;

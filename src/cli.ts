@@ -4,9 +4,9 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import QRCode from 'qrcode';
 import { ConfigError, loadConfig } from './config.js';
-import { AdminError } from './core/admin.js';
+import { AdminError, type SignInMethods } from './core/admin.js';
 import { deviceRef, sealContext } from './core/crypto.js';
-import type { Device, Grant, ProxyToken, Service, User } from './core/ports.js';
+import type { Device, Grant, Passkey, ProxyToken, Service, User } from './core/ports.js';
 import { importReferenceCommand } from './import-command.js';
 import { safeMessage } from './logging.js';
 import { isEntryPoint, openRuntime, type Runtime } from './runtime.js';
@@ -16,9 +16,15 @@ const USAGE = `Usage: passwordless-auth <command> [options]    (add --json to an
   serve                                   run the server (same as npm start)
   migrate                                 apply database migrations
   doctor                                  check configuration, database, migrations and keys
-  user add --email E [--username U] [--admin]
+  user add --email E [--username U] [--admin] [--invite]
                                           add a user; prints the TOTP secret and QR code ONCE
-  user list
+                                          (--invite: a one-time link instead, where they set up their own)
+  user invite --email E [--username U] [--admin]
+                                          a one-time link where the user sets up an authenticator app or a
+                                          passkey (adds the user if new; for a lost phone if not)
+  user set --email E --passkey-only true|false
+                                          turn code sign-in off (passkeys only) or on again
+  user list                               users and how they sign in (code, passkeys, pending invite)
   user delete --email E
   user unlock --email E                   clear failed sign-in attempts, after a lock-out
   service add NAME                        add a service; prints its token ONCE
@@ -31,6 +37,8 @@ const USAGE = `Usage: passwordless-auth <command> [options]    (add --json to an
   grant list
   device list [--email E]
   device revoke ID
+  passkey list [--email E]
+  passkey remove --id N                   remove a passkey; it stops signing in at once
   proxy-token add NAME                    a token for a proxy that guards many services; printed ONCE
   proxy-token list
   proxy-token delete NAME
@@ -48,8 +56,14 @@ const HELP: Record<string, string> = {
   doctor:
     'doctor\n  Checks configuration, database reachability, migrations and encryption keys, and says what to fix.\n  Exit code 1 if any check fails.',
   'user add':
-    'user add --email E [--username U] [--admin]\n  Adds a user and prints their TOTP secret, otpauth URI and a QR code ONCE. --admin may use every service.',
-  'user list': 'user list\n  Lists users.',
+    'user add --email E [--username U] [--admin] [--invite]\n  Adds a user and prints their TOTP secret, otpauth URI and a QR code ONCE. --admin may use every service.\n  --invite: prints a one-time link instead (see user invite).',
+  'user list': 'user list\n  Lists users and how each signs in: code, passkeys (and whether codes are off), a pending invite.',
+  'user invite':
+    'user invite --email E [--username U] [--admin]\n  Prints a one-time link PUBLIC_URL/login/enroll/<token> (valid INVITE_LIFETIME_HOURS, once; a newer invite voids\n  older ones). The user opens it and creates a passkey or sets up an authenticator app there: no one else sees\n  the secret. Adds the user if new; for an existing user (a lost phone) the new secret replaces the old one only\n  once confirmed. --json: {"url","expiresAt"}.',
+  'user set':
+    'user set --email E --passkey-only true|false\n  Turns code sign-in off for a user with a passkey (a code then fails like a wrong one), or on again.',
+  'passkey list': "passkey list [--email E]\n  Lists passkeys (all, or one user's): id, name, created, last used.",
+  'passkey remove': 'passkey remove --id N [--yes]\n  Removes a passkey; it cannot sign in from that moment.',
   'user delete': 'user delete --email E [--yes]\n  Deletes a user with their devices and grants. Asks first unless --yes.',
   'user unlock': 'user unlock --email E\n  Clears failed sign-in attempts of an account locked by the guess budget.',
   'service add': 'service add NAME\n  Adds a service and prints its token ONCE. NAME: 1-63 of A-Z a-z 0-9 . _ -',
@@ -78,6 +92,7 @@ const CONFIRM: Record<string, (positionals: string[], values: Record<string, str
   'service rotate-token': (p) => `Replace the token of ${String(p[0])}? The old token stops working at once.`,
   revoke: (_, v) => `Revoke ${String(v.email)}'s access to ${String(v.service)}?`,
   'device revoke': (p) => `Revoke device ${String(p[0])}?`,
+  'passkey remove': (_, v) => `Remove passkey ${String(v.id)}? It stops signing in at once.`,
   'proxy-token delete': (p) => `Delete proxy token ${String(p[0])}? Proxies using it will be refused.`,
 };
 
@@ -145,8 +160,41 @@ function one(positionals: string[], what: string): string {
   return positionals[0] as string;
 }
 
+/** Prints an invite: the one-time link and when it expires (`--json`: {"url","expiresAt"}). */
+async function invite(rt: Runtime, values: Record<string, string | boolean | undefined>, out: Output, create: 'always' | 'if-missing') {
+  const { user, created, token, expiresAt } = await rt.admin.inviteUser({
+    email: need(values, 'email'),
+    username: values.username as string | undefined,
+    admin: values.admin === true,
+    create,
+  });
+  const url = `${rt.config.publicUrl}/login/enroll/${token}`;
+  out.result({ url, expiresAt: iso(expiresAt), email: user.email, created }, [
+    `${created ? `Added ${user.role} ${user.email} (id ${user.id}) and invited them` : `Invited ${user.email}`}.`,
+    '',
+    'Send them this link. It works once, until the time below; they create a passkey or set up an authenticator app there.',
+    `  ${url}`,
+    `  expires: ${iso(expiresAt)}`,
+  ]);
+}
+
+const boolFlag = (values: Record<string, string | boolean | undefined>, name: string): boolean => {
+  const value = need(values, name);
+  if (value !== 'true' && value !== 'false') throw new UsageError(`--${name} must be true or false`);
+  return value === 'true';
+};
+
+const passkeyJson = (p: Passkey & { email: string }) => ({
+  id: p.id,
+  email: p.email,
+  name: p.name,
+  createdAt: iso(p.createdAt),
+  lastUsedAt: iso(p.lastUsedAt),
+});
+
 const commands: Record<string, Handler> = {
   async 'user add'(rt, { values }, out) {
+    if (values.invite === true) return invite(rt, values, out, 'always');
     const { user, totpSecret, otpauthUri } = await rt.admin.addUser({
       email: need(values, 'email'),
       username: values.username as string | undefined,
@@ -162,17 +210,59 @@ const commands: Record<string, Handler> = {
       `  uri:    ${otpauthUri}`,
     ]);
   },
+  'user invite': (rt, { values }, out) => invite(rt, values, out, 'if-missing'),
   async 'user list'(rt, _, out) {
-    const users = await rt.admin.listUsers();
+    const users = await rt.admin.listUsersWithMethods();
+    const methods = (m: SignInMethods) =>
+      [
+        m.code ? 'code' : '',
+        m.passkeys ? `${m.passkeys} passkey${m.passkeys === 1 ? '' : 's'}${m.passkeyOnly ? ' (only)' : ''}` : '',
+        m.inviteExpiresAt ? 'invite pending' : '',
+      ]
+        .filter(Boolean)
+        .join(', ') || 'none';
     out.result(
-      users.map(userJson),
+      users.map((u) => ({
+        ...userJson(u),
+        signIn: {
+          code: u.methods.code,
+          passkeys: u.methods.passkeys,
+          passkeyOnly: u.methods.passkeyOnly,
+          inviteExpiresAt: u.methods.inviteExpiresAt === null ? null : iso(u.methods.inviteExpiresAt),
+        },
+      })),
       users.length === 0
         ? 'No users.'
         : table([
-            ['ID', 'EMAIL', 'USERNAME', 'ROLE', 'CREATED'],
-            ...users.map((u) => [String(u.id), u.email, u.username ?? '-', u.role, iso(u.createdAt)]),
+            ['ID', 'EMAIL', 'USERNAME', 'ROLE', 'SIGN-IN', 'CREATED'],
+            ...users.map((u) => [String(u.id), u.email, u.username ?? '-', u.role, methods(u.methods), iso(u.createdAt)]),
           ]),
     );
+  },
+  async 'user set'(rt, { values }, out) {
+    const user = await rt.admin.setPasskeyOnly(need(values, 'email'), boolFlag(values, 'passkey-only'));
+    out.result(
+      { email: user.email, passkeyOnly: user.passkeyOnly },
+      user.passkeyOnly ? `${user.email} signs in with a passkey only; codes are refused.` : `${user.email} may sign in with codes again.`,
+    );
+  },
+  async 'passkey list'(rt, { values }, out) {
+    const passkeys = await rt.admin.listPasskeys(values.email as string | undefined);
+    out.result(
+      passkeys.map(passkeyJson),
+      passkeys.length === 0
+        ? 'No passkeys.'
+        : table([
+            ['ID', 'EMAIL', 'NAME', 'ADDED', 'LAST USED'],
+            ...passkeys.map((p) => [String(p.id), p.email, p.name, iso(p.createdAt), iso(p.lastUsedAt)]),
+          ]),
+    );
+  },
+  async 'passkey remove'(rt, { values }, out) {
+    const raw = need(values, 'id');
+    if (!/^[1-9][0-9]{0,9}$/.test(raw)) throw new UsageError('--id must be a passkey id (a positive whole number)');
+    await rt.admin.removePasskey(Number(raw));
+    out.result({ removed: Number(raw) }, `Removed passkey ${raw}; it no longer signs in.`);
   },
   async 'user delete'(rt, { values }, out) {
     const email = need(values, 'email');
@@ -277,7 +367,7 @@ const commands: Record<string, Handler> = {
   },
 };
 
-const GROUPS = new Set(['user', 'service', 'device', 'proxy-token']);
+const GROUPS = new Set(['user', 'service', 'device', 'proxy-token', 'passkey']);
 
 interface Check {
   readonly name: string;
@@ -305,7 +395,8 @@ async function runDoctor(io: { stdout: NodeJS.WritableStream }, json: boolean): 
       add('database', 'ok', 'reachable');
       if (await runtime.ready().catch(() => false)) add('migrations', 'ok', 'all applied');
       else add('migrations', 'fail', 'not all applied: run `passwordless-auth migrate` (the server also applies them at start)');
-      const users = await runtime.store.users.list().catch(() => []);
+      // An empty secret is an account enrolled with a passkey only: nothing to decrypt.
+      const users = (await runtime.store.users.list().catch(() => [])).filter((u) => u.totpSecretSealed !== '');
       const unreadable = users.filter((u) => runtime?.keys.open(u.totpSecretSealed, sealContext.totpSecret(u.id)) === null);
       const stale = users.filter((u) => runtime?.keys.isStale(u.totpSecretSealed));
       if (unreadable.length > 0)
@@ -338,6 +429,9 @@ const AUDIT_EVENTS: Record<string, string> = {
   'user add': 'admin.user.added',
   'user delete': 'admin.user.deleted',
   'user unlock': 'admin.user.unlocked',
+  'user invite': 'admin.user.invited',
+  'user set': 'admin.user.changed',
+  'passkey remove': 'admin.passkey.removed',
   'service add': 'admin.service.added',
   'service delete': 'admin.service.deleted',
   'service rotate-token': 'admin.service.token-rotated',
@@ -368,6 +462,9 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
     from: { type: 'string' },
     'fernet-key': { type: 'string' },
     apply: { type: 'boolean' },
+    invite: { type: 'boolean' },
+    'passkey-only': { type: 'string' },
+    id: { type: 'string' },
   } as const;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -430,6 +527,8 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
             event,
             ...(typeof v.email === 'string' ? { email: v.email } : {}),
             ...(typeof v.service === 'string' ? { serviceName: v.service } : {}),
+            ...(typeof v.id === 'string' ? { passkeyId: v.id } : {}),
+            ...(command === 'user add' && v.invite === true ? { invite: true } : {}),
             ...(command === 'device revoke' ? { device: deviceRef(positionals[0] ?? '') } : positionals[0] ? { name: positionals[0] } : {}),
           },
           'admin change',

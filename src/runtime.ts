@@ -19,6 +19,7 @@ import { isMigrated, type MigrationReport, migrate } from './store/migrate.js';
 import { createSqlStore } from './store/sql-store.js';
 
 export interface Runtime {
+  readonly config: Config;
   readonly database: OpenDatabase;
   readonly store: Store;
   readonly keys: KeyRing;
@@ -56,6 +57,7 @@ export async function openRuntime(
     const passkeys = config.relyingParty ? new Passkeys({ store, clock, relyingParty: config.relyingParty }) : undefined;
     const admin = createAdmin({ store, keys, clock, cache, issuer: config.totpIssuer, invites });
     return {
+      config,
       database,
       store,
       keys,

@@ -3,6 +3,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/database.js';
+import { createSqlStore } from '../../src/store/sql-store.js';
 import { freePort } from '../e2e/support/processes.js';
 import { readJson, TEST_KEY } from '../support/app.js';
 import { createTestDatabase, DIALECTS, skipReason, type TestDatabase } from '../support/databases.js';
@@ -157,7 +159,77 @@ for (const dialect of DIALECTS) {
         ]),
       });
       expect(cli('user', 'add', '--help').out).toContain('--admin may use every service');
-      expect(cli('migrate', '--json').json()).toEqual({ applied: [], alreadyApplied: ['001_init', '002_login_failures'] });
+      expect(cli('migrate', '--json').json()).toEqual({
+        applied: [],
+        alreadyApplied: ['001_init', '002_login_failures', '003_passkeys_invites'],
+      });
+    });
+
+    it('invites users with a one-time link, and manages passkeys and passkey-only', async () => {
+      const invited = cli('user', 'invite', '--email', 'Ivy@Example.com', '--username', 'ivy', '--json');
+      expect(invited.code).toBe(0);
+      const { url, expiresAt } = invited.json();
+      expect(url).toMatch(/^http:\/\/localhost:8080\/login\/enroll\/[A-Za-z0-9_-]{43}$/);
+      expect(Math.abs(Date.parse(expiresAt) - Date.now() - 72 * 3_600_000)).toBeLessThan(60_000);
+      const token = url.split('/').at(-1);
+      expect(invited.err).toContain('admin.user.invited');
+      expect(invited.err).not.toContain(token);
+      // user add --invite prints a link instead of the secret; plain user add still prints the secret.
+      const added = cli('user', 'add', '--email', 'ivo@example.com', '--invite');
+      expect(added.code).toBe(0);
+      expect(added.out).toMatch(/Added user ivo@example\.com .* invited them/);
+      expect(added.out).toMatch(/http:\/\/localhost:8080\/login\/enroll\/[A-Za-z0-9_-]{43}/);
+      expect(added.out).not.toMatch(/secret:|otpauth:/);
+      expect(cli('user', 'add', '--email', 'ivo@example.com', '--invite').code).toBe(1);
+      // Inviting again (a lost phone) works for an existing user.
+      expect(cli('user', 'invite', '--email', 'ivo@example.com', '--json').json()).toMatchObject({ created: false });
+
+      const ivy = () =>
+        (cli('user', 'list', '--json').json() as Array<{ email: string; signIn: unknown }>).find((u) => u.email === 'ivy@example.com');
+      expect(ivy()?.signIn).toEqual({ code: false, passkeys: 0, passkeyOnly: false, inviteExpiresAt: expiresAt });
+      const refused = cli('user', 'set', '--email', 'ivy@example.com', '--passkey-only', 'true');
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain('has no passkey yet');
+
+      const database = openDatabase(tdb.target);
+      const store = createSqlStore(database);
+      try {
+        const user = await store.users.findByEmail('ivy@example.com');
+        await store.passkeys.create({
+          userId: user?.id ?? 0,
+          credentialId: 'cli-test-credential',
+          publicKey: 'pQECAyYgASFYIA',
+          signCount: 0,
+          transports: ['internal'],
+          name: 'Phone',
+          createdAt: Date.now(),
+        });
+      } finally {
+        await store.close();
+      }
+      const [key] = cli('passkey', 'list', '--email', 'ivy@example.com', '--json').json();
+      expect(key).toEqual({
+        id: expect.any(Number),
+        email: 'ivy@example.com',
+        name: 'Phone',
+        createdAt: expect.any(String),
+        lastUsedAt: '-',
+      });
+      expect(cli('passkey', 'list').out).toMatch(/Phone/);
+      expect(cli('user', 'set', '--email', 'ivy@example.com', '--passkey-only', 'true', '--json').json()).toEqual({
+        email: 'ivy@example.com',
+        passkeyOnly: true,
+      });
+      expect(cli('user', 'list').out).toMatch(/ivy@example\.com .*1 passkey \(only\), invite pending/);
+      expect(cli('user', 'set', '--email', 'ivy@example.com', '--passkey-only', 'maybe').code).toBe(2);
+      expect(cli('passkey', 'remove', '--id', String(key.id)).code).toBe(2); // no terminal to ask, no --yes
+      expect(cli('passkey', 'remove', '--id', 'abc', '--yes').code).toBe(2);
+      expect(cli('passkey', 'remove', '--id', String(key.id), '--yes', '--json').json()).toEqual({ removed: key.id });
+      const again = cli('passkey', 'remove', '--id', String(key.id), '--yes');
+      expect(again.code).toBe(1);
+      expect(again.err).toContain(`no passkey with id ${key.id}`);
+      expect(cli('passkey', 'list', '--json').json()).toEqual([]);
+      expect(cli('user', 'invite', '--help').out).toContain('PUBLIC_URL/login/enroll/<token>');
     });
   });
 }

@@ -76,7 +76,8 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
       return jsonError(c, added.reason === 'throttled' ? 'tooManyAttempts' : 'passkeyRefused');
     }
     log(c, 'passkey.added', me.user.email, { passkeyId: added.passkey.id }, 'passkey added');
-    return jsonAnswer(c, redirectBody('/login/account#passkeys'), 200);
+    // No fragment: a change of fragment alone would not reload the page.
+    return jsonAnswer(c, redirectBody('/login/account'), 200);
   })
 
   .post(`/login/account/passkeys${PASSKEY_ID}/rename`, async (c) => {

@@ -39,7 +39,7 @@ describe('passkeys over HTTP', () => {
     await b.loginWithCode('pat@example.com', secret);
     const added = await b.addPasskey('Laptop');
     expect(added.status).toBe(200);
-    expect(await added.json()).toEqual({ 'status code': 200, status: 'ok', redirect: '/login/account#passkeys' });
+    expect(await added.json()).toEqual({ 'status code': 200, status: 'ok', redirect: '/login/account' });
     const other = fresh();
     other.authenticator.credentials.push(...b.authenticator.credentials);
     return { b, other };

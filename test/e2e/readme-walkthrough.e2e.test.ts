@@ -1,13 +1,15 @@
 // README.md's "First steps", performed literally, as someone who just cloned the repository: its commands are read
 // out of the README and run as written (`npm install && npm start` in a fresh copy with a fresh data directory,
-// no configuration, no extra environment), then Chromium signs in at the README's login URL with the code from
-// the printed secret, and the README's curl, with the printed service token and the browser's cookies, must
-// answer exactly the JSON the README shows (the token's value aside).
+// no configuration, no extra environment), then Chromium opens the one-time link `user invite` printed, sets up an
+// authenticator app there (the key under the QR code, then its first code) and is signed in; later sign-ins at the
+// README's login URL work with a code from that app; and the README's curl, with the printed service token and the
+// browser's cookies, must answer exactly the JSON the README shows (the token's value aside).
 //
 // `npm start` listens on the README's port (8080). If that is taken, the test waits a while, then fails under CI
 // and skips locally, saying why.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { generate } from 'otplib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCALHOST_ONLY, launchChromium } from './support/browser.js';
 import { binary, chromiumBinary, pathOf, requirementsGate } from './support/requirements.js';
@@ -36,7 +38,7 @@ interface FirstSteps {
   readonly start: string;
   readonly baseUrl: string;
   readonly loginUrl: string;
-  readonly userAdd: string;
+  readonly userInvite: string;
   readonly email: string;
   readonly serviceAdd: string;
   readonly grant: string;
@@ -58,19 +60,25 @@ function firstSteps(): FirstSteps {
   }
   const baseUrl = /serves on `(http:\/\/[^`]+)`/.exec(section)?.[1];
   if (baseUrl === undefined) throw shapeError('no "serves on `http://...`"');
-  const loginUrl = /Open <(http:\/\/[^>]+)>/.exec(section)?.[1];
-  if (loginUrl !== `${baseUrl}/login`) throw shapeError(`"Open <...>" should be ${baseUrl}/login, is ${loginUrl}`);
+  if (!section.includes(`Open the link \`user invite\` printed (\`${baseUrl}/login/enroll/…\`)`)) {
+    throw shapeError(`no "Open the link \`user invite\` printed (\`${baseUrl}/login/enroll/…\`)"`);
+  }
+  if (!/scan the QR code with an authenticator app and enter its first code: you are signed in/.test(section)) {
+    throw shapeError('no "scan the QR code with an authenticator app and enter its first code: you are signed in"');
+  }
+  const loginUrl = /sign in at <(http:\/\/[^>]+)>/.exec(section)?.[1];
+  if (loginUrl !== `${baseUrl}/login`) throw shapeError(`"sign in at <...>" should be ${baseUrl}/login, is ${loginUrl}`);
 
   const cli = commandsOf(cliBlock);
-  const [userAdd, serviceAdd, grant] = cli;
-  const user = /^npm run --silent cli -- user add --email (\S+) --username \S+/.exec(userAdd ?? '');
+  const [userInvite, serviceAdd, grant] = cli;
+  const user = /^npm run --silent cli -- user invite --email (\S+) --username \S+/.exec(userInvite ?? '');
   if (
     cli.length !== 3 ||
     !user ||
     !/^npm run --silent cli -- service add \S+/.test(serviceAdd ?? '') ||
     !/^npm run --silent cli -- grant /.test(grant ?? '')
   ) {
-    throw shapeError(`the second block should be user add, service add, grant: ${JSON.stringify(cli)}`);
+    throw shapeError(`the second block should be user invite, service add, grant: ${JSON.stringify(cli)}`);
   }
 
   const [curl, ...more] = commandsOf(curlBlock);
@@ -82,7 +90,7 @@ function firstSteps(): FirstSteps {
     start: startCommands[0] as string,
     baseUrl,
     loginUrl,
-    userAdd: userAdd as string,
+    userInvite: userInvite as string,
     email: user[1] as string,
     serviceAdd: serviceAdd as string,
     grant: grant as string,
@@ -127,34 +135,45 @@ describe.skipIf(requirementsGate('README walk-through', [chromium, curl, git]))(
     expect(statSync(join(checkout.path, 'data/encryption.key')).mode & 0o777).toBe(0o600);
     expect(server.output()).toContain('data/encryption.key');
 
-    // 2. In another terminal: the user, the service, the grant.
-    const userOutput = await runOk(steps.userAdd, shell);
-    const secret = /secret:\s*([A-Z2-7]{16,})/.exec(userOutput)?.[1];
-    expect(secret, `user add printed no secret:\n${userOutput}`).toBeDefined();
+    // 2. In another terminal: the user (an invite link, and no secret on the terminal), the service, the grant.
+    const userOutput = await runOk(steps.userInvite, shell);
+    const link = new RegExp(`${steps.baseUrl}/login/enroll/[A-Za-z0-9_-]{43}`).exec(userOutput)?.[0];
+    expect(link, `user invite printed no link:\n${userOutput}`).toBeDefined();
+    expect(userOutput).not.toMatch(/secret|otpauth:/i);
     const serviceOutput = await runOk(steps.serviceAdd, shell);
     const serviceToken = /token[^:\n]*:\s*(\S+)/i.exec(serviceOutput)?.[1];
     expect(serviceToken, `service add printed no token:\n${serviceOutput}`).toBeDefined();
     await runOk(steps.grant, shell);
 
-    // 3. Open the login page, enter the email and the code from the app.
+    // 3. Open the link; set up an authenticator app with the key under the QR code, and enter its first code.
     const browser = await launchChromium(pathOf(chromium), LOCALHOST_ONLY);
     let cookies: Record<string, string>;
     try {
       const context = await browser.newContext();
       const page = await context.newPage();
-      await page.goto(steps.loginUrl);
-      await page.getByLabel('Email').fill(steps.email);
-      await page.getByLabel('Code').fill(await totpCode(secret as string));
+      await page.goto(link as string);
+      expect(await page.getByRole('img', { name: 'QR code for your authenticator app' }).count()).toBe(1);
+      const secret = ((await page.locator('#totp-secret').textContent()) ?? '').replace(/\s/g, '');
+      expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+      await page.getByLabel('First code from the app').fill(await totpCode(secret));
       const [posted] = await Promise.all([
-        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/login'),
-        page.getByRole('button', { name: 'Sign in' }).click(),
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname.startsWith('/login/enroll/')),
+        page.getByRole('button', { name: 'Confirm and sign in' }).click(),
       ]);
-      expect(posted.status(), `the login POST answered ${posted.status()}: ${await posted.text().catch(() => '')}`).toBe(303);
+      expect(posted.status(), `the enrolment POST answered ${posted.status()}: ${await posted.text().catch(() => '')}`).toBe(303);
       // "you are signed in (the page at / says so)"
       await page.waitForURL(`${steps.baseUrl}/`);
       await expect.poll(() => page.getByRole('heading', { name: 'Signed in' }).count()).toBe(1);
       expect(await page.locator('body').textContent()).toContain(`You are signed in as ${steps.email}`);
       cookies = Object.fromEntries((await context.cookies(steps.baseUrl)).map((cookie) => [cookie.name, cookie.value]));
+
+      // "Later you sign in at <…/login> with … a code from the app": in another browser, with the next code.
+      const later = await (await browser.newContext()).newPage();
+      await later.goto(steps.loginUrl);
+      await later.getByLabel('Email').fill(steps.email);
+      await later.getByLabel('Code').fill(await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 }));
+      await Promise.all([later.waitForURL(`${steps.baseUrl}/`), later.getByRole('button', { name: 'Sign in', exact: true }).click()]);
+      expect(await later.locator('body').textContent()).toContain(`You are signed in as ${steps.email}`);
     } finally {
       await browser.close();
     }

@@ -3,11 +3,12 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import QRCode from 'qrcode';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config/config.js';
 import { AdminError } from './core/admin.js';
 import { deviceRef, sealContext } from './core/crypto.js';
 import type { Device, Grant, ProxyToken, Service, User } from './core/ports.js';
 import { importReferenceCommand } from './import-command.js';
+import { loadConfigWithLocalKey } from './local-key.js';
 import { safeMessage } from './logging.js';
 import { isEntryPoint, openRuntime, type Runtime } from './runtime.js';
 
@@ -291,7 +292,7 @@ async function runDoctor(io: { stdout: NodeJS.WritableStream }, json: boolean): 
   const add = (name: string, status: Check['status'], detail: string) => checks.push({ name, status, detail });
   let runtime: Runtime | undefined;
   try {
-    const { config, notices } = loadConfig({ createKeyFile: false });
+    const { config, notices } = loadConfig();
     add('configuration', 'ok', `valid; database ${config.databaseLabel}`);
     for (const n of notices) add('configuration', 'warn', n);
     if (config.insecureHttp)
@@ -406,7 +407,7 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
 
   let runtime: Runtime | undefined;
   try {
-    const { config, notices } = loadConfig();
+    const { config, notices } = loadConfigWithLocalKey();
     if (!json) for (const n of notices) io.stderr.write(`note: ${n}\n`);
     runtime = await openRuntime(config);
     const out: Output = {

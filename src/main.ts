@@ -2,15 +2,16 @@
 import { createServer } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { pino } from 'pino';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError } from './config/config.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createMetrics } from './http/metrics.js';
 import { createNodeListener } from './http/node-listener.js';
+import { loadConfigWithLocalKey } from './local-key.js';
 import { safeError } from './logging.js';
 import { isEntryPoint, openRuntime } from './runtime.js';
 
 export async function startServer(): Promise<() => Promise<void>> {
-  const { config, notices } = loadConfig();
+  const { config, notices } = loadConfigWithLocalKey();
   // JSON lines in production (and whenever output goes to a file or a collector); readable lines on a terminal.
   const pretty = !config.production && process.stdout.isTTY;
   const logger = pino({

@@ -1,7 +1,7 @@
 // The security headers of every HTML page. Written out here rather than through hono/secure-headers because one
 // page is not built by Hono at all: the "no access" page a proxy passes on from /verify (Node fast path).
 import type { MiddlewareHandler } from 'hono';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 
 /** Where the login form may send the browser after a successful post (CSP form-action follows redirects). */
 function formTargets(config: Config): string[] {

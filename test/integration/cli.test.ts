@@ -188,3 +188,17 @@ describe('doctor', () => {
     }
   });
 });
+
+describe('CLI help', () => {
+  it('answers `serve --help` with the help and exits, without starting the server', async () => {
+    const port = await freePort();
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--help'], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: 'sqlite::memory:', ENCRYPTION_KEYS: TEST_KEY },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage: passwordless-auth serve');
+    expect(r.stdout).not.toContain('listening');
+  });
+});

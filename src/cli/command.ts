@@ -186,8 +186,11 @@ export async function runCommands(commands: readonly Command[], argv: readonly s
   try {
     const code = (await command.run(ctx)) ?? 0;
     if (code === 0 && command.audit) {
-      // One audit line per admin change, on stderr (stdout is the command's result).
-      const audit = pino({ level: 'info', base: { service: 'passwordless-auth', by: 'cli' } }, pino.destination({ dest: 2, sync: true }));
+      // One audit line per admin change, on stderr (stdout is the command's result), at LOG_LEVEL like the server's.
+      const audit = pino(
+        { level: config?.logLevel ?? 'info', base: { service: 'passwordless-auth', by: 'cli' } },
+        pino.destination({ dest: 2, sync: true }),
+      );
       audit.info({ event: command.audit.event, ...command.audit.fields(args) }, 'admin change');
     }
     return code;

@@ -6,6 +6,7 @@ import type { OpenDatabase } from './database.js';
 import { createDeviceStore } from './devices.js';
 import { createGrantStore } from './grants.js';
 import { createLoginFailureStore } from './login-failures.js';
+import { createSealedValueStore } from './sealed-values.js';
 import { createProxyTokenStore, createServiceStore } from './services.js';
 import { createUserStore } from './users.js';
 import { createVerifyLookup } from './verify-lookup.js';
@@ -19,6 +20,7 @@ export function createSqlStore(database: OpenDatabase): Store {
     grants: createGrantStore(database),
     proxyTokens: createProxyTokenStore(database),
     loginFailures: createLoginFailureStore(database),
+    sealedValues: createSealedValueStore(database),
     lookupForVerify: createVerifyLookup(database),
     async ping() {
       await sql`SELECT 1`.execute(db);

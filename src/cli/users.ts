@@ -1,0 +1,77 @@
+// `user add | list | delete | unlock`.
+import QRCode from 'qrcode';
+import { type Command, need } from './command.js';
+import { emailAndService, iso, table, userJson } from './format.js';
+
+export const userCommands: readonly Command[] = [
+  {
+    name: 'user add',
+    synopsis: '--email E [--username U] [--admin]',
+    summary: 'add a user; prints the TOTP secret and QR code ONCE',
+    help: 'Adds a user and prints their TOTP secret, otpauth URI and a QR code ONCE. --admin may use every service.',
+    options: { email: { type: 'string' }, username: { type: 'string' }, admin: { type: 'boolean' } },
+    audit: { event: 'admin.user.added', fields: emailAndService },
+    async run({ runtime, args: { values }, out }) {
+      const { user, totpSecret, otpauthUri } = await (await runtime()).admin.addUser({
+        email: need(values, 'email'),
+        username: values.username as string | undefined,
+        admin: values.admin === true,
+      });
+      const qr = out.json ? '' : await QRCode.toString(otpauthUri, { type: 'terminal', small: true });
+      out.result({ ...userJson(user), totpSecret, otpauthUri }, [
+        `Added ${user.role} ${user.email} (id ${user.id}).`,
+        '',
+        'Scan this QR code with an authenticator app, or enter the secret by hand. It is shown only now.',
+        qr,
+        `  secret: ${totpSecret}`,
+        `  uri:    ${otpauthUri}`,
+      ]);
+    },
+  },
+  {
+    name: 'user list',
+    synopsis: '',
+    summary: 'list users',
+    help: 'Lists users.',
+    async run({ runtime, out }) {
+      const users = await (await runtime()).admin.listUsers();
+      out.result(
+        users.map(userJson),
+        users.length === 0
+          ? 'No users.'
+          : table([
+              ['ID', 'EMAIL', 'USERNAME', 'ROLE', 'CREATED'],
+              ...users.map((u) => [String(u.id), u.email, u.username ?? '-', u.role, iso(u.createdAt)]),
+            ]),
+      );
+    },
+  },
+  {
+    name: 'user delete',
+    synopsis: '--email E [--yes]',
+    summary: 'delete a user with their devices and grants',
+    help: 'Deletes a user with their devices and grants. Asks first unless --yes.',
+    confirm: ({ values }) => `Delete user ${String(values.email)} with all their devices and grants?`,
+    audit: { event: 'admin.user.deleted', fields: emailAndService },
+    async run({ runtime, args: { values }, out }) {
+      const email = need(values, 'email');
+      await (await runtime()).admin.deleteUser(email);
+      out.result({ deleted: email }, `Deleted user ${email} with their devices and grants.`);
+    },
+  },
+  {
+    name: 'user unlock',
+    synopsis: '--email E',
+    summary: 'clear failed sign-in attempts, after a lock-out',
+    help: 'Clears failed sign-in attempts of an account locked by the guess budget.',
+    audit: { event: 'admin.user.unlocked', fields: emailAndService },
+    async run({ runtime, args: { values }, out }) {
+      const email = need(values, 'email');
+      const { cleared } = await (await runtime()).admin.unlockUser(email);
+      out.result(
+        { email, cleared },
+        `Cleared ${cleared} failed sign-in attempt${cleared === 1 ? '' : 's'} of ${email}; they can sign in again.`,
+      );
+    },
+  },
+];

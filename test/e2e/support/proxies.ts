@@ -40,7 +40,7 @@ export function replaceExactlyOnce(text: string, search: string, replacement: st
 }
 
 /** Replaces every `search`, which must occur exactly `expected` times. */
-export function replaceExactly(text: string, search: string, replacement: string, file: string, expected: number): string {
+function replaceExactly(text: string, search: string, replacement: string, file: string, expected: number): string {
   const count = text.split(search).length - 1;
   if (count !== expected) {
     throw new Error(`${file}: expected "${search}" ${expected} time(s) to template for the tests, found ${count}`);
@@ -159,11 +159,11 @@ async function startCaddyOnce(caddyPath: string, targets: ProxyTargets): Promise
   };
 }
 
-export const TRAEFIK_STATIC = join(PROXY_CONFIGS, 'traefik/traefik.yml');
-export const TRAEFIK_DYNAMIC = join(PROXY_CONFIGS, 'traefik/dynamic.yml');
+const TRAEFIK_STATIC = join(PROXY_CONFIGS, 'traefik/traefik.yml');
+const TRAEFIK_DYNAMIC = join(PROXY_CONFIGS, 'traefik/dynamic.yml');
 
 /** The shipped dynamic.yml with the addresses changed, served as plain http (the routers' `tls: {}` removed). */
-export function renderTraefikDynamic(targets: ProxyTargets): string {
+function renderTraefikDynamic(targets: ProxyTargets): string {
   let text = readFileSync(TRAEFIK_DYNAMIC, 'utf8');
   const file = 'proxy-configs/traefik/dynamic.yml';
   text = replaceExactly(text, 'Host(`app.example.com`)', `Host(\`${targets.hostName}\`)`, file, 2);
@@ -180,7 +180,7 @@ export function renderTraefikDynamic(targets: ProxyTargets): string {
 }
 
 /** The shipped traefik.yml on loopback ports, reading `dynamicPath`, behind options that keep it off the network. */
-export function renderTraefikStatic(port: number, redirectPort: number, dynamicPath: string): string {
+function renderTraefikStatic(port: number, redirectPort: number, dynamicPath: string): string {
   let text = readFileSync(TRAEFIK_STATIC, 'utf8');
   const file = 'proxy-configs/traefik/traefik.yml';
   text = replaceExactlyOnce(text, 'address: ":80"', `address: "127.0.0.1:${redirectPort}"`, file);

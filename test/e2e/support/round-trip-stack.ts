@@ -13,7 +13,7 @@ export const SERVICE = 'protected-app';
 const ALL_SCOPES = 'read:email,read:username,read:user-role';
 
 /** alice: every scope; erin: email only; bob: no grant; frank: every scope, for the sidecar-down test. */
-export type UserName = 'alice' | 'erin' | 'bob' | 'frank';
+type UserName = 'alice' | 'erin' | 'bob' | 'frank';
 
 export interface RoundTripStack {
   readonly upstream: EchoUpstream;

@@ -2,15 +2,17 @@
 import { createServer } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { pino } from 'pino';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError } from './config/config.js';
+import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createMetrics } from './http/metrics.js';
 import { createNodeListener } from './http/node-listener.js';
+import { loadConfigWithLocalKey } from './local-key.js';
 import { safeError } from './logging.js';
 import { isEntryPoint, openRuntime } from './runtime.js';
 
 export async function startServer(): Promise<() => Promise<void>> {
-  const { config, notices } = loadConfig();
+  const { config, notices } = loadConfigWithLocalKey();
   // JSON lines in production (and whenever output goes to a file or a collector); readable lines on a terminal.
   const pretty = !config.production && process.stdout.isTTY;
   const logger = pino({
@@ -24,6 +26,16 @@ export async function startServer(): Promise<() => Promise<void>> {
     onDatabaseError: (err) => logger.warn({ err }, 'database connection lost; the pool opens a new one'),
   });
   if (runtime.migrations?.applied.length) logger.info({ applied: runtime.migrations.applied }, 'database migrated');
+  // Keys that open none of the stored secrets would make every sign-in and /verify fail while /readyz says ready.
+  const keyCheck = await checkKeys(runtime.store.sealedValues, runtime.keys).catch(async (err: unknown) => {
+    await runtime.close();
+    throw err;
+  });
+  const problem = keyProblem(keyCheck);
+  if (problem) {
+    await runtime.close();
+    throw new KeyCheckError(`refusing to start: ${problem}`);
+  }
   const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.() });
   const listener = createNodeListener({
     config,
@@ -95,7 +107,7 @@ if (isEntryPoint(import.meta.url)) {
       }
     },
     (err: unknown) => {
-      if (err instanceof ConfigError) {
+      if (err instanceof ConfigError || err instanceof KeyCheckError) {
         process.stderr.write(`passwordless-auth: ${err.message}\n`);
       } else {
         process.stderr.write(`passwordless-auth: could not start: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,7 +1,7 @@
 // The wiring main.ts and cli.ts share: database → migrations → store → core.
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config/config.js';
 import { Access } from './core/access.js';
 import { createAdmin } from './core/admin.js';
 import { type Clock, systemClock } from './core/clock.js';
@@ -42,8 +42,12 @@ export async function openRuntime(
   config: Config,
   options: { migrate?: boolean; clock?: Clock; onDatabaseError?: (err: Error) => void } = {},
 ): Promise<Runtime> {
+  if (config.encryptionKeys.length === 0) {
+    const where = config.localKeyFile ? ` and ${config.localKeyFile} does not exist yet` : '';
+    throw new ConfigError([`ENCRYPTION_KEYS: not configured${where}`]);
+  }
   const database = openDatabase(config.database, {
-    connectionLimit: config.mysqlPoolSize,
+    connectionLimit: config.databasePoolSize,
     ...(options.onDatabaseError ? { onIdleConnectionError: options.onDatabaseError } : {}),
   });
   try {

@@ -63,6 +63,17 @@ export interface EncryptionKey {
 
 const SEAL_VERSION = 'v1';
 
+/** What a key id may be: it is written into every sealed value. */
+export const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** The id of the key a sealed value (`v1.<key id>.<body>`) names, or `undefined` if it is not one. */
+export function sealedKeyId(sealed: string): string | undefined {
+  const [version, keyId, body, extra] = sealed.split('.');
+  return version === SEAL_VERSION && keyId !== undefined && KEY_ID.test(keyId) && body !== undefined && extra === undefined
+    ? keyId
+    : undefined;
+}
+
 /**
  * AES-256-GCM with a random 96-bit nonce. The sealed form is `v1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`,
  * so keys can rotate: the first key seals, every key opens. `context` is authenticated associated data that binds
@@ -77,10 +88,20 @@ export class KeyRing {
     if (!primary) throw new Error('KeyRing needs at least one key');
     for (const k of keys) {
       if (k.key.length !== 32) throw new Error(`encryption key ${k.id} must be 32 bytes`);
-      if (!/^[A-Za-z0-9_-]{1,32}$/.test(k.id)) throw new Error(`encryption key id ${k.id} is not valid`);
+      if (!KEY_ID.test(k.id)) throw new Error(`encryption key id ${k.id} is not valid`);
     }
     this.#primary = primary;
     this.#byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  /** Whether a key with this id is configured (it may still be another key than the one a value was sealed with). */
+  has(keyId: string): boolean {
+    return this.#byId.has(keyId);
+  }
+
+  /** The id of the key that seals new values. */
+  get primaryId(): string {
+    return this.#primary.id;
   }
 
   seal(plaintext: string, context: string): string {
@@ -111,7 +132,7 @@ export class KeyRing {
 
   /** Whether a sealed value was made with an older key (for re-encryption after a rotation). */
   isStale(sealed: string): boolean {
-    return sealed.split('.')[1] !== this.#primary.id;
+    return sealedKeyId(sealed) !== this.#primary.id;
   }
 }
 

@@ -233,6 +233,28 @@ export interface LoginFailureStore {
   prune(before: number): Promise<number>;
 }
 
+/** A stored sealed value and the row it belongs to, from which its associated data (`sealContext`) follows. */
+export type SealedValue =
+  | { readonly column: 'users.totp_secret'; readonly userId: number; readonly sealed: string }
+  | { readonly column: 'grants.token'; readonly userId: number; readonly serviceId: number; readonly sealed: string };
+
+/** The stored sealed values that name one key id. */
+export interface SealedKeyGroup {
+  /** The second field of `v1.<key id>.<body>`, as written in the values. */
+  readonly keyId: string;
+  readonly count: number;
+  /** A few of the values (the oldest rows), to try the configured key with that id on. */
+  readonly samples: readonly SealedValue[];
+}
+
+export interface SealedValueStore {
+  /**
+   * Every key id named by a stored sealed value (users' TOTP secrets and grants' tokens), with how many values
+   * name it and up to `samplesPerKey` of them: a few queries, whatever the number of rows.
+   */
+  groupByKeyId(samplesPerKey: number): Promise<SealedKeyGroup[]>;
+}
+
 /** Everything one /verify needs, fetched in one round trip. */
 export interface VerifyLookup {
   readonly found?: { readonly device: Device; readonly user: User };
@@ -250,6 +272,7 @@ export interface Store {
   readonly passkeys: PasskeyStore;
   readonly invites: InviteStore;
   readonly challenges: ChallengeStore;
+  readonly sealedValues: SealedValueStore;
   /** The device with its user (if `deviceId` is given), the service by name, and their grant: one query. */
   lookupForVerify(deviceId: string | undefined, serviceName: string | undefined): Promise<VerifyLookup>;
   /** Cheap round trip for readiness checks. */

@@ -33,7 +33,7 @@ export function relyingParty(input: {
   const domain = input.cookieDomain;
   if (domain !== undefined && host !== domain && !host.endsWith(`.${domain}`)) {
     return {
-      problem: `COOKIE_DOMAIN: ${domain} does not contain PUBLIC_URL's host ${host}; the device cookies and passkeys (relying party ${domain}) cannot work from the login page`,
+      problem: `${domain} does not contain PUBLIC_URL's host ${host}; the device cookies and passkeys (relying party ${domain}) cannot work from the login page`,
     };
   }
   const id = domain ?? host;

@@ -5,26 +5,13 @@
 // The cache is read and filled by the access rules (access.ts) and the device checks (devices.ts); everything
 // else changes it only through the named invalidations of `CacheInvalidation`.
 import { LRUCache } from 'lru-cache';
+import type { CacheOptions } from './cache-options.js';
 import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
 import type { Decision, VerifyOutcome } from './decisions.js';
 import type { Device, User } from './ports.js';
 
-export interface CacheOptions {
-  /** How long a verified device, caller credential or access decision is reused; 0 turns positive caching off. */
-  readonly positiveTtlInMs: number;
-  readonly positiveMaxEntries: number;
-  /** How long a cookie pair that failed is rejected from memory; 0 turns it off. */
-  readonly negativeTtlInMs: number;
-  readonly negativeMaxEntries: number;
-}
-
-export const DEFAULT_CACHE_OPTIONS: CacheOptions = {
-  positiveTtlInMs: 5_000,
-  positiveMaxEntries: 10_000,
-  negativeTtlInMs: 60_000,
-  negativeMaxEntries: 100_000,
-};
+export { type CacheOptions, DEFAULT_CACHE_OPTIONS } from './cache-options.js';
 
 export interface CachedDevice {
   readonly device: Device;

@@ -2,7 +2,7 @@
 import type { BlockList } from 'node:net';
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { Access } from '../core/access.js';
 import type { Devices } from '../core/devices.js';
 import type { Invites } from '../core/invites.js';

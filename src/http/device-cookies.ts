@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import type { CookieOptions } from 'hono/utils/cookie';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { DEVICE_ID_COOKIE, type DeviceCredential, HMAC_SECRET_COOKIE } from '../core/cookies.js';
 
 function attributes(config: Config): CookieOptions {

@@ -1,7 +1,7 @@
 // The security headers of every HTML page. Written out here rather than through hono/secure-headers because one
 // page is not built by Hono at all: the "no access" page a proxy passes on from /verify (Node fast path).
 import type { MiddlewareHandler } from 'hono';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { cspSources } from '../core/allowed-origins.js';
 
 export function pageHeaders(config: Config): Readonly<Record<string, string>> {

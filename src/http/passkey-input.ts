@@ -3,7 +3,7 @@
 import type { Context } from 'hono';
 import { setCookie } from 'hono/cookie';
 import * as v from 'valibot';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { CHALLENGE_HANDLE, CHALLENGE_LIFETIME_IN_MS } from '../core/passkeys.js';
 import type { AppEnv } from './context.js';
 

@@ -1,10 +1,10 @@
 // `passwordless-auth import-reference`: copies a reference deployment's users, devices, services and grants into
 // this service's database. A dry run unless `--apply`. See docs/migrating.md.
 import { readFileSync } from 'node:fs';
+import { parseDatabaseUrl } from '../config/database-url.js';
 import { AdminError } from '../core/admin.js';
 import { systemClock } from '../core/clock.js';
 import type { Runtime } from '../runtime.js';
-import { parseDatabaseUrl } from '../store/database.js';
 import { parseFernetKey } from './fernet.js';
 import { importReference } from './mapping.js';
 import { openReferenceReader } from './reader.js';

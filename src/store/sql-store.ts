@@ -8,6 +8,7 @@ import { createGrantStore } from './grants.js';
 import { createChallengeStore, createInviteStore } from './invites.js';
 import { createLoginFailureStore } from './login-failures.js';
 import { createPasskeyStore } from './passkeys.js';
+import { createSealedValueStore } from './sealed-values.js';
 import { createProxyTokenStore, createServiceStore } from './services.js';
 import { createUserStore } from './users.js';
 import { createVerifyLookup } from './verify-lookup.js';
@@ -24,6 +25,7 @@ export function createSqlStore(database: OpenDatabase): Store {
     passkeys: createPasskeyStore(database),
     invites: createInviteStore(database),
     challenges: createChallengeStore(database),
+    sealedValues: createSealedValueStore(database),
     lookupForVerify: createVerifyLookup(database),
     async ping() {
       await sql`SELECT 1`.execute(db);

@@ -18,7 +18,8 @@
 // BENCH_ROWS (e.g. "node,warm,mem" or "1,3,mem"), BENCH_LOADGEN (wrk | autocannon), BENCH_WRK_THREADS (1),
 // BENCH_MEMCHECK_PAIRS, BENCH_MEMCHECK_SECONDS, BENCH_MEMCHECK_PIPELINING (4), BENCH_MEMORY_BOUND_MB (384),
 // BENCH_MYSQL_URL / TEST_MYSQL_URL (server to create a scratch database on; default mysql://root@127.0.0.1:3306/test).
-// The server's cache variables (VERIFY_CACHE_*, NEGATIVE_CACHE_*, LAST_SEEN_INTERVAL_SECONDS, MYSQL_POOL_SIZE) are
+// The server's cache variables (VERIFY_CACHE_*, NEGATIVE_CACHE_*, LAST_SEEN_INTERVAL_SECONDS, DATABASE_POOL_SIZE
+// and its old name MYSQL_POOL_SIZE) are
 // passed through to the servers when set; the cold rows always force both cache TTLs to 0.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -96,6 +97,7 @@ const PASS_THROUGH = [
   'NEGATIVE_CACHE_TTL_SECONDS',
   'NEGATIVE_CACHE_MAX_ENTRIES',
   'LAST_SEEN_INTERVAL_SECONDS',
+  'DATABASE_POOL_SIZE',
   'MYSQL_POOL_SIZE',
 ];
 const NEGATIVE_MAX_ENTRIES = process.env.NEGATIVE_CACHE_MAX_ENTRIES || '100000';

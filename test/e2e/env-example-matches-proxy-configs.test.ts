@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { allowList, isAllowedOrigin } from '../../src/core/allowed-origins.js';
 import { REPO_ROOT } from './support/paths.js';
 
@@ -61,7 +61,6 @@ describe('.env.example agrees with proxy-configs/', () => {
     expect(example.NODE_ENV).toBe('production');
     const { config } = loadConfig({
       env: { ...example, ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}` },
-      createKeyFile: false,
     });
     expect(config.production).toBe(true);
     expect(config.publicUrl).toBe(example.PUBLIC_URL?.replace(/\/+$/, ''));

@@ -1,7 +1,7 @@
-// Traefik is not installed on this machine, so its config is checked statically, option by option, against
-// Traefik's documented forwardAuth and headers behaviour (docs: reference/routing-configuration/http/
-// middlewares/forwardauth.md; behaviour read from pkg/middlewares/auth/forward.go). It has NOT been run
-// against a live Traefik; docs/proxies.md says so too.
+// The Traefik config checked statically, option by option, against Traefik's documented forwardAuth and headers
+// behaviour (docs: reference/routing-configuration/http/middlewares/forwardauth.md; behaviour read from
+// pkg/middlewares/auth/forward.go). traefik.e2e.test.ts runs dynamic.yml with a real Traefik; the Docker labels
+// (compose.labels.yaml) are checked here only, against dynamic.yml.
 //
 // Rules:
 //  - forwardAuth calls /verify/<service>?proxy=traefik on the sidecar, with no credential in the address.
@@ -151,7 +151,7 @@ const asList = (value: unknown): string[] =>
         .map((s) => s.trim())
         .filter(Boolean);
 
-describe('Traefik config (static checks; Traefik itself is not run)', () => {
+describe('Traefik config (static checks; traefik.e2e.test.ts runs it)', () => {
   const dynamic = parse(DYNAMIC) as Tree;
   const routers = objectAt(dynamic, 'http', 'routers');
   const middlewares = objectAt(dynamic, 'http', 'middlewares');

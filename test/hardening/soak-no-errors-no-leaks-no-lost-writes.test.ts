@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon, { type Request as LoadRequest } from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { openRuntime } from '../../src/runtime.js';
 import type { TestDatabase } from '../support/databases.js';
 import { codeNow, cookieHeader, jsonLogin, verify } from './support/client.js';
@@ -44,7 +44,6 @@ describe(`soak: no 5xx, no memory growth, no lost writes (${note})`, () => {
     // Many users, made in-process: a CLI run per user would take longer than the soak itself.
     const { config } = loadConfig({
       env: { DATABASE_URL: db.url, ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS, LOG_LEVEL: 'silent' },
-      createKeyFile: false,
     });
     const runtime = await openRuntime(config);
     try {

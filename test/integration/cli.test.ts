@@ -166,7 +166,12 @@ for (const dialect of DIALECTS) {
     });
 
     it('invites users with a one-time link, and manages passkeys and passkey-only', async () => {
-      const invited = cli('user', 'invite', '--email', 'Ivy@Example.com', '--username', 'ivy', '--json');
+      // At LOG_LEVEL=info, so the audit line is written.
+      const run = spawnSync(process.execPath, [CLI, 'user', 'invite', '--email', 'Ivy@Example.com', '--username', 'ivy', '--json'], {
+        env: { ...env, LOG_LEVEL: 'info' },
+        encoding: 'utf8',
+      });
+      const invited = { code: run.status, err: run.stderr, json: () => JSON.parse(run.stdout) };
       expect(invited.code).toBe(0);
       const { url, expiresAt } = invited.json();
       expect(url).toMatch(/^http:\/\/localhost:8080\/login\/enroll\/[A-Za-z0-9_-]{43}$/);
@@ -258,5 +263,40 @@ describe('doctor', () => {
     } finally {
       await tdb.drop();
     }
+  });
+});
+
+describe('CLI audit lines and help', () => {
+  it('writes the audit line of an admin change at LOG_LEVEL: none at warn, one at info', async () => {
+    const tdb = await createTestDatabase('sqlite');
+    try {
+      const run = (logLevel: string, name: string) =>
+        spawnSync(process.execPath, [CLI, 'service', 'add', name], {
+          env: { ...process.env, DATABASE_URL: tdb.url, ENCRYPTION_KEYS: TEST_KEY, LOG_LEVEL: logLevel },
+          encoding: 'utf8',
+        });
+      const quiet = run('warn', 'quiet');
+      expect(quiet.status).toBe(0);
+      expect(quiet.stdout).toContain('Added service quiet.');
+      expect(quiet.stderr).not.toContain('admin.service.added');
+      const told = run('info', 'told');
+      expect(told.status).toBe(0);
+      const lines = told.stderr.split('\n').filter((l) => l.includes('admin.service.added'));
+      expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ event: 'admin.service.added', name: 'told', by: 'cli' })]);
+    } finally {
+      await tdb.drop();
+    }
+  });
+
+  it('answers `serve --help` with the help and exits, without starting the server', async () => {
+    const port = await freePort();
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--help'], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: 'sqlite::memory:', ENCRYPTION_KEYS: TEST_KEY },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage: passwordless-auth serve');
+    expect(r.stdout).not.toContain('listening');
   });
 });

@@ -182,6 +182,15 @@ for (const dialect of DIALECTS) {
       expect((await store.challenges.take(hex('e')))?.purpose).toBe('register');
     });
 
+    it('leaves accounts without a TOTP secret out of the key check (nothing sealed to open)', async () => {
+      const before = await store.sealedValues.groupByKeyId(1000);
+      const u = await store.users.create({ email: 'no-secret@example.com', username: null, role: 'user', createdAt: 1 }, () => '');
+      const after = await store.sealedValues.groupByKeyId(1000);
+      const total = (groups: typeof before) => groups.reduce((n, g) => n + g.count, 0);
+      expect(total(after)).toBe(total(before));
+      expect(after.flatMap((g) => g.samples).some((v) => v.column === 'users.totp_secret' && v.userId === u.id)).toBe(false);
+    });
+
     it('deleting a user removes their passkeys, invites and challenges', async () => {
       const u = await addUser('gone@example.com');
       await store.passkeys.create(passkey(u.id, 'gone-cred'));

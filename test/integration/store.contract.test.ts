@@ -218,6 +218,33 @@ for (const dialect of DIALECTS) {
       expect((await f.counts('attempt00000003', ['acct:a', 'addr:1'], [0])).get('addr:1')).toEqual([1]);
     });
 
+    it('groups the stored sealed values by the key id they name, with the oldest rows as samples', async () => {
+      const sealedUser = (email: string, keyId: string) =>
+        store.users.create({ email, username: null, role: 'user', createdAt: 1 }, (id) => `v1.${keyId}.body-${id}`);
+      const [u1, u2, u3, u4] = [
+        await sealedUser('k1@example.com', 'kx'),
+        await sealedUser('k2@example.com', 'kx'),
+        await sealedUser('k3@example.com', 'kx'),
+        await sealedUser('k4@example.com', 'KX'),
+      ];
+      const s = await store.services.create({ name: 'sealed-svc', token, createdAt: 1 });
+      await store.grants.insertIfAbsent({ userId: u4.id, serviceId: s.id, scope: '', tokenSealed: 'v1.ky.grant', createdAt: 1 });
+      const groups = (await store.sealedValues.groupByKeyId(2)).filter((g) => ['kx', 'KX', 'ky'].includes(g.keyId));
+      expect(groups.sort((a, b) => (a.keyId < b.keyId ? -1 : 1))).toEqual([
+        { keyId: 'KX', count: 1, samples: [{ column: 'users.totp_secret', userId: u4.id, sealed: u4.totpSecretSealed }] },
+        {
+          keyId: 'kx',
+          count: 3,
+          samples: [
+            { column: 'users.totp_secret', userId: u1.id, sealed: u1.totpSecretSealed },
+            { column: 'users.totp_secret', userId: u2.id, sealed: u2.totpSecretSealed },
+          ],
+        },
+        { keyId: 'ky', count: 1, samples: [{ column: 'grants.token', userId: u4.id, serviceId: s.id, sealed: 'v1.ky.grant' }] },
+      ]);
+      expect(u3.id).toBeGreaterThan(u2.id);
+    });
+
     it('answers a ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

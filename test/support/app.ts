@@ -5,7 +5,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generate } from 'otplib';
 import { type Logger, pino } from 'pino';
-import { type Config, loadConfig } from '../../src/config.js';
+import { type Config, loadConfig } from '../../src/config/config.js';
 import { fixedClock } from '../../src/core/clock.js';
 import { createApp } from '../../src/http/app.js';
 import type { AppDeps } from '../../src/http/context.js';
@@ -74,7 +74,6 @@ export async function createTestApp(
       LOG_LEVEL: 'silent',
       ...env,
     },
-    createKeyFile: false,
   });
   const clock = fixedClock(START);
   const runtime = await openRuntime(config, { clock });

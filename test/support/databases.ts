@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { inject } from 'vitest';
-import type { DatabaseTarget, Dialect } from '../../src/store/database.js';
-import { parseDatabaseUrl } from '../../src/store/database.js';
+import { type DatabaseTarget, parseDatabaseUrl } from '../../src/config/database-url.js';
+import type { Dialect } from '../../src/store/database.js';
 
 export interface TestDatabase {
   readonly url: string;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { type Connection, createConnection } from 'mysql2/promise';
 import { generateSecret } from 'otplib';
 import { inject } from 'vitest';
-import { parseDatabaseUrl } from '../../src/store/database.js';
+import { parseDatabaseUrl } from '../../src/config/database-url.js';
 import { fernetEncrypt, newFernetKey } from './reference-fernet.js';
 
 const SCHEMA = readFileSync(new URL('./reference-schema.sql', import.meta.url), 'utf8');

@@ -2,7 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, readEnvironment } from '../../src/config.js';
+import { ConfigError, loadConfig, readEnvironment } from '../../src/config/config.js';
+import { DEFAULT_CACHE_OPTIONS } from '../../src/core/cache-options.js';
+import { loadConfigWithLocalKey } from '../../src/local-key.js';
 
 const KEY = 'k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 const TEST_KEY = 'test1:Le3KcBetev2nVfFI9w1ZDPuPV9HpLpbF6th4waZ8ELg=';
@@ -10,7 +12,7 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'pa-config-'));
 
 function problems(env: Record<string, string>, cwd = tmp()): string[] {
   try {
-    loadConfig({ env, cwd, createKeyFile: false });
+    loadConfig({ env, cwd });
   } catch (err) {
     if (err instanceof ConfigError) return [...err.problems];
     throw err;
@@ -19,21 +21,40 @@ function problems(env: Record<string, string>, cwd = tmp()): string[] {
 }
 
 describe('configuration', () => {
-  it('starts with no configuration at all outside production: SQLite under ./data and a new 0600 key file', () => {
+  it('starts with no configuration at all outside production: SQLite under ./data and a local key file it only names', () => {
     const cwd = tmp();
     const { config, notices } = loadConfig({ env: {}, cwd });
     expect(config.port).toBe(8080);
     expect(config.database).toEqual({ dialect: 'sqlite', path: join(cwd, 'data/auth.db') });
     expect(config.publicUrl).toBe('http://localhost:8080');
+    expect(config.databasePoolSize).toBe(10);
+    expect(config.cache).toEqual(DEFAULT_CACHE_OPTIONS);
+    // Reading the configuration creates nothing: the key file is the wiring's to make.
     const keyFile = join(cwd, 'data/encryption.key');
+    expect(config.localKeyFile).toBe(keyFile);
+    expect(config.encryptionKeys).toEqual([]);
+    expect(existsSync(keyFile)).toBe(false);
+    expect(notices).toEqual([]);
+  });
+
+  it('has the server and the CLI create the local key file once (0600), say so, and read it afterwards', () => {
+    const cwd = tmp();
+    const keyFile = join(cwd, 'data/encryption.key');
+    const first = loadConfigWithLocalKey({ env: {}, cwd });
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
-    expect(notices.join('\n')).toContain('created a local key file');
-    // Made once: the second start reuses it and says nothing.
+    expect(first.notices.join('\n')).toContain(`created a local key file ${keyFile}`);
+    expect(first.config.encryptionKeys).toHaveLength(1);
+    // Made once: the second start reuses it and says nothing; the configuration alone now reads the same key.
     const before = readFileSync(keyFile, 'utf8');
-    const again = loadConfig({ env: {}, cwd });
+    const again = loadConfigWithLocalKey({ env: {}, cwd });
     expect(readFileSync(keyFile, 'utf8')).toBe(before);
     expect(again.notices).toEqual([]);
-    expect(again.config.encryptionKeys[0]?.key).toEqual(config.encryptionKeys[0]?.key);
+    expect(again.config.encryptionKeys[0]?.key).toEqual(first.config.encryptionKeys[0]?.key);
+    expect(loadConfig({ env: {}, cwd }).config.encryptionKeys[0]?.key).toEqual(first.config.encryptionKeys[0]?.key);
+    // Configured keys win: no file is made.
+    const other = tmp();
+    expect(loadConfigWithLocalKey({ env: { ENCRYPTION_KEYS: KEY }, cwd: other }).config.localKeyFile).toBeUndefined();
+    expect(existsSync(join(other, 'data'))).toBe(false);
   });
 
   it('reports every problem at once', () => {
@@ -43,6 +64,40 @@ describe('configuration', () => {
     expect(found.join('\n')).toMatch(/COOKIE_SAMESITE/);
     expect(found.join('\n')).toMatch(/LOG_LEVEL/);
     expect(found.join('\n')).toMatch(/PUBLIC_URL/);
+  });
+
+  it('reports bad values together with the problems found across variables, each variable once', () => {
+    const found = problems({
+      PORT: 'eighty',
+      ENCRYPTION_KEYS: 'k1:short',
+      DATABASE_URL: 'oracle://db/x',
+      VERIFY_CACHE_TTL_SECONDS: '-1',
+      TRUSTED_PROXIES: 'not-an-ip',
+      DATABASE_POOL_SIZE: '20',
+      MYSQL_POOL_SIZE: '30',
+    });
+    expect(found).toEqual([
+      expect.stringMatching(/^PORT: must be a whole number/),
+      expect.stringMatching(/^DATABASE_URL: must look like/),
+      expect.stringMatching(/^VERIFY_CACHE_TTL_SECONDS: must be a whole number/),
+      expect.stringMatching(/^DATABASE_POOL_SIZE\/MYSQL_POOL_SIZE: both are set and differ/),
+      expect.stringMatching(/^ENCRYPTION_KEYS: entry 1 must be/),
+      expect.stringMatching(/^TRUSTED_PROXIES: not-an-ip is not an IP address/),
+    ]);
+    // A value bad on its own is not reported again by the checks across variables (PUBLIC_URL must be https there).
+    expect(problems({ NODE_ENV: 'production', PUBLIC_URL: 'ftp://x', ENCRYPTION_KEYS: KEY })).toEqual([
+      expect.stringMatching(/^PUBLIC_URL: must be an absolute http\(s\) URL/),
+    ]);
+  });
+
+  it('takes the pool size from DATABASE_POOL_SIZE, or from its old name MYSQL_POOL_SIZE', () => {
+    const pool = (env: Record<string, string>) => loadConfig({ env: { ENCRYPTION_KEYS: KEY, ...env }, cwd: tmp() }).config.databasePoolSize;
+    expect(pool({ DATABASE_POOL_SIZE: '25' })).toBe(25);
+    expect(pool({ MYSQL_POOL_SIZE: '7' })).toBe(7);
+    expect(pool({ DATABASE_POOL_SIZE: '7', MYSQL_POOL_SIZE: '7' })).toBe(7);
+    expect(problems({ DATABASE_POOL_SIZE: '0', ENCRYPTION_KEYS: KEY })).toEqual([
+      expect.stringMatching(/^DATABASE_POOL_SIZE: must be at least 1/),
+    ]);
   });
 
   it('refuses to start in production without keys, with the public test keys, or in plain-http mode', () => {
@@ -74,7 +129,6 @@ describe('configuration', () => {
         ENCRYPTION_KEYS: KEY,
       },
       cwd: tmp(),
-      createKeyFile: false,
     });
     expect(config.database).toEqual({
       dialect: 'mysql',
@@ -93,7 +147,7 @@ describe('configuration', () => {
   it('reads .env under the environment, and rotates keys from a comma-separated list', () => {
     const cwd = tmp();
     writeFileSync(join(cwd, '.env'), `PORT=9000\nENCRYPTION_KEYS=${KEY},old:${Buffer.alloc(32, 7).toString('base64')}\n`);
-    const { config } = loadConfig({ cwd, createKeyFile: false, env: { ...readEnvironment(cwd), PORT: '9001' } });
+    const { config } = loadConfig({ cwd, env: { ...readEnvironment(cwd), PORT: '9001' } });
     expect(config.port).toBe(9001);
     expect(config.encryptionKeys.map((k) => k.id)).toEqual(['k1', 'old']);
   });
@@ -110,7 +164,7 @@ describe('configuration', () => {
 
   it('allows return URLs to origins: PUBLIC_URL and LANDING_URL with their ports, and the entries named', () => {
     const origins = (env: Record<string, string>) =>
-      loadConfig({ env: { ENCRYPTION_KEYS: KEY, ...env }, cwd: tmp(), createKeyFile: false }).config.allowedOrigins;
+      loadConfig({ env: { ENCRYPTION_KEYS: KEY, ...env }, cwd: tmp() }).config.allowedOrigins;
     expect(origins({ PUBLIC_URL: 'https://auth.example.test:8443', LANDING_URL: 'http://localhost:8080/home' })).toEqual([
       { scheme: 'https:', host: 'auth.example.test', subdomains: false, port: '8443' },
       { scheme: 'http:', host: 'localhost', subdomains: false, port: '8080' },
@@ -138,7 +192,7 @@ describe('configuration', () => {
   });
 
   it('freezes the result', () => {
-    const { config } = loadConfig({ env: { ENCRYPTION_KEYS: KEY }, cwd: tmp(), createKeyFile: false });
+    const { config } = loadConfig({ env: { ENCRYPTION_KEYS: KEY }, cwd: tmp() });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.cookie)).toBe(true);
   });

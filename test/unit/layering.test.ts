@@ -1,6 +1,6 @@
 // Rule: the layout holds. core/ imports nothing of HTTP or the database (no hono, kysely, drivers, no http/ or
-// store/), http/ never touches the database (no kysely, drivers or store/), and no module imports itself back
-// through a circle of imports.
+// store/), http/ never touches the database (no kysely, drivers or store/), reading the configuration loads no
+// database driver, and no module imports itself back through a circle of imports.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,8 +14,9 @@ function sources(dir = SRC): string[] {
 }
 
 /** Every module a file imports or re-exports: relative ones as repository paths, packages by name. */
-function importsOf(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
+function importsOf(file: string, { types = true } = {}): string[] {
+  const source = readFileSync(file, 'utf8');
+  const text = types ? source : source.replace(/^\s*(?:import|export)\s+type\b[^;]*;/gm, '');
   const specs = [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'/gm), ...text.matchAll(/import\('([^']+)'\)/g)].map(
     (m) => m[1] as string,
   );
@@ -23,6 +24,8 @@ function importsOf(file: string): string[] {
 }
 
 const graph = new Map(sources().map((f) => [relative(SRC, f), importsOf(f)]));
+/** The same without `import type` (erased at run time): what node loads. */
+const runtimeGraph = new Map(sources().map((f) => [relative(SRC, f), importsOf(f, { types: false })]));
 const DATABASE = /^(kysely|better-sqlite3|mysql2|pg)(\/|$)/;
 
 describe('layering', () => {
@@ -45,6 +48,32 @@ describe('layering', () => {
       .filter(([file]) => file.startsWith('http/') || file.startsWith('views/'))
       .flatMap(([file, deps]) => deps.filter((d) => DATABASE.test(d) || d.startsWith('store/')).map((d) => `${file} → ${d}`));
     expect(offending).toEqual([]);
+  });
+
+  it('config/ reaches no database code, however indirectly: loading the configuration loads no driver', () => {
+    // Type-only imports are erased at run time; they are skipped here, so this is the graph node actually loads.
+    const reached = (start: string) => {
+      const seen = new Set<string>();
+      const visit = (file: string) => {
+        for (const dep of runtimeGraph.get(file) ?? []) {
+          if (seen.has(dep)) continue;
+          seen.add(dep);
+          visit(dep);
+        }
+      };
+      visit(start);
+      return [...seen];
+    };
+    const offending = [...runtimeGraph.keys()]
+      .filter((file) => file === 'config.ts' || file.startsWith('config/'))
+      .flatMap((file) =>
+        reached(file)
+          .filter((d) => DATABASE.test(d) || d.startsWith('store/'))
+          .map((d) => `${file} ⇢ ${d}`),
+      );
+    expect(offending).toEqual([]);
+    // The same walk does see the drivers from the wiring, so it would see them from config/ too.
+    expect(reached('runtime.ts')).toEqual(expect.arrayContaining(['kysely', 'better-sqlite3', 'mysql2', 'pg']));
   });
 
   it('has no import circles', () => {

@@ -5,12 +5,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { relyingParty } from '../../src/core/relying-party.js';
 
 const KEY = 'k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 const load = (env: Record<string, string>) =>
-  loadConfig({ env: { ENCRYPTION_KEYS: KEY, ...env }, cwd: mkdtempSync(join(tmpdir(), 'pa-rp-')), createKeyFile: false });
+  loadConfig({ env: { ENCRYPTION_KEYS: KEY, ...env }, cwd: mkdtempSync(join(tmpdir(), 'pa-rp-')) });
 
 describe('the relying party', () => {
   it('is the cookie domain, and accepts secure pages under it and PUBLIC_URL itself', () => {

@@ -6,11 +6,13 @@
 //    token; the client cannot choose the query, the token, an Authorization header or the return URL headers.
 //  - Only a 2xx from the sidecar lets a request through; the identity headers the app sees are exactly the
 //    sidecar's, whatever the client sent, in any spelling.
-//  - Not logged in ends at the login page (nginx turns 401+Location into a redirect; Caddy passes redirects).
-//  - The login pages are public and reach the sidecar with the browser's Host; /verify is never public.
+//  - Not logged in ends at the login page (nginx turns 401+Location into a redirect; Caddy and Traefik pass
+//    redirects).
+//  - The login pages are public and reach the sidecar with the browser's Host; the sidecar's /verify is never
+//    public (nginx and Caddy answer 404; Traefik routes no /verify to the sidecar, so it is an app path like any).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_HOST } from './browser.js';
-import { type RunningProxy, startCaddy, startNginx } from './proxies.js';
+import { type RunningProxy, startCaddy, startNginx, startTraefik } from './proxies.js';
 import { firstHeader, rawRequest } from './raw-http.js';
 import {
   type EchoUpstream,
@@ -22,9 +24,9 @@ import {
   startFakeSidecar,
 } from './servers.js';
 
-export type ProxyKind = 'nginx' | 'caddy';
+export type ProxyKind = 'nginx' | 'caddy' | 'traefik';
 
-export const startProxy = (kind: ProxyKind) => (kind === 'nginx' ? startNginx : startCaddy);
+export const startProxy = (kind: ProxyKind) => ({ nginx: startNginx, caddy: startCaddy, traefik: startTraefik })[kind];
 
 const PROXY_TOKEN = 'proxy-token-for-config-tests-0123456789';
 
@@ -78,7 +80,7 @@ export function defineConfigContract(kind: ProxyKind, binaryPath: () => string):
     const uniquePath = (name: string) => `/app/${name}-${++counter}`;
     const verifyCallsFor = (path: string): SeenRequest[] =>
       fake.seen.filter((seen) => seen.url.startsWith('/verify/') && auditedUri(seen) === path);
-    // Where the config says the client was going (nginx: X-Original-URL, Caddy: X-Forwarded-Uri).
+    // Where the config says the client was going (nginx: X-Original-URL, Caddy and Traefik: X-Forwarded-Uri).
     const auditedUri = (seen: SeenRequest): string | undefined => {
       if (kind === 'nginx') {
         const original = new URL(headerValues(seen, 'X-Original-URL')[0] ?? 'http://missing/');
@@ -154,7 +156,7 @@ export function defineConfigContract(kind: ProxyKind, binaryPath: () => string):
         expect(headerValues(verify, 'X-Original-URL')).toEqual([`${proxy.origin}${path}`]);
         expect(headerValues(verify, 'X-Original-Method')).toEqual(['PUT']);
       } else {
-        // X-Original-* is the nginx style; through Caddy it could only come from the client.
+        // X-Original-* is the nginx style; through Caddy or Traefik it could only come from the client.
         expect(headerValues(verify, 'X-Original-URL')).toEqual([]);
         expect(headerValues(verify, 'X-Original-Method')).toEqual([]);
       }
@@ -183,7 +185,7 @@ export function defineConfigContract(kind: ProxyKind, binaryPath: () => string):
       await rawRequest({ port: proxy.port, host: proxy.hostHeader, path, headers: SPOOFED_IDENTITY });
       const seen = upstream.last(path);
       expect(headerValues(seen, 'Remote-User')).toEqual(['only-the-pseudonym']);
-      // nginx sends no header for an empty value; Caddy sends it empty. Either way no spoofed value arrives.
+      // nginx sends no header for an empty value; Caddy and Traefik send it empty. Either way no spoofed value arrives.
       for (const [name, value] of identityLikeHeaders(seen)) {
         if (name.toLowerCase() !== 'remote-user') expect([name, value]).toEqual([name, '']);
       }
@@ -292,10 +294,29 @@ export function defineConfigContract(kind: ProxyKind, binaryPath: () => string):
           path,
           headers: [['X-Service-Token', PROXY_TOKEN]],
         });
-        expect(response.status, path).toBe(404);
-        expect(fake.seen.length, `${path} reached the sidecar`).toBe(before);
-        expect(upstream.last(path)).toBeUndefined();
+        if (kind === 'traefik') {
+          // No router sends /verify to the sidecar: it is an app path, asked about like any other, and the app
+          // gets it without the token.
+          expect(response.status, path).toBe(200);
+          expect(fake.seen.slice(before).map((seen) => seen.url)).toEqual(['/verify/protected-app?proxy=traefik']);
+          expect(headerValues(upstream.last(path), 'X-Service-Token')).toEqual([]);
+        } else {
+          expect(response.status, path).toBe(404);
+          expect(fake.seen.length, `${path} reached the sidecar`).toBe(before);
+          expect(upstream.last(path)).toBeUndefined();
+        }
       }
     });
+
+    if (kind === 'traefik') {
+      it('sends plain-http requests on the web entry point to https, without asking the sidecar', async () => {
+        const before = fake.seen.length;
+        const response = await rawRequest({ port: proxy.redirectPort ?? 0, host: APP_HOST, path: '/app/page?x=1' });
+        expect([301, 302, 307, 308]).toContain(response.status);
+        expect(new URL(firstHeader(response, 'Location') ?? '').protocol).toBe('https:');
+        expect(new URL(firstHeader(response, 'Location') ?? '').pathname).toBe('/app/page');
+        expect(fake.seen.length).toBe(before);
+      });
+    }
   });
 }

@@ -1,6 +1,7 @@
-// Runs the shipped proxy configs for real: nginx and Caddy on loopback ports, each in its own temp directory.
-// Only addresses, ports and the token are changed, each by an exact textual replacement that must match
-// exactly once, so an edit to a shipped config that the tests no longer understand fails loudly.
+// Runs the shipped proxy configs for real: nginx, Caddy and Traefik on loopback ports, each in its own temp directory.
+// Only addresses, ports and the token are changed (and Traefik's routers lose `tls: {}`, for plain http), each
+// by an exact textual replacement that must match as often as expected (once, or twice for Traefik's two
+// routers), so an edit to a shipped config that the tests no longer understand fails loudly.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ export interface RunningProxy {
   readonly origin: string;
   /** The config the proxy actually runs. */
   readonly renderedConfig: string;
+  /** Traefik only: the plain-http entry point that redirects to the main one. */
+  readonly redirectPort?: number;
   readonly process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -33,11 +36,16 @@ export interface ProxyTargets {
 }
 
 export function replaceExactlyOnce(text: string, search: string, replacement: string, file: string): string {
+  return replaceExactly(text, search, replacement, file, 1);
+}
+
+/** Replaces every `search`, which must occur exactly `expected` times. */
+function replaceExactly(text: string, search: string, replacement: string, file: string, expected: number): string {
   const count = text.split(search).length - 1;
-  if (count !== 1) {
-    throw new Error(`${file}: expected exactly one "${search}" to template for the tests, found ${count}`);
+  if (count !== expected) {
+    throw new Error(`${file}: expected "${search}" ${expected} time(s) to template for the tests, found ${count}`);
   }
-  return text.replace(search, () => replacement);
+  return text.replaceAll(search, () => replacement);
 }
 
 export const NGINX_CONFIG = join(PROXY_CONFIGS, 'nginx/protected-app.conf');
@@ -143,6 +151,77 @@ async function startCaddyOnce(caddyPath: string, targets: ProxyTargets): Promise
     hostHeader,
     origin: `http://${hostHeader}`,
     renderedConfig: config,
+    process: proc,
+    async stop() {
+      await proc.stop();
+      dir.remove();
+    },
+  };
+}
+
+const TRAEFIK_STATIC = join(PROXY_CONFIGS, 'traefik/traefik.yml');
+const TRAEFIK_DYNAMIC = join(PROXY_CONFIGS, 'traefik/dynamic.yml');
+
+/** The shipped dynamic.yml with the addresses changed, served as plain http (the routers' `tls: {}` removed). */
+function renderTraefikDynamic(targets: ProxyTargets): string {
+  let text = readFileSync(TRAEFIK_DYNAMIC, 'utf8');
+  const file = 'proxy-configs/traefik/dynamic.yml';
+  text = replaceExactly(text, 'Host(`app.example.com`)', `Host(\`${targets.hostName}\`)`, file, 2);
+  text = replaceExactlyOnce(
+    text,
+    'address: "http://auth:8080/verify/protected-app?proxy=traefik"',
+    `address: "http://127.0.0.1:${targets.sidecarPort}/verify/protected-app?proxy=traefik"`,
+    file,
+  );
+  text = replaceExactlyOnce(text, '- url: "http://auth:8080"', `- url: "http://127.0.0.1:${targets.sidecarPort}"`, file);
+  text = replaceExactlyOnce(text, '- url: "http://app:80"', `- url: "http://127.0.0.1:${targets.upstreamPort}"`, file);
+  // As Caddy runs with auto_https off and nginx on `listen`: plain http on loopback, the same routers otherwise.
+  return replaceExactly(text, 'tls: {}', '', file, 2);
+}
+
+/** The shipped traefik.yml on loopback ports, reading `dynamicPath`, behind options that keep it off the network. */
+function renderTraefikStatic(port: number, redirectPort: number, dynamicPath: string): string {
+  let text = readFileSync(TRAEFIK_STATIC, 'utf8');
+  const file = 'proxy-configs/traefik/traefik.yml';
+  text = replaceExactlyOnce(text, 'address: ":80"', `address: "127.0.0.1:${redirectPort}"`, file);
+  text = replaceExactlyOnce(text, 'address: ":443"', `address: "127.0.0.1:${port}"`, file);
+  text = replaceExactlyOnce(text, 'filename: /etc/traefik/dynamic.yml', `filename: ${dynamicPath}`, file);
+  // Test only: Traefik would otherwise ask traefik.io for new versions.
+  return `global:\n  checkNewVersion: false\n  sendAnonymousUsage: false\nlog:\n  level: WARN\n\n${text}`;
+}
+
+/**
+ * Traefik with the shipped traefik.yml and dynamic.yml (file provider), addresses changed as above; the proxy
+ * token comes from PASSWORDLESS_AUTH_PROXY_TOKEN, which dynamic.yml reads through its Go template.
+ */
+export async function startTraefik(traefikPath: string, targets: ProxyTargets): Promise<RunningProxy> {
+  return targets.port === undefined
+    ? retryOnPortClash(() => startTraefikOnce(traefikPath, targets))
+    : startTraefikOnce(traefikPath, targets);
+}
+
+async function startTraefikOnce(traefikPath: string, targets: ProxyTargets): Promise<RunningProxy> {
+  const port = targets.port ?? (await freePort());
+  const redirectPort = await freePort();
+  const dir = tempDir('traefik');
+  const dynamicPath = join(dir.path, 'dynamic.yml');
+  writeFileSync(dynamicPath, renderTraefikDynamic(targets));
+  const config = renderTraefikStatic(port, redirectPort, dynamicPath);
+  const configPath = join(dir.path, 'traefik.yml');
+  writeFileSync(configPath, config);
+  const hostHeader = `${targets.hostName}:${port}`;
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir.path, PASSWORDLESS_AUTH_PROXY_TOKEN: targets.proxyToken };
+  const proc = startProcess('traefik', traefikPath, [`--configFile=${configPath}`], { env, cwd: dir.path });
+  // The entry points listen before the file provider's routers exist (until then everything is 404): ready once
+  // the login router answers.
+  const routed = async () => (await rawRequest({ port, host: hostHeader, path: '/login' })).status === 200;
+  await waitUntilReady(proc, routed, { what: `routing ${hostHeader}/login`, cleanup: dir.remove });
+  return {
+    port,
+    hostHeader,
+    origin: `http://${hostHeader}`,
+    renderedConfig: `${config}\n---\n${readFileSync(dynamicPath, 'utf8')}`,
+    redirectPort,
     process: proc,
     async stop() {
       await proc.stop();

@@ -3,11 +3,12 @@
 // own, as in a terminal of its own), the proxy token the CLI printed goes where the document says
 // `<proxy token>`, the curl must print what the document shows, and Chromium signs in through the proxy and sees
 // the app greet the user with the identity headers it received.
+import { dirname } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCALHOST_ONLY, launchChromium } from './browser.js';
 import { rawRequest } from './raw-http.js';
-import { binary, chromiumBinary, pathOf, type Requirement, requirementsGate } from './requirements.js';
+import { binary, chromiumBinary, pathOf, type Requirement, requirementsGate, traefikBinary } from './requirements.js';
 import { totpCode } from './sidecar.js';
 import {
   answersHttp,
@@ -29,7 +30,14 @@ import {
 
 const DOC = 'docs/proxies.md';
 
-export type WalkthroughProxy = 'nginx' | 'caddy';
+export type WalkthroughProxy = 'nginx' | 'caddy' | 'traefik';
+
+const HEADINGS: Record<WalkthroughProxy, string> = { nginx: 'nginx', caddy: 'Caddy', traefik: 'Traefik' };
+const PROXY_STEPS: Record<WalkthroughProxy, RegExp> = {
+  nginx: /^nginx /,
+  caddy: /\bcaddy run --config proxy-configs\/caddy\/Caddyfile\.local$/,
+  traefik: /\btraefik --configFile=data\/traefik\/traefik\.yml$/,
+};
 
 interface Walkthrough {
   readonly sidecar: string;
@@ -40,7 +48,7 @@ interface Walkthrough {
   readonly email: string;
   readonly setup: readonly string[];
   readonly proxyTokenAdd: string;
-  /** nginx: the block that writes its config (run as one script). */
+  /** nginx, Traefik: the block that writes their config (run as one script). */
   readonly render: string | undefined;
   readonly proxy: string;
   readonly origin: string;
@@ -50,14 +58,16 @@ interface Walkthrough {
 
 /** The walk-through as the document writes it; throws WalkthroughShapeError when its shape changed. */
 function walkthrough(kind: WalkthroughProxy): Walkthrough {
-  const heading = `### ${kind === 'nginx' ? 'nginx' : 'Caddy'} on one machine, step by step`;
+  const heading = `### ${HEADINGS[kind]} on one machine, step by step`;
   const section = markdownSection(readDocument(DOC), DOC, heading);
   const shape = (problem: string) => new WalkthroughShapeError(`${DOC} "${heading}"`, problem);
   const blocks = shellBlocks(section);
-  const expected = kind === 'nginx' ? 6 : 5;
+  // Caddy reads the shipped Caddyfile as it is; nginx and Traefik get a step that writes their config.
+  const rendersConfig = kind !== 'caddy';
+  const expected = rendersConfig ? 6 : 5;
   if (blocks.length !== expected) throw shape(`expected ${expected} sh blocks, found ${blocks.length}`);
   const [sidecarBlock, appBlock, cliBlock, ...rest] = blocks as [string, string, string, ...string[]];
-  const render = kind === 'nginx' ? rest.shift() : undefined;
+  const render = rendersConfig ? rest.shift() : undefined;
   const [proxyBlock, checkBlock] = rest as [string, string];
 
   const one = (block: string, what: string, pattern: RegExp): [string, RegExpExecArray] => {
@@ -69,11 +79,7 @@ function walkthrough(kind: WalkthroughProxy): Walkthrough {
   };
   const [sidecar, sidecarMatch] = one(sidecarBlock, 'the sidecar step', /^PORT=(\d+) .*\bnpm start$/);
   const [app, appMatch] = one(appBlock, 'the app step', /\bPORT=(\d+) node data\/upstream\/server\.js$/);
-  const [proxy] = one(
-    proxyBlock,
-    'the proxy step',
-    kind === 'nginx' ? /^nginx / : /\bcaddy run --config proxy-configs\/caddy\/Caddyfile\.local$/,
-  );
+  const [proxy] = one(proxyBlock, 'the proxy step', PROXY_STEPS[kind]);
   const [check] = one(checkBlock, 'the curl step', /^curl /);
   const checkPrints = commentsOf(checkBlock);
   if (checkPrints.length !== 1) throw shape('the curl step should show what it prints as one # comment');
@@ -109,7 +115,7 @@ function walkthrough(kind: WalkthroughProxy): Walkthrough {
 }
 
 export function defineProxyWalkthrough(kind: WalkthroughProxy): void {
-  const proxyBinary: Requirement = binary(kind);
+  const proxyBinary: Requirement = kind === 'traefik' ? traefikBinary() : binary(kind);
   const chromium = chromiumBinary();
   const needs = [proxyBinary, chromium, binary('curl'), binary('git')];
 
@@ -133,10 +139,10 @@ export function defineProxyWalkthrough(kind: WalkthroughProxy): void {
       }
       checkout = await freshCheckout();
       // Caddy keeps state under XDG_*_HOME; inside the copy, so the walk-through leaves nothing in $HOME.
-      const shell = {
-        cwd: checkout.path,
-        env: newcomerEnv({ XDG_CONFIG_HOME: `${checkout.path}/data/xdg-config`, XDG_DATA_HOME: `${checkout.path}/data/xdg-data` }),
-      };
+      const env = newcomerEnv({ XDG_CONFIG_HOME: `${checkout.path}/data/xdg-config`, XDG_DATA_HOME: `${checkout.path}/data/xdg-data` });
+      // Traefik is not packaged: the document has it on PATH (a release binary, or the one .ci/traefik builds).
+      if (kind === 'traefik') env.PATH = `${dirname(pathOf(proxyBinary))}:${env.PATH}`;
+      const shell = { cwd: checkout.path, env };
       // The copy has node_modules, as after the `npm install` the document asks for first.
       await runOk('npm install', shell);
 

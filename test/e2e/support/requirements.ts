@@ -1,5 +1,6 @@
-// What an e2e file needs from the machine (nginx, caddy, chromium, a built sidecar), and the one rule for
+// What an e2e file needs from the machine (nginx, caddy, traefik, chromium, a built sidecar), and the one rule for
 // when it is missing: skip with a message on a developer's machine, fail in CI (process.env.CI set).
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { it } from 'vitest';
@@ -33,6 +34,27 @@ export const chromiumBinary = (): Requirement => {
   if (fromEnv) return { name: 'chromium', path: isExecutable(fromEnv) ? fromEnv : undefined, hint: 'CHROMIUM_PATH' };
   return binary('chromium');
 };
+
+/**
+ * Traefik is not packaged for Debian: `.ci/traefik` builds it from its Go module into .cache/traefik/<version>/
+ * (several minutes; `.ci/run` does it before the tests and sets TRAEFIK_BIN). The tests only look for it.
+ */
+export function traefikBinary(): Requirement {
+  const hint = 'build it with .ci/traefik (needs Go, takes minutes) or set TRAEFIK_BIN';
+  const fromEnv = process.env.TRAEFIK_BIN;
+  if (fromEnv)
+    return { name: 'traefik', path: isExecutable(fromEnv) ? fromEnv : undefined, hint: `TRAEFIK_BIN=${fromEnv} is not executable` };
+  try {
+    // --cached: the path of an already-built binary, or exit 1 without building.
+    const path = execFileSync(join(REPO_ROOT, '.ci/traefik'), ['--cached'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    return { name: 'traefik', path: isExecutable(path) ? path : undefined, hint };
+  } catch {
+    return { name: 'traefik', path: undefined, hint };
+  }
+}
 
 export function builtSidecar(): Requirement {
   const main = join(REPO_ROOT, 'dist/main.js');

@@ -2,92 +2,55 @@
 // that echoes the headers it receives.
 //
 // Rules (each test is named after one):
-//  - A browser that is not logged in is sent to /login with rd = the exact page it asked for, and lands back
-//    there after signing in with email + TOTP code; the app then sees the user's identity headers.
+//  - A browser that is not logged in is sent to /login with rd = the exact page it asked for (commas in the
+//    query included), and lands back there after signing in with email + TOTP code; the app then sees the
+//    user's identity headers.
 //  - Identity headers a client sends itself (any case, dash or underscore) never reach the app, logged in or not.
+//  - Logged out, page loads are redirected to the login page; scripts and API clients get 401 (behind nginx,
+//    whose auth_request cannot pass a 401 body on, everything is redirected).
 //  - The app sees only what the user's grant allows; the rest is empty or absent.
 //  - Logged in without a grant for the service: 403. After logout: sent to the login page again.
-//  - /verify is not reachable through the proxy, even with a valid proxy token and a logged-in device.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+//  - The sidecar's /verify is not reachable through the proxy, even with a valid proxy token and a logged-in
+//    device (nginx and Caddy answer 404; Traefik routes no /verify to the sidecar, so it is an app path).
+//  - The proxy token never reaches the app.
+//  - With the sidecar down, the proxy fails closed: an error, never the app.
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_HOST, launchChromium, TEST_DOMAIN } from './browser.js';
-import { type ProxyKind, SPOOFED_IDENTITY, startProxy } from './config-contract.js';
-import { reservePort } from './processes.js';
-import type { RunningProxy } from './proxies.js';
+import { TEST_DOMAIN } from './browser.js';
+import { type ProxyKind, SPOOFED_IDENTITY } from './config-contract.js';
 import { firstHeader, rawRequest } from './raw-http.js';
-import { type EchoUpstream, headerValues, identityLikeHeaders, startEchoUpstream } from './servers.js';
-import { type CreatedUser, type RunningSidecar, startSidecar, totpCode } from './sidecar.js';
+import { cookieHeaderFor, type RoundTripStack, SERVICE, signInThrough, startRoundTripStack } from './round-trip-stack.js';
+import { headerValues, identityLikeHeaders } from './servers.js';
+import { type CreatedUser, totpCode } from './sidecar.js';
 
-const SERVICE = 'protected-app';
-const ALL_SCOPES = 'read:email,read:username,read:user-role';
+/** The first page alice asks for: commas in the query must survive the trip through /login unchanged. */
+const FIRST_PATH = '/list?sort=name,asc&ids=1,2&q=a%20b';
 
 export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string, chromiumPath: () => string): void {
   describe(`${kind}: browser round trip with the real sidecar`, () => {
-    let upstream: EchoUpstream;
-    let sidecar: RunningSidecar;
-    let proxy: RunningProxy;
-    let browser: Browser;
-    let proxyToken: string;
-    let origin: string;
-    const users = {} as Record<'alice' | 'erin' | 'bob', CreatedUser>;
+    let stack: RoundTripStack;
     let alice: BrowserContext;
+    // Shorthands, set once the stack runs.
+    let origin: string;
+    let upstream: RoundTripStack['upstream'];
+    let proxy: RoundTripStack['proxy'];
+    let users: RoundTripStack['users'];
 
     beforeAll(async () => {
-      // Held until the proxy starts: the sidecar must know the proxy's port (PUBLIC_URL) before either runs.
-      const reserved = await reservePort();
-      const port = reserved.port;
-      origin = `http://${APP_HOST}:${port}`;
-      upstream = await startEchoUpstream();
-      sidecar = await startSidecar({ publicUrl: origin, landingUrl: `${origin}/welcome`, cookieDomain: TEST_DOMAIN });
-      await sidecar.cli(['service', 'add', SERVICE]);
-      const created = await sidecar.cli(['proxy-token', 'add', `${kind}-e2e`]);
-      proxyToken = String(created.token);
-      // One user per login: the tests must not depend on whether a TOTP code may be used twice.
-      users.alice = await sidecar.addUser(`alice.${kind}@${TEST_DOMAIN}`, { username: 'alice' });
-      users.erin = await sidecar.addUser(`erin.${kind}@${TEST_DOMAIN}`, { username: 'erin' });
-      users.bob = await sidecar.addUser(`bob.${kind}@${TEST_DOMAIN}`, { username: 'bob' });
-      await sidecar.cli(['grant', '--email', users.alice.email, '--service', SERVICE, '--scope', ALL_SCOPES]);
-      await sidecar.cli(['grant', '--email', users.erin.email, '--service', SERVICE, '--scope', 'read:email']);
-      await reserved.release();
-      proxy = await startProxy(kind)(binaryPath(), {
-        sidecarPort: sidecar.port,
-        upstreamPort: upstream.port,
-        proxyToken,
-        hostName: APP_HOST,
-        port,
-      });
-      browser = await launchChromium(chromiumPath());
-      alice = await browser.newContext();
+      stack = await startRoundTripStack(kind, binaryPath(), chromiumPath());
+      ({ origin, upstream, proxy, users } = stack);
+      alice = await stack.browser.newContext();
     }, 120_000);
 
     afterAll(async () => {
-      await browser?.close();
-      await proxy?.stop();
-      await sidecar?.stop();
-      await upstream?.close();
+      await stack?.stop();
     });
 
-    /** Opens `path` logged out, checks the login redirect, signs in, and returns the page back on `path`. */
-    async function signInVia(context: BrowserContext, path: string, user: CreatedUser): Promise<Page> {
-      const page = await context.newPage();
-      const target = `${origin}${path}`;
-      await page.goto(target);
-      const login = new URL(page.url());
-      expect(`${login.origin}${login.pathname}`).toBe(`${origin}/login`);
-      expect(login.searchParams.getAll('rd')).toEqual([target]);
-      await page.getByLabel('Email').fill(user.email);
-      await page.getByLabel('Code').fill(await totpCode(user.totpSecret));
-      await Promise.all([page.waitForURL(target), page.getByRole('button', { name: 'Sign in' }).click()]);
-      return page;
-    }
+    const signInVia = (context: BrowserContext, path: string, user: CreatedUser) => signInThrough(origin, context, path, user);
+    const cookieHeader = (context: BrowserContext) => cookieHeaderFor(context, origin);
 
-    async function cookieHeader(context: BrowserContext): Promise<string> {
-      const cookies = await context.cookies(origin);
-      return cookies.map((cookie) => `${cookie.name}=${cookie.value}`).join('; ');
-    }
-
-    it('sends a logged-out browser to /login with rd, and back to the same page after signing in', async () => {
-      const path = '/reports/2024?view=full&q=a%20b';
+    it('sends a logged-out browser to /login with rd, and back to the same page (commas and all) after signing in', async () => {
+      const path = FIRST_PATH;
       const page = await signInVia(alice, path, users.alice);
       expect(page.url()).toBe(`${origin}${path}`);
       const echoed = JSON.parse((await page.locator('body').textContent())?.trim() ?? '') as { upstream: string };
@@ -117,7 +80,7 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
       const path = '/second/page';
       await page.goto(`${origin}${path}`);
       expect(page.url()).toBe(`${origin}${path}`);
-      const first = upstream.seen.find((seen) => seen.url.startsWith('/reports/2024'));
+      const first = upstream.last(FIRST_PATH);
       expect(headerValues(upstream.last(path), 'Remote-User')).toEqual(headerValues(first, 'Remote-User'));
       await page.close();
     });
@@ -132,7 +95,7 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
       });
       expect(response.status).toBe(200);
       const seen = upstream.last(path);
-      const first = upstream.seen.find((s) => s.url.startsWith('/reports/2024'));
+      const first = upstream.last(FIRST_PATH);
       expect(
         identityLikeHeaders(seen)
           .map(([name, value]) => [name.toLowerCase(), value])
@@ -161,7 +124,7 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
       }
     });
 
-    it('answers a logged-out request with a redirect for page loads and 401 for scripts (proxy style)', async () => {
+    it('answers a logged-out request with a redirect for page loads and 401 for scripts and API clients', async () => {
       const navigation = await rawRequest({
         port: proxy.port,
         host: proxy.hostHeader,
@@ -176,50 +139,56 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
       expect(`${location.origin}${location.pathname}`).toBe(`${origin}/login`);
       expect(location.searchParams.get('rd')).toBe(`${origin}/style/nav`);
 
-      if (kind === 'caddy') {
-        const script = await rawRequest({
-          port: proxy.port,
-          host: proxy.hostHeader,
-          path: '/style/xhr',
-          headers: [
-            ['Accept', 'application/json'],
-            ['X-Requested-With', 'XMLHttpRequest'],
-          ],
-        });
-        expect(script.status).toBe(401);
-        expect(firstHeader(script, 'Location')).toBeUndefined();
-
-        const formPost = await rawRequest({
-          port: proxy.port,
-          host: proxy.hostHeader,
-          method: 'POST',
-          path: '/style/form',
-          headers: [
-            ['Accept', 'text/html'],
-            ['Sec-Fetch-Mode', 'navigate'],
-            ['Content-Type', 'application/x-www-form-urlencoded'],
-          ],
-          body: 'a=1',
-        });
-        expect(formPost.status).toBe(303);
+      const script = await rawRequest({
+        port: proxy.port,
+        host: proxy.hostHeader,
+        path: '/style/xhr',
+        headers: [
+          ['Accept', 'application/json'],
+          ['X-Requested-With', 'XMLHttpRequest'],
+        ],
+      });
+      expect(upstream.last('/style/xhr')).toBeUndefined();
+      if (kind === 'nginx') {
+        // auth_request passes no 401 body on, so the config redirects every logged-out request.
+        expect(script.status).toBe(302);
+        return;
       }
+      expect(script.status).toBe(401);
+      expect(firstHeader(script, 'Location')).toBeUndefined();
+      expect(JSON.parse(script.body)).toMatchObject({ 'status code': 401 });
+
+      const formPost = await rawRequest({
+        port: proxy.port,
+        host: proxy.hostHeader,
+        method: 'POST',
+        path: '/style/form',
+        headers: [
+          ['Accept', 'text/html'],
+          ['Sec-Fetch-Mode', 'navigate'],
+          ['Content-Type', 'application/x-www-form-urlencoded'],
+        ],
+        body: 'a=1',
+      });
+      expect(formPost.status).toBe(303);
+      expect(upstream.last('/style/form')).toBeUndefined();
     });
 
     it('passes only what the grant allows: an email-only grant gives no name and no role', async () => {
-      const context = await browser.newContext();
+      const context = await stack.browser.newContext();
       const path = '/scoped/erin';
       await signInVia(context, path, users.erin);
       const seen = upstream.last(path);
       expect(headerValues(seen, 'Remote-User')[0]).toMatch(/^\S{8,}$/);
       expect(headerValues(seen, 'Remote-Email')).toEqual([users.erin.email]);
-      // nginx sends no header for an empty value, Caddy sends it empty.
+      // nginx sends no header for an empty value, Caddy and Traefik send it empty.
       expect(headerValues(seen, 'Remote-Name').filter(Boolean)).toEqual([]);
       expect(headerValues(seen, 'Remote-Role').filter(Boolean)).toEqual([]);
       await context.close();
     });
 
     it('shows 403 to a signed-in user without a grant for the service', async () => {
-      const context = await browser.newContext();
+      const context = await stack.browser.newContext();
       const page = await context.newPage();
       const path = '/not/for/bob';
       const target = `${origin}${path}`;
@@ -237,8 +206,9 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
 
     it('does not expose /verify through the proxy, even with a valid proxy token and a logged-in device', async () => {
       const cookie = await cookieHeader(alice);
-      // The same credentials straight at the sidecar do verify, so a 404 below is the proxy's doing.
-      const direct = await fetch(`http://127.0.0.1:${sidecar.port}/verify/${SERVICE}`, {
+      const proxyToken = stack.proxyToken;
+      // The same credentials straight at the sidecar do verify, so what happens below is the proxy's doing.
+      const direct = await fetch(`http://127.0.0.1:${stack.sidecar.port}/verify/${SERVICE}`, {
         headers: { 'X-Service-Token': proxyToken, Cookie: cookie },
       });
       expect(direct.status).toBe(200);
@@ -253,9 +223,17 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
             ['Authorization', `Bearer ${proxyToken}`],
           ],
         });
-        expect(response.status, path).toBe(404);
         expect(response.body).not.toContain('UserServiceToken');
         expect(response.headers['remote-user']).toBeUndefined();
+        if (kind === 'traefik') {
+          // Traefik routes no /verify to the sidecar: the path goes to the app, after the usual check.
+          expect(response.status, path).toBe(200);
+          expect(JSON.parse(response.body)).toMatchObject({ upstream: 'echo', url: path });
+          expect(headerValues(upstream.last(path), 'X-Service-Token')).toEqual([]);
+        } else {
+          expect(response.status, path).toBe(404);
+          expect(upstream.last(path)).toBeUndefined();
+        }
       }
     });
 
@@ -294,6 +272,43 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
       });
       expect(replay.status).toBe(302);
       expect(upstream.last('/after/logout/replay')).toBeUndefined();
+    });
+
+    it('never hands the proxy token to the app, in any header, URL or body', async () => {
+      // Only the /verify test's requests carry the token from the client itself (in Authorization).
+      const seen = upstream.seen.filter((request) => !request.url.startsWith('/verify/'));
+      expect(seen.length).toBeGreaterThan(5);
+      for (const request of seen) {
+        expect(JSON.stringify(request), request.url).not.toContain(stack.proxyToken);
+        expect(
+          request.rawHeaders.filter(([name]) => /^x[-_]service[-_]token$/i.test(name)),
+          request.url,
+        ).toEqual([]);
+      }
+    });
+
+    // Last: it stops the sidecar.
+    it('fails closed when the sidecar is down: an error for a signed-in browser, never the app', async () => {
+      const context = await stack.browser.newContext();
+      await signInVia(context, '/before/outage', users.frank);
+      const cookie = await cookieHeader(context);
+      await context.close();
+      await stack.sidecar.stop();
+      for (const accept of ['text/html', 'application/json']) {
+        const path = `/during/outage?accept=${encodeURIComponent(accept)}`;
+        const response = await rawRequest({
+          port: proxy.port,
+          host: proxy.hostHeader,
+          path,
+          headers: [
+            ['Cookie', cookie],
+            ['Accept', accept],
+          ],
+        });
+        expect(response.status, path).toBeGreaterThanOrEqual(500);
+        expect(response.headers['remote-user']).toBeUndefined();
+        expect(upstream.last(path)).toBeUndefined();
+      }
     });
   });
 }

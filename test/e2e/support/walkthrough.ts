@@ -2,7 +2,7 @@
 // written, in a fresh copy of the repository, with a newcomer's environment. A document whose shape no longer
 // matches what its test expects fails loudly (WalkthroughShapeError) instead of being skipped or guessed at.
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -128,18 +128,20 @@ export async function freshCheckout(): Promise<Checkout> {
     cwd: REPO_ROOT,
     maxBuffer: 64 * 1024 * 1024,
   });
-  for (const file of stdout.split('\0').filter(Boolean)) {
+  // A node_modules symlink (a git worktree sharing another checkout's) is listed as an untracked file.
+  for (const file of stdout.split('\0').filter((name) => name !== '' && name !== 'node_modules')) {
     const from = join(REPO_ROOT, file);
     if (!existsSync(from)) continue; // deleted in the working tree, not yet committed
     mkdirSync(dirname(join(dir.path, file)), { recursive: true });
     copyFileSync(from, join(dir.path, file));
   }
-  await run('cp', ['-al', join(REPO_ROOT, 'node_modules'), join(dir.path, 'node_modules')]);
+  // The real directory, never a link to it: npm in the copy must not write into the repository's node_modules.
+  await run('cp', ['-al', realpathSync(join(REPO_ROOT, 'node_modules')), join(dir.path, 'node_modules')]);
   // npm rewrites its hidden lockfile in place: a real copy, so the repository's own is never written through a link.
   const hidden = join(dir.path, 'node_modules/.package-lock.json');
   if (existsSync(hidden)) {
     rmSync(hidden);
-    copyFileSync(join(REPO_ROOT, 'node_modules/.package-lock.json'), hidden);
+    copyFileSync(realpathSync(join(REPO_ROOT, 'node_modules/.package-lock.json')), hidden);
   }
   return dir;
 }

@@ -1,7 +1,7 @@
 // What a proxy style is: how it reads where the browser was going, and what it answers when the device is not
 // signed in or its user may not use the service. One module per style, as Authelia has one per implementation.
 import type { BlockList } from 'node:net';
-import type { Config } from '../../../config.js';
+import type { Config } from '../../../config/config.js';
 import type { VerifyOutcome } from '../../../core/decisions.js';
 import type { Answer } from '../answer.js';
 import type { VerifyRequest } from '../request.js';

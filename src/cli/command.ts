@@ -1,0 +1,204 @@
+// What a CLI command is, and running one: a command is one entry (name, synopsis, help, confirmation, audit event,
+// handler) in the table in commands.ts; this file parses the arguments against that table, prints the usage and
+// help it generates from it, asks before destructive commands, runs the handler and writes the audit line.
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import type { Config } from '../config/config.js';
+import { ConfigError } from '../config/config.js';
+import { AdminError } from '../core/admin.js';
+import { KeyCheckError } from '../core/key-check.js';
+import { loadConfigWithLocalKey } from '../local-key.js';
+import { safeMessage } from '../logging.js';
+import { openRuntime, type Runtime } from '../runtime.js';
+
+export type Values = Readonly<Record<string, string | boolean | undefined>>;
+
+export interface Args {
+  readonly positionals: readonly string[];
+  readonly values: Values;
+}
+
+interface Output {
+  readonly json: boolean;
+  /** A result: JSON as is, or the text lines for people. */
+  result(value: unknown, text: string | readonly string[]): void;
+}
+
+export interface Io {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+}
+
+interface Context {
+  readonly args: Args;
+  readonly out: Output;
+  readonly io: Io;
+  /** The configuration (the local key file made if it is the key source) and the runtime over it, opened once. */
+  runtime(): Promise<Runtime>;
+}
+
+export interface Command {
+  /** One or two words: `migrate`, `user add`. */
+  readonly name: string;
+  /** The arguments after the name, e.g. `--email E [--admin]`. */
+  readonly synopsis: string;
+  /** One line for the overview. */
+  readonly summary: string;
+  /** What `<command> --help` says besides the synopsis. */
+  readonly help: string;
+  /** Options this command reads, besides --json, --help and --yes. */
+  readonly options?: Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string }>>;
+  /** A destructive command asks this question first (--yes skips it). */
+  readonly confirm?: (args: Args) => string;
+  /** An admin change leaves one audit line with this event and these fields (never secrets or device ids). */
+  readonly audit?: { readonly event: string; readonly fields: (args: Args) => Record<string, unknown> };
+  /** Does the work; the exit code when it is not 0. */
+  readonly run: (ctx: Context) => Promise<number | undefined>;
+}
+
+/** Wrong arguments: the message and the usage, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The value of a required option. */
+export function need(values: Values, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+/** The one positional argument a command takes. */
+export function one(positionals: readonly string[], what: string): string {
+  if (positionals.length !== 1) throw new UsageError(`expected exactly one ${what}`);
+  return positionals[0] as string;
+}
+
+const EXIT_CODES = 'Exit codes: 0 ok, 1 failed, 2 usage.';
+
+function usage(commands: readonly Command[]): string {
+  const lines = commands.map((c) => {
+    const head = `  ${c.name}${c.synopsis ? ` ${c.synopsis}` : ''}`;
+    return head.length <= 40 ? `${head.padEnd(42)}${c.summary}` : `${head}\n${' '.repeat(42)}${c.summary}`;
+  });
+  return [
+    'Usage: passwordless-auth <command> [options]    (add --json to any command for JSON output)',
+    '',
+    ...lines,
+    '',
+    'Destructive commands ask first; --yes skips the question (needed without a terminal).',
+    'passwordless-auth <command> --help explains one command.',
+    `Configuration comes from the environment and .env (see .env.example). ${EXIT_CODES}`,
+  ].join('\n');
+}
+
+function help(c: Command): string {
+  const body = c.help
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
+  return `Usage: passwordless-auth ${c.name}${c.synopsis ? ` ${c.synopsis}` : ''}\n${body}\n\nAdd --json for JSON output. ${EXIT_CODES}\n`;
+}
+
+/** The command the positionals name (two words before one), and the positionals left for it. */
+function find(commands: readonly Command[], positionals: readonly string[]): { command?: Command; rest: readonly string[] } {
+  for (const words of [2, 1]) {
+    const name = positionals.slice(0, words).join(' ');
+    const command = positionals.length >= words ? commands.find((c) => c.name === name) : undefined;
+    if (command) return { command, rest: positionals.slice(words) };
+  }
+  return { rest: positionals };
+}
+
+async function ask(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export async function runCommands(commands: readonly Command[], argv: readonly string[], io: Io): Promise<number> {
+  let json = argv.includes('--json');
+  const fail = (message: string, code: number) => {
+    if (json) io.stdout.write(`${JSON.stringify({ error: message })}\n`);
+    else io.stderr.write(`passwordless-auth: ${message}\n`);
+    return code;
+  };
+  const options = Object.assign(
+    { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, yes: { type: 'boolean', short: 'y' } } as const,
+    ...commands.map((c) => c.options ?? {}),
+  );
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    // No option is `multiple`, so every value is a string or a boolean.
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (err) {
+    return fail(`${(err as Error).message}\n\n${usage(commands)}`, 2);
+  }
+  const { values } = parsed;
+  json = values.json === true;
+  if (parsed.positionals.length === 0) {
+    io.stdout.write(`${usage(commands)}\n`);
+    return values.help ? 0 : 2;
+  }
+  const { command, rest } = find(commands, parsed.positionals);
+  if (!command) {
+    const first = parsed.positionals[0] as string;
+    const subcommands = commands.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.slice(first.length + 1));
+    const problem =
+      subcommands.length > 0 ? `${first} needs one of: ${subcommands.join(', ')}` : `unknown command: ${parsed.positionals.join(' ')}`;
+    return fail(`${problem}\n\n${usage(commands)}`, 2);
+  }
+  if (values.help) {
+    io.stdout.write(help(command));
+    return 0;
+  }
+  const args: Args = { positionals: rest, values };
+  if (command.confirm && values.yes !== true) {
+    if (!process.stdin.isTTY) return fail(`${command.name} needs --yes when there is no terminal to ask`, 2);
+    if (!(await ask(command.confirm(args)))) return fail('cancelled', 1);
+  }
+
+  let config: Config | undefined;
+  let runtime: Runtime | undefined;
+  const ctx: Context = {
+    args,
+    io,
+    out: {
+      json,
+      result(value, text) {
+        io.stdout.write(json ? `${JSON.stringify(value)}\n` : `${typeof text === 'string' ? text : text.join('\n')}\n`);
+      },
+    },
+    async runtime() {
+      if (!runtime) {
+        const loaded = loadConfigWithLocalKey();
+        config = loaded.config;
+        if (!json) for (const n of loaded.notices) io.stderr.write(`note: ${n}\n`);
+        runtime = await openRuntime(config);
+      }
+      return runtime;
+    },
+  };
+  try {
+    const code = (await command.run(ctx)) ?? 0;
+    if (code === 0 && command.audit) {
+      // One audit line per admin change, on stderr (stdout is the command's result), at LOG_LEVEL like the server's.
+      const audit = pino(
+        { level: config?.logLevel ?? 'info', base: { service: 'passwordless-auth', by: 'cli' } },
+        pino.destination({ dest: 2, sync: true }),
+      );
+      audit.info({ event: command.audit.event, ...command.audit.fields(args) }, 'admin change');
+    }
+    return code;
+  } catch (err) {
+    if (err instanceof UsageError) return fail(`${err.message}\n\n${usage(commands)}`, 2);
+    if (err instanceof AdminError || err instanceof ConfigError || err instanceof KeyCheckError) return fail(err.message, 1);
+    return fail(`failed: ${safeMessage(err)}`, 1);
+  } finally {
+    await runtime?.close();
+  }
+}

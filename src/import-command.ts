@@ -1,1 +1,0 @@
-export { importReferenceCommand } from './import/command.js';

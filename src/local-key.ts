@@ -1,0 +1,37 @@
+// The `npm start` experience: outside production with no key configured, the first run makes a local key file
+// and says so. Runtime wiring (main.ts and the CLI), not configuration: config/ only says which file it would be.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type Loaded, type LoadOptions, loadConfig, readEnvironment } from './config/config.js';
+
+/** Creates the key file with one new key, mode 0600; `false` if it already exists (another process made it first). */
+function createLocalKeyFile(file: string): boolean {
+  mkdirSync(dirname(file), { recursive: true });
+  try {
+    writeFileSync(file, `local:${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  chmodSync(file, 0o600);
+  return true;
+}
+
+/** The configuration, after creating the local key file when it is the key source and missing. */
+export function loadConfigWithLocalKey(options: LoadOptions = {}): Loaded {
+  const env = options.env ?? readEnvironment(options.cwd);
+  const first = loadConfig({ ...options, env });
+  const file = first.config.localKeyFile;
+  if (file === undefined || first.config.encryptionKeys.length > 0) return first;
+  const created = createLocalKeyFile(file);
+  const loaded = loadConfig({ ...options, env });
+  if (!created) return loaded;
+  return {
+    config: loaded.config,
+    notices: [
+      `no ENCRYPTION_KEYS configured: created a local key file ${file} (mode 0600). Keep it with the database; set ENCRYPTION_KEYS for production.`,
+      ...loaded.notices,
+    ],
+  };
+}

@@ -1,9 +1,12 @@
 // Rule: the audit trail is complete and holds no secret. With LOG_LEVEL=debug, a scenario of good and bad logins,
-// a lock-out, verifies, sign-outs and admin changes leaves JSON lines for login.success, login.failure,
-// login.throttled and device.revoked, each with the client address and the time; each admin change made with the
+// a lock-out, verifies, sign-outs, an invite link used and refused, a failed passkey sign-in and admin changes
+// leaves JSON lines for login.success, login.failure, login.throttled, device.revoked, invite.redeemed and
+// invite.refused, each with the client address and the time; each admin change made with the
 // CLI leaves one JSON audit line on its stderr; and no line anywhere — server or CLI — holds a TOTP secret or
-// code, a device_id or hmac_secret value, a service, proxy or user-service token, or the encryption key.
+// code, a device_id or hmac_secret value, a service, proxy or user-service token, the encryption key, an invite
+// token, a WebAuthn challenge or its cookie handle.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SoftAuthenticator } from '../support/authenticator.js';
 import type { TestDatabase } from '../support/databases.js';
 import { codeNow, cookieHeader, formLogin, jsonLogin, timedFetch, verify } from './support/client.js';
 import { freshDatabase, preferredDialect } from './support/databases.js';
@@ -97,6 +100,42 @@ describe(`audit log: every event, with client and time, and no secrets (${note})
         .res.status,
     ).toBe(404);
 
+    // An invite link: the page, a wrong first code, the right one, then the used link again.
+    const invited = await admin('user invite', 'user', 'invite', '--email', 'eve@example.com');
+    const link = String(invited.url).replace(/^http:\/\/localhost:\d+/, server.base);
+    ledger.add('invite-token', link.split('/').at(-1));
+    const page = await timedFetch(link, { headers: from('203.0.113.50') });
+    const inviteSecret = /id="totp-secret">([A-Z2-7 ]+)</.exec(page.body)?.[1]?.replace(/ /g, '');
+    ledger.add('totp-secret', inviteSecret);
+    const post = async (codeValue: string, client: string) =>
+      timedFetch(link, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...from(client) },
+        body: `code=${codeValue}`,
+      });
+    expect((await post('000000', '203.0.113.51')).res.status).toBe(401);
+    const redeemed = await post(await codeNow(inviteSecret as string), '203.0.113.52');
+    expect(redeemed.res.status).toBe(303);
+    ledger.addCookies(cookieHeader(redeemed.res));
+    expect((await timedFetch(link, { headers: from('203.0.113.53') })).res.status).toBe(404);
+
+    // A passkey sign-in with a passkey nobody registered: options (a challenge and its cookie), then refused.
+    const options = await timedFetch(`${server.base}/login/passkey/options`, { method: 'POST', headers: from('203.0.113.60') });
+    expect(options.res.status).toBe(200);
+    const handle = /webauthn_challenge=([^;]+)/.exec(options.res.headers.get('set-cookie') ?? '')?.[1];
+    const challenge = JSON.parse(options.body).challenge as string;
+    ledger.add('challenge-handle', handle);
+    ledger.add('webauthn-challenge', challenge);
+    const stranger = new SoftAuthenticator(`http://localhost:${server.port}`, 'localhost');
+    stranger.register({ challenge, rp: { id: 'localhost' }, user: { id: 'AAAA' } });
+    const refused = await timedFetch(`${server.base}/login/passkey/verify`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Cookie: `webauthn_challenge=${handle}`, ...from('203.0.113.61') },
+      body: JSON.stringify({ response: stranger.authenticate({ challenge }) }),
+    });
+    expect(refused.res.status).toBe(401);
+
     // Sign-outs: the logout button, and "sign out everywhere" on the account page.
     const out = await timedFetch(`${server.base}/logout`, {
       method: 'POST',
@@ -152,6 +191,22 @@ describe(`audit log: every event, with client and time, and no secrets (${note})
     const line = events('login.throttled').find((l) => l.client === '203.0.113.30');
     expect(line).toBeDefined();
     withClientAndTime(line as Line, '203.0.113.30');
+  });
+
+  it('invite.redeemed and invite.refused lines carry the client address and the time', () => {
+    const redeemed = events('invite.redeemed').find((l) => l.client === '203.0.113.52');
+    expect(redeemed).toMatchObject({ method: 'totp', email: 'eve@example.com' });
+    withClientAndTime(redeemed as Line, '203.0.113.52');
+    for (const [client, reason] of [
+      ['203.0.113.51', 'wrong-code'],
+      ['203.0.113.53', 'invalid'],
+    ] as const) {
+      const line = events('invite.refused').find((l) => l.client === client);
+      expect(line, `invite.refused from ${client}`).toMatchObject({ reason });
+      withClientAndTime(line as Line, client);
+    }
+    const passkey = events('login.failure').find((l) => l.client === '203.0.113.61');
+    expect(passkey).toMatchObject({ method: 'passkey', reason: 'unknown-credential' });
   });
 
   it('device.revoked lines carry the client address and the time for every sign-out', () => {

@@ -1,5 +1,5 @@
 // What must never appear in a log line: TOTP secrets and codes, device cookie values, service and proxy tokens,
-// user-service tokens and the encryption keys. Tests note every such value they create or see, then scan output.
+// user-service tokens, the encryption keys, invite tokens, WebAuthn challenges and their cookie handles. Tests note every such value they create or see, then scan output.
 
 export type SecretKind =
   | 'totp-secret'
@@ -9,7 +9,10 @@ export type SecretKind =
   | 'service-token'
   | 'proxy-token'
   | 'user-service-token'
-  | 'encryption-key';
+  | 'encryption-key'
+  | 'invite-token'
+  | 'webauthn-challenge'
+  | 'challenge-handle';
 
 export interface Finding {
   readonly kind: SecretKind;

@@ -46,7 +46,7 @@ describe.skipIf(requirementsGate('account page in the browser', [chromium, sidec
     await page.getByLabel('Code').fill(await totpCode(secret));
     const [answer] = await Promise.all([
       page.waitForResponse((r) => r.url() === `${base}/login` && r.request().method() === 'POST'),
-      page.getByRole('button', { name: 'Sign in' }).click(),
+      page.getByRole('button', { name: 'Sign in', exact: true }).click(),
     ]);
     expect(answer.status()).toBe(303);
     // The 303 goes to LANDING_URL, which points nowhere here; carry on in a fresh tab of the same browser profile.

@@ -72,7 +72,7 @@ for (const [kind, proxyBinary, startProxy] of PROXIES) {
         await page.getByLabel('Code').fill(await totpCode(carol.totpSecret));
         const [answer] = await Promise.all([
           page.waitForResponse((r) => r.url() === target),
-          page.getByRole('button', { name: 'Sign in' }).click(),
+          page.getByRole('button', { name: 'Sign in', exact: true }).click(),
         ]);
         expect(answer.status()).toBe(403);
         expect(answer.headers()['content-type']).toMatch(/^text\/html/);
@@ -97,7 +97,7 @@ for (const [kind, proxyBinary, startProxy] of PROXIES) {
         await page.goto(`${origin}/login`);
         await page.getByLabel('Email').fill(dave.email);
         await page.getByLabel('Code').fill(await totpCode(dave.totpSecret));
-        await Promise.all([page.waitForURL(`${origin}/`), page.getByRole('button', { name: 'Sign in' }).click()]);
+        await Promise.all([page.waitForURL(`${origin}/`), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
         const cookie = (await context.cookies(origin)).map((c) => `${c.name}=${c.value}`).join('; ');
         const api = await rawRequest({
           port: proxy.port,

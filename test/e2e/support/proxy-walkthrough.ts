@@ -192,7 +192,7 @@ export function defineProxyWalkthrough(kind: WalkthroughProxy): void {
       expect(`${login.origin}${login.pathname}`).toBe(`${steps.origin}/login`);
       await page.getByLabel('Email').fill(steps.email);
       await page.getByLabel('Code').fill(await totpCode(secret as string));
-      await Promise.all([page.waitForURL(`${steps.origin}/`), page.getByRole('button', { name: 'Sign in' }).click()]);
+      await Promise.all([page.waitForURL(`${steps.origin}/`), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
       const username = /--username (\S+)/.exec(steps.userAdd)?.[1];
       expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe(`Hello, ${username}`);
 

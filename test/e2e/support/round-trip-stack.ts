@@ -88,7 +88,7 @@ export async function signInThrough(origin: string, context: BrowserContext, pat
   expect(login.searchParams.getAll('rd')).toEqual([target]);
   await page.getByLabel('Email').fill(user.email);
   await page.getByLabel('Code').fill(await totpCode(user.totpSecret));
-  await Promise.all([page.waitForURL(target), page.getByRole('button', { name: 'Sign in' }).click()]);
+  await Promise.all([page.waitForURL(target), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
   return page;
 }
 

@@ -197,7 +197,7 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
       await page.getByLabel('Code').fill(await totpCode(users.bob.totpSecret));
       const [response] = await Promise.all([
         page.waitForResponse((r) => r.url() === target),
-        page.getByRole('button', { name: 'Sign in' }).click(),
+        page.getByRole('button', { name: 'Sign in', exact: true }).click(),
       ]);
       expect(response.status()).toBe(403);
       expect(upstream.last(path)).toBeUndefined();

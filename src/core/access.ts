@@ -53,22 +53,26 @@ export class Access {
     if (credential === undefined) return BAD_CREDENTIAL;
     // The warm path: this exact request was allowed a moment ago (its key can only match a well-formed credential).
     if (device !== undefined) {
-      const warm = this.#cache.answer(device, serviceName, credential);
+      const warm = this.#cache.request(device, serviceName, credential);
+      // Refused a moment ago for its cookie pair, with this same caller credential accepted: refused again.
+      if (warm === 'bad') return UNAUTHENTICATED;
       if (warm !== undefined) {
         this.#lastSeen?.record(warm.outcome.deviceId, warm.outcome.userId, warm.serviceId);
         return warm.outcome;
       }
     }
-    if (!CREDENTIAL_SHAPE.test(credential)) return BAD_CREDENTIAL;
+    // A caller in memory was well-formed when it was checked (only those are remembered): the same string still is.
     const caller = this.#cache.caller(serviceName, credential);
+    if (!caller && !CREDENTIAL_SHAPE.test(credential)) return BAD_CREDENTIAL;
     if (caller) {
       if (!device) return UNAUTHENTICATED;
-      const found = this.#cache.device(device);
-      if (!found) {
-        if (this.#cache.isKnownBad(device)) return UNAUTHENTICATED;
-      } else if (caller.serviceId === null) {
-        return { kind: 'unknown-service', email: found.user.email };
-      } else {
+      const found = this.#cache.deviceOrBad(device);
+      if (found === 'bad') {
+        this.#cache.rememberBadRequest(device, serviceName, credential);
+        return UNAUTHENTICATED;
+      }
+      if (found !== undefined) {
+        if (caller.serviceId === null) return { kind: 'unknown-service', email: found.user.email };
         const decision = this.#cache.decision(found.user.id, caller.serviceId);
         if (decision) return this.#outcome(decision, found.user, caller.serviceId, found.device.id, { device, serviceName, credential });
       }
@@ -92,7 +96,10 @@ export class Access {
 
     const authenticated = checkSignature(device, found);
     if (!authenticated || !device) {
-      if (device) this.#cache.rememberBad(device);
+      if (device) {
+        this.#cache.rememberBad(device);
+        this.#cache.rememberBadRequest(device, serviceName, credential);
+      }
       return UNAUTHENTICATED;
     }
     this.#cache.rememberDevice(device, authenticated);

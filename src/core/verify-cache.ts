@@ -57,8 +57,8 @@ const pairKey = (c: DeviceCredential): string => c.deviceId + c.secret;
  * The whole-answer cache: a plain Map with an expiry per entry, bounded by dropping the oldest entry. Cheaper per
  * hit than an LRU (no reordering), and recency does not matter here: an entry lives for the positive TTL anyway.
  */
-class AnswerMap {
-  readonly #entries = new Map<string, { readonly answer: CachedAnswer; readonly expiresAt: number }>();
+class AnswerMap<V> {
+  readonly #entries = new Map<string, { readonly answer: V; readonly expiresAt: number }>();
   readonly #max: number;
   readonly #ttlInMs: number;
   readonly #clock: Clock;
@@ -69,7 +69,7 @@ class AnswerMap {
     this.#clock = clock;
   }
 
-  get(key: string): CachedAnswer | undefined {
+  get(key: string): V | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt > this.#clock.now()) return entry.answer;
@@ -77,7 +77,7 @@ class AnswerMap {
     return undefined;
   }
 
-  set(key: string, answer: CachedAnswer): void {
+  set(key: string, answer: V): void {
     this.#entries.delete(key);
     if (this.#entries.size >= this.#max) {
       const oldest = this.#entries.keys().next();
@@ -108,7 +108,13 @@ export class VerifyCache implements CacheInvalidation {
    * Whole answers for exact requests, so a warm /verify is one look-up. Filled only from the three caches above
    * having agreed (never for junk, which stays in the negative cache), and emptied by every invalidation.
    */
-  readonly #answers: AnswerMap | undefined;
+  readonly #answers: AnswerMap<CachedAnswer> | undefined;
+  /**
+   * The same for refusals: exact requests whose caller was accepted and whose cookie pair is junk, so a browser
+   * that keeps sending a dead pair costs one look-up too. Small and bounded: a flood of distinct junk pairs goes
+   * to the database anyway (and to the negative cache), and can never evict a warm answer from the map above.
+   */
+  readonly #badRequests: AnswerMap<true> | undefined;
 
   constructor(options: CacheOptions, clock: Clock) {
     this.#negative = lru(options.negativeMaxEntries, options.negativeTtlInMs, clock);
@@ -118,6 +124,10 @@ export class VerifyCache implements CacheInvalidation {
     this.#answers =
       options.positiveTtlInMs > 0 && options.positiveMaxEntries > 0
         ? new AnswerMap(options.positiveMaxEntries, options.positiveTtlInMs, clock)
+        : undefined;
+    this.#badRequests =
+      options.positiveTtlInMs > 0 && options.negativeTtlInMs > 0 && options.negativeMaxEntries > 0
+        ? new AnswerMap<true>(Math.min(options.negativeMaxEntries, 10_000), options.positiveTtlInMs, clock)
         : undefined;
   }
 
@@ -145,6 +155,16 @@ export class VerifyCache implements CacheInvalidation {
     return this.#devices?.get(pairKey(c));
   }
 
+  /** The device from memory, `'bad'` when the pair is known junk, else `undefined`: one key for both caches. */
+  deviceOrBad(c: DeviceCredential): CachedDevice | 'bad' | undefined {
+    const key = pairKey(c);
+    const found = this.#devices?.get(key);
+    if (found !== undefined) return found;
+    if (this.#negative?.has(key) !== true) return undefined;
+    this.#stats.negativeHits++;
+    return 'bad';
+  }
+
   rememberDevice(c: DeviceCredential, found: CachedDevice): void {
     this.#devices?.set(pairKey(c), found);
   }
@@ -168,11 +188,25 @@ export class VerifyCache implements CacheInvalidation {
     this.#decisions?.set(`${userId}:${serviceId}`, decision);
   }
 
-  /** The allowed answer for exactly this request, if one is warm; counts as a positive hit. */
-  answer(c: DeviceCredential, serviceName: string, credential: string): CachedAnswer | undefined {
-    const hit = this.#answers?.get(`${c.deviceId}${c.secret}\0${serviceName}\0${credential}`);
-    if (hit !== undefined) this.#stats.positiveHits++;
-    return hit;
+  /**
+   * What is known about exactly this request: the allowed answer (a positive hit), `'bad'` when its caller was
+   * accepted and its cookie pair is junk (a negative hit), else `undefined`. One key for both.
+   */
+  request(c: DeviceCredential, serviceName: string, credential: string): CachedAnswer | 'bad' | undefined {
+    const key = `${c.deviceId}${c.secret}\0${serviceName}\0${credential}`;
+    const hit = this.#answers?.get(key);
+    if (hit !== undefined) {
+      this.#stats.positiveHits++;
+      return hit;
+    }
+    if (this.#badRequests?.get(key) === undefined) return undefined;
+    this.#stats.negativeHits++;
+    return 'bad';
+  }
+
+  /** This exact request was refused for its cookie pair, after its caller was accepted. */
+  rememberBadRequest(c: DeviceCredential, serviceName: string, credential: string): void {
+    this.#badRequests?.set(`${c.deviceId}${c.secret}\0${serviceName}\0${credential}`, true);
   }
 
   rememberAnswer(c: DeviceCredential, serviceName: string, credential: string, answer: CachedAnswer): void {
@@ -207,12 +241,14 @@ export class VerifyCache implements CacheInvalidation {
 
   servicesChanged(): void {
     this.#answers?.clear();
+    this.#badRequests?.clear();
     this.#callers?.clear();
     this.#decisions?.clear();
   }
 
   proxyTokensChanged(): void {
     this.#answers?.clear();
+    this.#badRequests?.clear();
     this.#callers?.clear();
   }
 }

@@ -6,16 +6,8 @@ import { deviceLabelFromUserAgent } from '../core/identity.js';
 import { render, signedIn, toLogin } from './account.js';
 import type { AppEnv } from './context.js';
 import { clientOf, formFields } from './login.js';
-import {
-  clearChallengeCookie,
-  jsonBody,
-  PasskeyName,
-  passkeyName,
-  RegisterBody,
-  readChallengeCookie,
-  setChallengeCookie,
-} from './passkey-input.js';
-import { jsonAnswer, jsonError } from './passkey-login.js';
+import { clearChallengeCookie, jsonBody, PasskeyName, passkeyName, RegisterBody, readChallengeCookie } from './passkey-input.js';
+import { ceremonyAnswer, jsonAnswer, jsonError } from './passkey-login.js';
 import { redirectBody } from './responses.js';
 
 const PASSKEY_ID = '/:id{[1-9][0-9]{0,8}}';
@@ -28,18 +20,12 @@ function log(c: Context<AppEnv>, event: string, email: string, extra: Record<str
 
 export const accountPasskeyRoutes = new Hono<AppEnv>()
   .post('/login/account/passkeys/options', async (c) => {
-    const { passkeys, config, logger } = c.var.deps;
+    const { passkeys } = c.var.deps;
     if (!passkeys) return jsonError(c, 'notFound');
     const me = await signedIn(c);
     if (!me) return jsonError(c, 'signInRequiredJson');
     const client = clientOf(c);
-    const ceremony = await passkeys.startRegistration(me.user, 'register', client.key);
-    if (!ceremony) {
-      logger.warn({ event: 'passkey.throttled', purpose: 'register', client: client.address }, 'too many passkey ceremonies');
-      return jsonError(c, 'tooManyAttempts');
-    }
-    setChallengeCookie(c, config, ceremony.handle);
-    return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
+    return ceremonyAnswer(c, await passkeys.startRegistration(me.user, 'register', client.key), 'register', client);
   })
 
   .post('/login/account/passkeys', async (c) => {

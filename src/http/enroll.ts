@@ -11,8 +11,8 @@ import { enrollPage } from '../views/passkeys.js';
 import type { AppEnv } from './context.js';
 import { setDeviceCookies } from './device-cookies.js';
 import { clientOf, formFields, returnUrl } from './login.js';
-import { clearChallengeCookie, jsonBody, passkeyName, RegisterBody, readChallengeCookie, setChallengeCookie } from './passkey-input.js';
-import { jsonAnswer, jsonError } from './passkey-login.js';
+import { clearChallengeCookie, jsonBody, passkeyName, RegisterBody, readChallengeCookie } from './passkey-input.js';
+import { ceremonyAnswer, jsonAnswer, jsonError } from './passkey-login.js';
 import { redirectBody } from './responses.js';
 
 const INVALID_TITLE = 'This link cannot be used';
@@ -95,7 +95,7 @@ export const enrollRoutes = new Hono<AppEnv>()
   })
 
   .post('/login/enroll/:token/passkey/options', async (c) => {
-    const { invites, passkeys, config, logger } = c.var.deps;
+    const { invites, passkeys } = c.var.deps;
     if (!passkeys) return jsonError(c, 'notFound');
     const found = await invites.open(c.req.param('token'));
     if (!found) {
@@ -103,13 +103,7 @@ export const enrollRoutes = new Hono<AppEnv>()
       return jsonError(c, 'inviteInvalid');
     }
     const client = clientOf(c);
-    const ceremony = await passkeys.startRegistration(found.user, 'enroll', client.key);
-    if (!ceremony) {
-      logger.warn({ event: 'passkey.throttled', purpose: 'enroll', client: client.address }, 'too many passkey ceremonies');
-      return jsonError(c, 'tooManyAttempts');
-    }
-    setChallengeCookie(c, config, ceremony.handle);
-    return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
+    return ceremonyAnswer(c, await passkeys.startRegistration(found.user, 'enroll', client.key), 'enroll', client);
   })
 
   .post('/login/enroll/:token/passkey/verify', async (c) => {

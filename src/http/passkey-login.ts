@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
-import type { PasskeySignInResult } from '../core/passkeys.js';
+import type { Ceremony, PasskeySignInResult } from '../core/passkeys.js';
 import { PASSKEYS_SCRIPT, PASSKEYS_SCRIPT_PATH, WEBAUTHN_SCRIPT_PATH } from '../views/passkeys-script.js';
 import type { AppEnv } from './context.js';
 import { setDeviceCookies } from './device-cookies.js';
@@ -27,6 +27,25 @@ export function jsonAnswer(c: Context, body: string, status: number) {
   return c.body(body, status as 200, { 'Content-Type': 'application/json' });
 }
 export const jsonError = (c: Context, name: ErrorName) => jsonAnswer(c, errorBody(name), ERRORS[name].status);
+
+/**
+ * The answer to a ceremony's first step: its options, with the cookie that binds its challenge to this browser;
+ * or 429 (and a warning) when this address has started too many ceremonies.
+ */
+export function ceremonyAnswer(
+  c: Context<AppEnv>,
+  ceremony: Ceremony<unknown> | undefined,
+  purpose: 'sign-in' | 'register' | 'enroll',
+  client: { address: string | undefined },
+) {
+  const { config, logger } = c.var.deps;
+  if (!ceremony) {
+    logger.warn({ event: 'passkey.throttled', purpose, client: client.address }, 'too many passkey ceremonies');
+    return jsonError(c, 'tooManyAttempts');
+  }
+  setChallengeCookie(c, config, ceremony.handle);
+  return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
+}
 
 /** The audit line of a passkey sign-in (never the challenge, the assertion or the cookies). */
 function audit(c: Context<AppEnv>, result: PasskeySignInResult | { ok: false; reason: 'malformed' }, client: string | undefined) {
@@ -63,16 +82,10 @@ export const passkeyLoginRoutes = new Hono<AppEnv>()
   .get(PASSKEYS_SCRIPT_PATH, (c) => script(c, PASSKEYS_SCRIPT))
 
   .post('/login/passkey/options', async (c) => {
-    const { passkeys, config, logger } = c.var.deps;
+    const { passkeys } = c.var.deps;
     if (!passkeys) return jsonError(c, 'notFound');
     const client = clientOf(c);
-    const ceremony = await passkeys.startSignIn(client.key);
-    if (!ceremony) {
-      logger.warn({ event: 'passkey.throttled', purpose: 'sign-in', client: client.address }, 'too many passkey ceremonies');
-      return jsonError(c, 'tooManyAttempts');
-    }
-    setChallengeCookie(c, config, ceremony.handle);
-    return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
+    return ceremonyAnswer(c, await passkeys.startSignIn(client.key), 'sign-in', client);
   })
 
   .post('/login/passkey/verify', async (c) => {

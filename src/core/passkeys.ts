@@ -24,7 +24,11 @@ export const CHALLENGE_LIFETIME_IN_MS = 5 * 60_000;
 /** The cookie handle's shape: 256 random bits, base64url. */
 export const CHALLENGE_HANDLE = /^[A-Za-z0-9_-]{43}$/;
 /** Ceremonies a client may start per address: generous for people, a ceiling for a flood of stored challenges. */
-const CEREMONY_LIMITS: readonly Limit[] = [{ windowInMs: 15 * 60_000, max: 60 }];
+/**
+ * Ceremonies one address may start (each stores a challenge). Generous: every view of /login starts one for the
+ * email field's autofill, and one address may be a whole office behind NAT; the bound only stops a flood.
+ */
+export const CEREMONY_LIMITS: readonly Limit[] = [{ windowInMs: 15 * 60_000, max: 300 }];
 const TRANSPORTS = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']);
 
 const handleHash = (handle: string) => createHash('sha256').update(`webauthn-challenge:${handle}`).digest('hex');

@@ -6,6 +6,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CEREMONY_LIMITS } from '../../src/core/passkeys.js';
 import { createTestApp, readJson, type TestApp } from '../support/app.js';
 import { BrowserSession, ORIGIN } from '../support/browser-session.js';
 
@@ -208,6 +209,17 @@ describe('passkeys over HTTP', () => {
     const code = await other.postForm('/login', { email: 'pat@example.com', code: await t.nextCode(secret) });
     expect(code.status).toBe(401);
     expect(lines.some((l) => l.event === 'login.throttled' && l.method === 'passkey')).toBe(true);
+  });
+
+  it('bounds the ceremonies one address may start (each stores a challenge), and no other address', async () => {
+    const [limit] = CEREMONY_LIMITS;
+    const b = fresh();
+    for (let i = 0; i < (limit?.max ?? 0); i++) expect((await b.postJson('/login/passkey/options')).status).toBe(200);
+    const refused = await b.postJson('/login/passkey/options');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.getSetCookie()).toEqual([]);
+    expect(lines.some((l) => l.event === 'passkey.throttled' && l.purpose === 'sign-in')).toBe(true);
+    expect((await fresh().postJson('/login/passkey/options')).status).toBe(200);
   });
 
   it('logs every outcome without a challenge, handle, assertion or cookie', () => {

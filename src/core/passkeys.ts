@@ -29,6 +29,8 @@ export const CHALLENGE_HANDLE = /^[A-Za-z0-9_-]{43}$/;
  * email field's autofill, and one address may be a whole office behind NAT; the bound only stops a flood.
  */
 export const CEREMONY_LIMITS: readonly Limit[] = [{ windowInMs: 15 * 60_000, max: 300 }];
+/** COSE algorithms offered when creating a passkey: Ed25519, ES256 (P-256), RS256; every Node version verifies them. */
+const SUPPORTED_ALGORITHMS = [-8, -7, -257];
 const TRANSPORTS = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']);
 
 const handleHash = (handle: string) => createHash('sha256').update(`webauthn-challenge:${handle}`).digest('hex');
@@ -101,6 +103,9 @@ export class Passkeys {
         attestationType: 'none',
         excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: [...p.transports] })),
         authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+        // Named, not the library's default: on Node 24 that default puts ML-DSA-44 first (Node 20 cannot verify it),
+        // so a passkey made under one Node version would stop working on another.
+        supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
       }),
     );
   }

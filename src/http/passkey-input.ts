@@ -33,7 +33,8 @@ const AuthenticationSchema = v.strictObject({
   response: v.looseObject({
     clientDataJSON: b64url(4096),
     authenticatorData: b64url(4096),
-    signature: b64url(1024),
+    // Up to an RS256 signature with an 8192-bit key (1024 bytes).
+    signature: b64url(1366),
     userHandle: v.optional(b64url(128)),
   }),
 });

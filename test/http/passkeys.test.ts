@@ -222,6 +222,13 @@ describe('passkeys over HTTP', () => {
     expect((await fresh().postJson('/login/passkey/options')).status).toBe(200);
   });
 
+  it('offers the same algorithms on every Node version (no ML-DSA, which Node 24 has and Node 20 lacks)', async () => {
+    const b = fresh();
+    await b.loginWithCode('pat@example.com', secret);
+    const options = (await (await b.postJson('/login/account/passkeys/options')).json()) as { pubKeyCredParams: Array<{ alg: number }> };
+    expect(options.pubKeyCredParams.map((p) => p.alg)).toEqual([-8, -7, -257]);
+  });
+
   it('logs every outcome without a challenge, handle, assertion or cookie', () => {
     const text = lines.map((l) => JSON.stringify(l)).join('\n');
     for (const event of ['login.success', 'login.failure', 'passkey.added', 'passkey.removed', 'passkey.counter', 'account.passkey-only'])

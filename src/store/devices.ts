@@ -1,15 +1,17 @@
 // The core's DeviceStore over Kysely; the device-with-owner read is shared with the /verify look-up.
+import type { Kysely, Transaction } from 'kysely';
 import type { Device, DeviceStore } from '../core/ports.js';
 import type { OpenDatabase } from './database.js';
 import { toDevice } from './rows.js';
+import type { Database } from './schema.js';
 import { affected } from './sql-helpers.js';
 import { findDeviceWithUser } from './verify-lookup.js';
 
 /** Thrown inside a transaction to roll it back when its caller stopped waiting. */
-export const ABANDONED = new Error('abandoned by the caller');
+const ABANDONED = new Error('abandoned by the caller');
 
 /** A new device's row. */
-export const newDeviceRow = (d: Omit<Device, 'lastSeenAt'>) => ({
+const newDeviceRow = (d: Omit<Device, 'lastSeenAt'>) => ({
   id: d.id,
   user_id: d.userId,
   signature: d.signature,
@@ -18,31 +20,47 @@ export const newDeviceRow = (d: Omit<Device, 'lastSeenAt'>) => ({
   last_seen_at: null,
 });
 
+/**
+ * A sign-in's writes in one transaction: `claim` takes what the sign-in spends (a code's time step, an invite, a
+ * passkey's counter) and answers why not if it cannot; then the new device. All rolled back, as `'abandoned'`,
+ * when the caller stopped waiting meanwhile (its deadline passed), so no device exists that nobody received.
+ */
+export async function addDeviceAfter<Refused extends string>(
+  db: Kysely<Database>,
+  device: Omit<Device, 'lastSeenAt'>,
+  stillWanted: () => boolean,
+  claim: (trx: Transaction<Database>) => Promise<Refused | undefined>,
+): Promise<Refused | 'created' | 'abandoned'> {
+  try {
+    return await db.transaction().execute(async (trx) => {
+      const refused = await claim(trx);
+      if (refused !== undefined) return refused;
+      await trx.insertInto('devices').values(newDeviceRow(device)).execute();
+      if (!stillWanted()) throw ABANDONED;
+      return 'created' as const;
+    });
+  } catch (err) {
+    if (err === ABANDONED) return 'abandoned';
+    throw err;
+  }
+}
+
 export function createDeviceStore(database: OpenDatabase): DeviceStore {
   const { db } = database;
   return {
     async create(d) {
       await db.insertInto('devices').values(newDeviceRow(d)).execute();
     },
-    async addWithCodeStep(d, step, stillWanted) {
-      try {
-        return await db.transaction().execute(async (trx) => {
-          const advanced = await trx
-            .updateTable('users')
-            .set({ last_totp_step: step })
-            .where('id', '=', d.userId)
-            .where((eb) => eb.or([eb('last_totp_step', 'is', null), eb('last_totp_step', '<', step)]))
-            .executeTakeFirst();
-          if (!affected(advanced)) return 'replayed' as const;
-          await trx.insertInto('devices').values(newDeviceRow(d)).execute();
-          if (!stillWanted()) throw ABANDONED;
-          return 'created' as const;
-        });
-      } catch (err) {
-        if (err === ABANDONED) return 'abandoned';
-        throw err;
-      }
-    },
+    addWithCodeStep: (d, step, stillWanted) =>
+      addDeviceAfter(db, d, stillWanted, async (trx) => {
+        const advanced = await trx
+          .updateTable('users')
+          .set({ last_totp_step: step })
+          .where('id', '=', d.userId)
+          .where((eb) => eb.or([eb('last_totp_step', 'is', null), eb('last_totp_step', '<', step)]))
+          .executeTakeFirst();
+        return affected(advanced) ? undefined : ('replayed' as const);
+      }),
     findWithUser: (deviceId) => findDeviceWithUser(database, deviceId),
     async list(userId) {
       let q = db.selectFrom('devices').selectAll().orderBy('created_at').orderBy('id');

@@ -2,7 +2,7 @@
 // with what they set up, and the WebAuthn challenges in flight, each taken out exactly once.
 import type { ChallengeStore, InviteStore } from '../core/ports.js';
 import type { OpenDatabase } from './database.js';
-import { ABANDONED, newDeviceRow } from './devices.js';
+import { addDeviceAfter } from './devices.js';
 import { insertPasskey } from './passkeys.js';
 import { toChallenge, toInvite } from './rows.js';
 import { affected, exact, insertedId, uniquely } from './sql-helpers.js';
@@ -44,38 +44,30 @@ export function createInviteStore(database: OpenDatabase): InviteStore {
         .execute();
       return rows.map(toInvite);
     },
-    async redeem({ tokenHash, now, device, totp, passkey, stillWanted }) {
-      try {
-        // A credential id registered already (to anyone) is a ConflictError, and nothing is written.
-        return await uniquely('passkey', () =>
-          db.transaction().execute(async (trx) => {
-            const used = await trx
-              .updateTable('invites')
-              .set({ used_at: now })
-              .where('token_hash', '=', tokenHash)
-              .where('user_id', '=', device.userId)
-              .where('used_at', 'is', null)
-              .where('expires_at', '>', now)
-              .executeTakeFirst();
-            if (!affected(used)) return 'refused' as const;
-            if (totp) {
-              await trx
-                .updateTable('users')
-                .set({ totp_secret_sealed: totp.sealed, last_totp_step: totp.step })
-                .where('id', '=', device.userId)
-                .execute();
-            }
-            if (passkey) await insertPasskey(database, trx, passkey);
-            await trx.insertInto('devices').values(newDeviceRow(device)).execute();
-            if (!stillWanted()) throw ABANDONED;
-            return 'created' as const;
-          }),
-        );
-      } catch (err) {
-        if (err === ABANDONED) return 'abandoned';
-        throw err;
-      }
-    },
+    redeem: ({ tokenHash, now, device, totp, passkey, stillWanted }) =>
+      // A credential id registered already (to anyone) is a ConflictError, and nothing is written.
+      uniquely('passkey', () =>
+        addDeviceAfter(db, device, stillWanted, async (trx) => {
+          const used = await trx
+            .updateTable('invites')
+            .set({ used_at: now })
+            .where('token_hash', '=', tokenHash)
+            .where('user_id', '=', device.userId)
+            .where('used_at', 'is', null)
+            .where('expires_at', '>', now)
+            .executeTakeFirst();
+          if (!affected(used)) return 'refused' as const;
+          if (totp) {
+            await trx
+              .updateTable('users')
+              .set({ totp_secret_sealed: totp.sealed, last_totp_step: totp.step })
+              .where('id', '=', device.userId)
+              .execute();
+          }
+          if (passkey) await insertPasskey(database, trx, passkey);
+          return undefined;
+        }),
+      ),
   };
 }
 

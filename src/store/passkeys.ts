@@ -3,7 +3,7 @@
 import type { Transaction } from 'kysely';
 import type { NewPasskey, PasskeyStore } from '../core/ports.js';
 import type { OpenDatabase } from './database.js';
-import { ABANDONED, newDeviceRow } from './devices.js';
+import { addDeviceAfter } from './devices.js';
 import { toPasskey } from './rows.js';
 import type { Database } from './schema.js';
 import { affected, exact, insertedId, uniquely } from './sql-helpers.js';
@@ -55,26 +55,17 @@ export function createPasskeyStore(database: OpenDatabase): PasskeyStore {
       if (userId !== undefined) q = q.where('user_id', '=', userId);
       return affected(await q.executeTakeFirst());
     },
-    async signIn(passkeyId, signCount, device, stillWanted) {
-      try {
-        return await db.transaction().execute(async (trx) => {
-          // Forwards only; an authenticator that keeps no counter reports 0 every time, and stays at 0.
-          const moved = await trx
-            .updateTable('passkeys')
-            .set({ sign_count: signCount, last_used_at: device.createdAt })
-            .where('id', '=', passkeyId)
-            .where('user_id', '=', device.userId)
-            .where('sign_count', signCount === 0 ? '=' : '<', signCount)
-            .executeTakeFirst();
-          if (!affected(moved)) return 'refused' as const;
-          await trx.insertInto('devices').values(newDeviceRow(device)).execute();
-          if (!stillWanted()) throw ABANDONED;
-          return 'created' as const;
-        });
-      } catch (err) {
-        if (err === ABANDONED) return 'abandoned';
-        throw err;
-      }
-    },
+    signIn: (passkeyId, signCount, device, stillWanted) =>
+      addDeviceAfter(db, device, stillWanted, async (trx) => {
+        // Forwards only; an authenticator that keeps no counter reports 0 every time, and stays at 0.
+        const moved = await trx
+          .updateTable('passkeys')
+          .set({ sign_count: signCount, last_used_at: device.createdAt })
+          .where('id', '=', passkeyId)
+          .where('user_id', '=', device.userId)
+          .where('sign_count', signCount === 0 ? '=' : '<', signCount)
+          .executeTakeFirst();
+        return affected(moved) ? undefined : ('refused' as const);
+      }),
   };
 }

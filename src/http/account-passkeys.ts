@@ -49,7 +49,7 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
       response: body.response,
       user: me.user,
       purpose: 'register',
-      name: passkeyName(body.name, deviceType === 'unknown' ? 'Passkey' : deviceType),
+      name: passkeyName(body.name, deviceType),
       client: client.key,
     });
     const added = made.ok ? await passkeys.add(made.passkey) : made;

@@ -128,7 +128,7 @@ export const enrollRoutes = new Hono<AppEnv>()
       response: body.response,
       user: found.user,
       purpose: 'enroll',
-      name: passkeyName(body.name, deviceType === 'unknown' ? 'Passkey' : deviceType),
+      name: passkeyName(body.name, deviceType),
       client: client.key,
     });
     if (!made.ok) {

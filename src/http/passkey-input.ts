@@ -69,10 +69,10 @@ export function jsonBody<S extends v.GenericSchema>(c: Context<AppEnv>, schema: 
   return parsed.success ? parsed.output : undefined;
 }
 
-/** The name given, cleaned, or `fallback` when none (or none usable) was given. */
-export function passkeyName(raw: unknown, fallback: string): string {
+/** The name given, cleaned; when none (or none usable) was given, the device type ("Passkey" when unknown). */
+export function passkeyName(raw: unknown, deviceType: string): string {
   const parsed = v.safeParse(PasskeyName, raw);
-  return parsed.success ? parsed.output : fallback;
+  return parsed.success ? parsed.output : deviceType === 'unknown' ? 'Passkey' : deviceType;
 }
 
 const CHALLENGE_COOKIE = 'webauthn_challenge';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { generate } from 'otplib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCALHOST_ONLY, launchChromium } from './support/browser.js';
+import { LOCALHOST_ONLY, launchChromium, signOutByForm } from './support/browser.js';
 import { type ProxyKind, startProxy } from './support/config-contract.js';
 import { REPO_ROOT } from './support/paths.js';
 import { reservePort } from './support/processes.js';
@@ -95,19 +95,6 @@ for (const kind of ['nginx', 'caddy'] as const satisfies readonly ProxyKind[]) {
       return headerValues(upstream.last(path), 'Remote-Email');
     }
 
-    async function signOut(page: Page): Promise<void> {
-      await Promise.all([
-        page.waitForURL((url) => url.pathname === '/login'),
-        page.evaluate(`{
-          const form = document.createElement('form');
-          form.method = 'POST';
-          form.action = '/logout';
-          document.body.append(form);
-          form.submit();
-        }`),
-      ]);
-    }
-
     it('invite link → create a passkey → signed in, and the app is reached; the link then works no more', async () => {
       const email = `pia.${kind}@example.com`;
       const link = await invite(email);
@@ -166,13 +153,13 @@ for (const kind of ['nginx', 'caddy'] as const satisfies readonly ProxyKind[]) {
         expect((await sidecar.cli(['passkey', 'list', '--email', email])) as unknown as unknown[]).toHaveLength(1);
         // Signed out, the login page offers the passkey in the email field's autofill (conditional mediation); the
         // virtual authenticator answers at once, so the browser is signed straight back in.
-        await signOut(page);
+        await signOutByForm(page);
         await page.waitForURL(`${origin}/welcome`);
         expect(await appSees(page, '/after/passkey-autofill')).toEqual([email]);
 
         // The button: on pages where the browser offers no autofill (as this one now says), the click signs in.
         await page.addInitScript('PublicKeyCredential.isConditionalMediationAvailable = async () => false;');
-        await signOut(page);
+        await signOutByForm(page);
         await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
         await page.waitForURL(`${origin}/welcome`);
         expect(await appSees(page, '/after/passkey-button')).toEqual([email]);
@@ -196,7 +183,7 @@ for (const kind of ['nginx', 'caddy'] as const satisfies readonly ProxyKind[]) {
         const [key] = (await sidecar.cli(['passkey', 'list', '--email', email])) as unknown as Array<{ id: number }>;
         await sidecar.cli(['user', 'set', '--email', email, '--passkey-only', 'false']);
         await sidecar.cli(['passkey', 'remove', '--id', String(key?.id), '--yes']);
-        await signOut(page);
+        await signOutByForm(page);
         await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
         await expect.poll(() => page.locator('#passkey-status').textContent()).toBe('That passkey was not accepted. Please try again.');
         expect(new URL(page.url()).pathname).toBe('/login');

@@ -1,6 +1,6 @@
 // Headless Debian Chromium through playwright-core. *.example.test resolves to 127.0.0.1 inside the browser,
 // so cookies can carry a real Domain attribute while every packet stays on loopback.
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 export const TEST_DOMAIN = 'example.test';
 export const APP_HOST = `app.${TEST_DOMAIN}`;
@@ -28,4 +28,19 @@ export async function launchChromium(
       `--host-resolver-rules=${hostResolverRules}`,
     ],
   });
+}
+
+/** What a "Sign out" button in an app does: a plain form POST to /logout; resolves once the login page is shown. */
+export async function signOutByForm(page: Page): Promise<void> {
+  await Promise.all([
+    page.waitForURL((url) => url.pathname === '/login'),
+    // A string, not a function: the test tsconfig has no DOM types.
+    page.evaluate(`{
+      const form = document.createElement('form');
+      form.method = 'POST';
+      form.action = '/logout';
+      document.body.append(form);
+      form.submit();
+    }`),
+  ]);
 }

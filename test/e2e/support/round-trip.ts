@@ -16,7 +16,7 @@
 //  - With the sidecar down, the proxy fails closed: an error, never the app.
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_DOMAIN } from './browser.js';
+import { signOutByForm, TEST_DOMAIN } from './browser.js';
 import { type ProxyKind, SPOOFED_IDENTITY } from './config-contract.js';
 import { firstHeader, rawRequest } from './raw-http.js';
 import { cookieHeaderFor, type RoundTripStack, SERVICE, signInThrough, startRoundTripStack } from './round-trip-stack.js';
@@ -243,17 +243,7 @@ export function defineBrowserRoundTrip(kind: ProxyKind, binaryPath: () => string
       await page.goto(`${origin}/before/logout`);
       expect(page.url()).toBe(`${origin}/before/logout`);
       // What a "Sign out" button in the app does: a plain form POST to /logout.
-      await Promise.all([
-        page.waitForURL((url) => url.pathname === '/login'),
-        // A string, not a function: the test tsconfig has no DOM types.
-        page.evaluate(`{
-          const form = document.createElement('form');
-          form.method = 'POST';
-          form.action = '/logout';
-          document.body.append(form);
-          form.submit();
-        }`),
-      ]);
+      await signOutByForm(page);
       expect((await alice.cookies(origin)).filter((c) => c.name === 'device_id' || c.name === 'hmac_secret')).toEqual([]);
       await page.goto(`${origin}/after/logout`);
       expect(new URL(page.url()).pathname).toBe('/login');

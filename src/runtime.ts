@@ -59,15 +59,16 @@ export async function openRuntime(
     const cache = new VerifyCache(config.cache, clock);
     const invites = new Invites({ store, keys, clock, lifetimeInMs: config.inviteLifetimeInHours * 3_600_000, issuer: config.totpIssuer });
     const passkeys = config.relyingParty ? new Passkeys({ store, clock, relyingParty: config.relyingParty }) : undefined;
-    const admin = createAdmin({ store, keys, clock, cache, issuer: config.totpIssuer, invites });
+    const devices = new Devices({ store, cache });
+    const admin = createAdmin({ store, keys, clock, cache, issuer: config.totpIssuer, invites, devices });
     return {
       config,
       database,
       store,
       keys,
       signIn: new SignIn({ store, keys, clock }),
-      devices: new Devices({ store, cache }),
-      access: new Access({ store, keys, clock, cache, lastSeen }),
+      devices,
+      access: new Access({ store, keys, clock, cache, devices, lastSeen }),
       invites,
       passkeys,
       passkeyAccount: new PasskeyAccount({ store }),

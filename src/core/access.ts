@@ -5,7 +5,7 @@ import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
 import { type KeyRing, sealContext, tokenMatches, UnreadableSecretError } from './crypto.js';
 import type { Decision, Identity, VerifyOutcome } from './decisions.js';
-import { checkSignature } from './devices.js';
+import type { Devices } from './devices.js';
 import { newGrant } from './grants.js';
 import { isServiceName, parseScope } from './identity.js';
 import type { LastSeen } from './last-seen.js';
@@ -22,6 +22,8 @@ export interface AccessDeps {
   readonly keys: KeyRing;
   readonly clock: Clock;
   readonly cache: VerifyCache;
+  /** Validates the cookie pair against the row the look-up found. */
+  readonly devices: Devices;
   readonly lastSeen?: LastSeen | undefined;
 }
 
@@ -30,6 +32,7 @@ export class Access {
   readonly #keys: KeyRing;
   readonly #clock: Clock;
   readonly #cache: VerifyCache;
+  readonly #devices: Devices;
   readonly #lastSeen: LastSeen | undefined;
 
   constructor(deps: AccessDeps) {
@@ -37,6 +40,7 @@ export class Access {
     this.#keys = deps.keys;
     this.#clock = deps.clock;
     this.#cache = deps.cache;
+    this.#devices = deps.devices;
     this.#lastSeen = deps.lastSeen;
   }
 
@@ -94,15 +98,11 @@ export class Access {
       this.#cache.rememberCaller(serviceName, credential, service?.id ?? null);
     }
 
-    const authenticated = checkSignature(device, found);
+    const authenticated = this.#devices.validate(device, found);
     if (!authenticated || !device) {
-      if (device) {
-        this.#cache.rememberBad(device);
-        this.#cache.rememberBadRequest(device, serviceName, credential);
-      }
+      if (device) this.#cache.rememberBadRequest(device, serviceName, credential);
       return UNAUTHENTICATED;
     }
-    this.#cache.rememberDevice(device, authenticated);
     if (!service) return { kind: 'unknown-service', email: authenticated.user.email };
 
     const decision = await this.#decide(authenticated.user, service.id, grant);

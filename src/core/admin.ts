@@ -1,6 +1,7 @@
 // Administration: what the command line does, as plain functions over the store. No printing, no process.
 import type { Clock } from './clock.js';
 import { HEX32, type KeyRing, newSaltedHash, newToken, sealContext } from './crypto.js';
+import type { Devices } from './devices.js';
 import { newGrant } from './grants.js';
 import { canonicalEmail, isServiceName, normaliseScope } from './identity.js';
 import type { Invites } from './invites.js';
@@ -23,6 +24,8 @@ export interface AdminDeps {
   /** Shown in authenticator apps next to the account. */
   readonly issuer: string;
   readonly invites: Invites;
+  /** Devices are listed and revoked through their lifecycle module, as everywhere else. */
+  readonly devices: Devices;
 }
 
 /** How a user can sign in, for `user list`. */
@@ -35,7 +38,7 @@ export interface SignInMethods {
   readonly inviteExpiresAt: number | null;
 }
 
-export function createAdmin({ store, keys, clock, cache, issuer, invites }: AdminDeps) {
+export function createAdmin({ store, keys, clock, cache, issuer, invites, devices }: AdminDeps) {
   async function userByEmail(input: string): Promise<User> {
     const email = canonicalEmail(input);
     if (!email) throw new AdminError(`not an email address: ${input}`);
@@ -214,16 +217,14 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
     },
 
     async listDevices(email?: string): Promise<Device[]> {
-      if (email === undefined) return store.devices.list();
+      if (email === undefined) return devices.list();
       const user = await userByEmail(email);
-      return store.devices.list(user.id);
+      return devices.list(user.id);
     },
 
     async revokeDevice(id: string): Promise<void> {
       if (!HEX32.test(id)) throw new AdminError(`no device with id ${id}`);
-      const deleted = await store.devices.delete(id);
-      cache.deviceRevoked(id);
-      if (!deleted) throw new AdminError(`no device with id ${id}`);
+      if (!(await devices.revoke(id))) throw new AdminError(`no device with id ${id}`);
     },
 
     async addProxyToken(name: string): Promise<{ proxyToken: ProxyToken; token: string }> {

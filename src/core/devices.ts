@@ -1,4 +1,7 @@
-// Devices: proving a cookie pair, listing a user's devices, signing them out. Free of HTTP and SQL.
+// The device lifecycle in one place, as Lucia's core owns a session: a device is created at sign-in (`newDevice`),
+// read from its cookie pair (`cookies.ts` parses the header strictly; `http/device-cookies.ts` writes it),
+// validated against its stored signature, listed, and revoked (by its user, by "sign out everywhere", at logout,
+// by an admin). Every other module asks this one. Free of HTTP and SQL.
 import type { DeviceCredential } from './cookies.js';
 import { deviceRef, deviceSignature, randomHex, safeEqual } from './crypto.js';
 import { deviceLabel } from './identity.js';
@@ -9,7 +12,7 @@ import type { CachedDevice, VerifyCache } from './verify-cache.js';
 const DECOY_SIGNATURE = '0'.repeat(64);
 
 /** `found` if the pair's HMAC matches its stored signature, else `null`. The HMAC is computed on every path. */
-export function checkSignature(credential: DeviceCredential | undefined, found: CachedDevice | undefined): CachedDevice | null {
+function checkSignature(credential: DeviceCredential | undefined, found: CachedDevice | undefined): CachedDevice | null {
   if (!credential) return null;
   const expected = deviceSignature(credential.deviceId, credential.secret);
   const ok = safeEqual(expected, found?.device.signature ?? DECOY_SIGNATURE);
@@ -45,10 +48,25 @@ export class Devices {
     if (!credential || this.#cache.isKnownBad(credential)) return null;
     const cached = this.#cache.device(credential);
     if (cached) return cached;
-    const found = checkSignature(credential, await this.#store.devices.findWithUser(credential.deviceId));
-    if (found) this.#cache.rememberDevice(credential, found);
-    else this.#cache.rememberBad(credential);
-    return found;
+    return this.validate(credential, await this.#store.devices.findWithUser(credential.deviceId));
+  }
+
+  /**
+   * The one check of a cookie pair against what the database holds for its id (`found`, possibly nothing): the
+   * device if genuine, else `null`. Either answer is remembered (a genuine pair as a device, any other as junk).
+   */
+  validate(credential: DeviceCredential | undefined, found: CachedDevice | undefined): CachedDevice | null {
+    const genuine = checkSignature(credential, found);
+    if (credential) {
+      if (genuine) this.#cache.rememberDevice(credential, genuine);
+      else this.#cache.rememberBad(credential);
+    }
+    return genuine;
+  }
+
+  /** Every device, or one user's, oldest first. */
+  list(userId?: number): Promise<Device[]> {
+    return this.#store.devices.list(userId);
   }
 
   /** A user's devices, each with a reference that names it on the account page without exposing its id. */
@@ -60,23 +78,24 @@ export class Devices {
   async revokeOwn(userId: number, ref: string): Promise<Device | undefined> {
     const device = (await this.of(userId)).find((d) => d.ref === ref);
     if (!device) return undefined;
-    return (await this.#revoke(device.id)) ? device : undefined;
+    return (await this.revoke(device.id)) ? device : undefined;
   }
 
   /** Revokes every device of the user: "sign out everywhere". */
   async revokeAll(userId: number): Promise<number> {
     let n = 0;
-    for (const d of await this.#store.devices.list(userId)) if (await this.#revoke(d.id)) n++;
+    for (const d of await this.#store.devices.list(userId)) if (await this.revoke(d.id)) n++;
     return n;
   }
 
   /** Deletes this device if the pair is genuine. */
   async logout(credential: DeviceCredential | undefined): Promise<boolean> {
     const found = await this.authenticate(credential);
-    return found ? this.#revoke(found.device.id) : false;
+    return found ? this.revoke(found.device.id) : false;
   }
 
-  #revoke(deviceId: string): Promise<boolean> {
+  /** Revokes a device by its id (every revocation ends here); `false` if there was none. */
+  revoke(deviceId: string): Promise<boolean> {
     this.#cache.deviceRevoked(deviceId);
     return this.#store.devices.delete(deviceId);
   }

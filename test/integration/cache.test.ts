@@ -72,8 +72,8 @@ describe('verify caches', () => {
     keys = new CountingKeyRing(TEST_KEYS);
     lastSeen = new LastSeen(counted.store, clock, 60_000);
     cache = new VerifyCache(options, clock);
-    access = new Access({ store: counted.store, keys, clock, cache, lastSeen });
     devices = new Devices({ store: counted.store, cache });
+    access = new Access({ store: counted.store, keys, clock, cache, devices, lastSeen });
     admin = createAdmin({
       store: counted.store,
       keys,
@@ -81,6 +81,7 @@ describe('verify caches', () => {
       cache,
       issuer: 't',
       invites: new Invites({ store: counted.store, keys, clock, lifetimeInMs: 3_600_000, issuer: 't' }),
+      devices,
     });
     const { totpSecret } = await admin.addUser({ email: 'a@example.com' });
     serviceToken = (await admin.addService('svc')).token;

@@ -1,29 +1,39 @@
-// Composition root of the server: config → database → migrations → app → serve; graceful shutdown.
+// Composition root of the server: config → database → migrations → app → serve; graceful shutdown. With
+// WORKERS > 1 this runs in each worker, and the primary (cluster.ts) starts them.
+import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { pino } from 'pino';
-import { ConfigError } from './config/config.js';
+import { runPrimary, workerLink } from './cluster.js';
+import { type Config, ConfigError, type Loaded } from './config/config.js';
 import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
+
+const CHANGE_RETENTION_MS = 60 * 60_000;
+
 import { createMetrics } from './http/metrics.js';
 import { createNodeListener } from './http/node-listener.js';
 import { loadConfigWithLocalKey } from './local-key.js';
 import { safeError } from './logging.js';
-import { isEntryPoint, openRuntime } from './runtime.js';
+import { isEntryPoint, openRuntime, type Runtime } from './runtime.js';
 
-export async function startServer(): Promise<() => Promise<void>> {
-  const { config, notices } = loadConfigWithLocalKey();
+/** Log lines name the process that wrote them when there are several: `worker: 'primary'` or the worker's number. */
+function createLogger(config: Config, worker: number | 'primary' | undefined) {
   // JSON lines in production (and whenever output goes to a file or a collector); readable lines on a terminal.
   const pretty = !config.production && process.stdout.isTTY;
-  const logger = pino({
+  return pino({
     level: config.logLevel,
-    base: { service: 'passwordless-auth' },
+    base: { service: 'passwordless-auth', ...(worker !== undefined ? { worker } : {}) },
     serializers: { err: safeError },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' } } } : {}),
   });
-  for (const notice of notices) logger.warn(notice);
+}
+
+/** The runtime, migrated, with keys that open the stored secrets; closed again and thrown if not. */
+async function openCheckedRuntime(config: Config, logger: ReturnType<typeof createLogger>): Promise<Runtime> {
   const runtime = await openRuntime(config, {
     onDatabaseError: (err) => logger.warn({ err }, 'database connection lost; the pool opens a new one'),
+    warn: (details, message) => logger.warn(details, message),
   });
   if (runtime.migrations?.applied.length) logger.info({ applied: runtime.migrations.applied }, 'database migrated');
   // Keys that open none of the stored secrets would make every sign-in and /verify fail while /readyz says ready.
@@ -36,7 +46,26 @@ export async function startServer(): Promise<() => Promise<void>> {
     await runtime.close();
     throw new KeyCheckError(`refusing to start: ${problem}`);
   }
-  const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.() });
+  return runtime;
+}
+
+export async function startServer(loaded: Loaded = loadConfigWithLocalKey()): Promise<() => Promise<void>> {
+  const { config, notices } = loaded;
+  const logger = createLogger(config, cluster.isWorker ? (cluster.worker?.id ?? 0) : undefined);
+  // In a worker the primary has printed the notices already.
+  if (!cluster.isWorker) for (const notice of notices) logger.warn(notice);
+  const runtime = await openCheckedRuntime(config, logger);
+  await runtime.feed.start().catch(async (err: unknown) => {
+    await runtime.close();
+    throw err;
+  });
+  const feedStatus = () => runtime.feed.status;
+  const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.(), feed: feedStatus });
+  const link = workerLink(runtime.forget, metrics.registry);
+  if (link) {
+    runtime.store.changes.onCommitted((change) => link.committed(change));
+    metrics.render = link.metrics;
+  }
   const listener = createNodeListener({
     config,
     signIn: runtime.signIn,
@@ -48,6 +77,7 @@ export async function startServer(): Promise<() => Promise<void>> {
     logger,
     metrics,
     ready: runtime.ready,
+    feedStatus,
     peerAddress: (c) => {
       try {
         return getConnInfo(c).remote.address;
@@ -69,7 +99,8 @@ export async function startServer(): Promise<() => Promise<void>> {
     runtime.lastSeen.flush().catch((err: unknown) => logger.warn({ err }, 'could not write last-seen times; will retry'));
   }, flushEvery);
   flusher.unref();
-  // Failed-login rows older than the longest budget window count for nothing; expired WebAuthn challenges neither.
+  // Failed-login rows older than the longest budget window count for nothing; expired WebAuthn challenges neither;
+  // change feed rows are kept an hour (every instance reads them within a second, or forgets everything anyway).
   const prune = () =>
     Promise.all([
       runtime.store.loginFailures
@@ -78,6 +109,9 @@ export async function startServer(): Promise<() => Promise<void>> {
       runtime.store.challenges
         .prune(Date.now())
         .catch((err: unknown) => logger.warn({ err }, 'could not prune expired passkey challenges')),
+      runtime.store.changes
+        .prune(Date.now() - CHANGE_RETENTION_MS)
+        .catch((err: unknown) => logger.warn({ err }, 'could not prune old change feed rows')),
     ]);
   void prune();
   const pruner = setInterval(prune, 60 * 60_000);
@@ -94,25 +128,55 @@ export async function startServer(): Promise<() => Promise<void>> {
   };
 }
 
+function failedToStart(err: unknown): never {
+  if (err instanceof ConfigError || err instanceof KeyCheckError) {
+    process.stderr.write(`passwordless-auth: ${err.message}\n`);
+  } else {
+    process.stderr.write(`passwordless-auth: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+}
+
+/** One process, or one worker: serve until SIGTERM, then stop gracefully. */
+function serve(loaded?: Loaded): void {
+  let stop: (() => Promise<void>) | undefined;
+  let stopRequested = false;
+  const onSignal = () => {
+    stopRequested = true;
+    stop?.().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  // Listening from the start (a worker may be signalled while it is still starting: it stops once started), and
+  // `on`, not `once`: a second signal (the process group signalled along with the primary) must not kill the
+  // process halfway through its graceful stop.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, onSignal);
+  startServer(loaded).then((started) => {
+    stop = started;
+    if (stopRequested) onSignal();
+  }, failedToStart);
+}
+
+/** WORKERS > 1: the primary migrates and checks the keys once (workers then find nothing to do), then forks. */
+async function startPrimary(loaded: Loaded): Promise<void> {
+  const logger = createLogger(loaded.config, 'primary');
+  for (const notice of loaded.notices) logger.warn(notice);
+  const runtime = await openCheckedRuntime(loaded.config, logger);
+  await runtime.close();
+  runPrimary(loaded.config.workers, logger);
+}
+
 if (isEntryPoint(import.meta.url)) {
-  startServer().then(
-    (stop) => {
-      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-        process.once(signal, () => {
-          stop().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        });
-      }
-    },
-    (err: unknown) => {
-      if (err instanceof ConfigError || err instanceof KeyCheckError) {
-        process.stderr.write(`passwordless-auth: ${err.message}\n`);
-      } else {
-        process.stderr.write(`passwordless-auth: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
-      }
-      process.exit(1);
-    },
-  );
+  if (cluster.isWorker) serve();
+  else {
+    let loaded: Loaded | undefined;
+    try {
+      loaded = loadConfigWithLocalKey();
+    } catch (err) {
+      failedToStart(err);
+    }
+    if (loaded.config.workers > 1) startPrimary(loaded).catch(failedToStart);
+    else serve(loaded);
+  }
 }

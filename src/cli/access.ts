@@ -74,7 +74,7 @@ export const accessCommands: readonly Command[] = [
     name: 'device revoke',
     synopsis: 'ID [--yes]',
     summary: 'sign a device out; its cookies stop working',
-    help: 'Revokes a device; its cookies stop working (on other instances within VERIFY_CACHE_TTL_SECONDS). Asks first unless --yes.',
+    help: 'Revokes a device; its cookies stop working (on every instance within a second, through the change feed). Asks first unless --yes.',
     confirm: ({ positionals }) => `Revoke device ${String(positionals[0])}?`,
     // The id is half of the device's credential: the audit line names it by its public reference only.
     audit: { event: 'device.revoked', fields: ({ positionals }) => ({ device: deviceRef(positionals[0] ?? '') }) },

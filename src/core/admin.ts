@@ -8,7 +8,6 @@ import type { Invites } from './invites.js';
 import { ConflictError, type Device, type Grant, type Passkey, type ProxyToken, type Service, type Store, type User } from './ports.js';
 import { accountSubject } from './throttle.js';
 import { newTotpSecret, totpUri } from './totp.js';
-import type { CacheInvalidation } from './verify-cache.js';
 
 /** A mistake the operator can fix: a message worth printing as it is. */
 export class AdminError extends Error {
@@ -19,8 +18,6 @@ export interface AdminDeps {
   readonly store: Store;
   readonly keys: KeyRing;
   readonly clock: Clock;
-  /** This instance's /verify caches, told of every change (other instances see it within their cache TTL). */
-  readonly cache: CacheInvalidation;
   /** Shown in authenticator apps next to the account. */
   readonly issuer: string;
   readonly invites: Invites;
@@ -38,7 +35,7 @@ export interface SignInMethods {
   readonly inviteExpiresAt: number | null;
 }
 
-export function createAdmin({ store, keys, clock, cache, issuer, invites, devices }: AdminDeps) {
+export function createAdmin({ store, keys, clock, issuer, invites, devices }: AdminDeps) {
   async function userByEmail(input: string): Promise<User> {
     const email = canonicalEmail(input);
     if (!email) throw new AdminError(`not an email address: ${input}`);
@@ -158,7 +155,6 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites, device
     async deleteUser(input: string): Promise<void> {
       const user = await userByEmail(input);
       await store.users.deleteByEmail(user.email);
-      cache.userChanged(user.id);
     },
 
     async addService(name: string): Promise<{ service: Service; token: string }> {
@@ -175,14 +171,12 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites, device
     async deleteService(name: string): Promise<void> {
       const service = await serviceByName(name);
       await store.services.deleteByName(service.name);
-      cache.servicesChanged();
     },
 
     async rotateServiceToken(name: string): Promise<{ token: string }> {
       const service = await serviceByName(name);
       const token = newToken();
       await store.services.setToken(service.name, newSaltedHash(token));
-      cache.servicesChanged();
       return { token };
     },
 
@@ -195,7 +189,6 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites, device
       const service = await serviceByName(input.service);
       const created = await store.grants.insertIfAbsent(newGrant(keys, clock.now(), user.id, service.id, scoped.scope));
       if (!created) await store.grants.setScope(user.id, service.id, scoped.scope);
-      cache.grantChanged(user.id, service.id);
       const grant = await store.grants.find(user.id, service.id);
       if (!grant) throw new Error('grant vanished while it was written');
       return { grant, created };
@@ -205,7 +198,6 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites, device
       const user = await userByEmail(input.email);
       const service = await serviceByName(input.service);
       const deleted = await store.grants.delete(user.id, service.id);
-      cache.grantChanged(user.id, service.id);
       if (!deleted) throw new AdminError(`${user.email} has no grant for ${service.name}`);
     },
 
@@ -240,7 +232,6 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites, device
 
     async deleteProxyToken(name: string): Promise<void> {
       const deleted = await store.proxyTokens.deleteByName(name);
-      cache.proxyTokensChanged();
       if (!deleted) throw new AdminError(`no proxy token named ${name}`);
     },
   };

@@ -94,9 +94,11 @@ export class Devices {
     return found ? this.revoke(found.device.id) : false;
   }
 
-  /** Revokes a device by its id (every revocation ends here); `false` if there was none. */
+  /**
+   * Revokes a device by its id (every revocation ends here); `false` if there was none. The store records the
+   * change in the feed, which drops the device from every instance's cache (this one's as soon as it commits).
+   */
   revoke(deviceId: string): Promise<boolean> {
-    this.#cache.deviceRevoked(deviceId);
     return this.#store.devices.delete(deviceId);
   }
 }

@@ -1,5 +1,6 @@
 // What the core needs from storage. `store/` implements these for SQLite, MySQL and PostgreSQL; tests run one
 // contract suite against every implementation.
+import type { Change, ChangeRow } from './changes.js';
 import type { TokenAlg } from './crypto.js';
 
 export type Role = 'admin' | 'user';
@@ -255,6 +256,35 @@ export interface SealedValueStore {
   groupByKeyId(samplesPerKey: number): Promise<SealedKeyGroup[]>;
 }
 
+/** A row of the change feed as read back; its id orders the feed. */
+export interface FedChange {
+  readonly id: number;
+  readonly row: ChangeRow;
+}
+
+/**
+ * The change feed. Store mutations that can alter a /verify answer append their changes in their own transaction
+ * (store/changes.ts: `ChangeLog.transaction`); instances read them back here.
+ */
+export interface ChangeStore {
+  /** The newest row's id (0 when there is none): a starting instance reads only what comes after it. */
+  latestId(): Promise<number>;
+  /** Rows with an id above `afterId`, oldest first, at most `limit`: one query on the primary key. */
+  since(afterId: number, limit: number): Promise<FedChange[]>;
+  /** Deletes rows written before `before`. */
+  prune(before: number): Promise<number>;
+  /**
+   * Calls `listener` with every change this process commits, right after the commit; the mutation resolves only
+   * once what the listener returns has settled.
+   */
+  onCommitted(listener: (change: Change) => void | Promise<void>): void;
+  /**
+   * PostgreSQL only: calls `onNotify` whenever a transaction that appended rows commits, on any instance, until
+   * the returned stop function is called or the connection fails (`onError`).
+   */
+  listen?: (onNotify: () => void, onError: (err: Error) => void) => Promise<() => Promise<void>>;
+}
+
 /** Everything one /verify needs, fetched in one round trip. */
 export interface VerifyLookup {
   readonly found?: { readonly device: Device; readonly user: User };
@@ -273,6 +303,7 @@ export interface Store {
   readonly invites: InviteStore;
   readonly challenges: ChallengeStore;
   readonly sealedValues: SealedValueStore;
+  readonly changes: ChangeStore;
   /** The device with its user (if `deviceId` is given), the service by name, and their grant: one query. */
   lookupForVerify(deviceId: string | undefined, serviceName: string | undefined): Promise<VerifyLookup>;
   /** Cheap round trip for readiness checks. */

@@ -3,6 +3,7 @@
 // plain numbers on its hot path (a prom-client observation costs more than a warm answer); prom-client reads
 // them when Prometheus scrapes.
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
+import type { FeedStatus } from '../core/change-feed.js';
 import type { CacheStats } from '../core/verify-cache.js';
 
 const VERIFY_RESULTS = ['allow', 'bad-credential', 'unauthenticated', 'unknown-service', 'forbidden', 'error'] as const;
@@ -41,6 +42,7 @@ export type LoginResultLabel = 'success' | 'failure' | 'throttled';
 export interface MetricsSources {
   readonly cacheStats: () => CacheStats;
   readonly pool: () => { total: number; idle: number } | undefined;
+  readonly feed?: (() => FeedStatus) | undefined;
 }
 
 export function createMetrics(sources: MetricsSources) {
@@ -101,8 +103,29 @@ export function createMetrics(sources: MetricsSources) {
     },
   });
 
+  new Gauge({
+    name: 'passwordless_auth_change_feed_lag_seconds',
+    help: 'How long ago the change feed was last read successfully (summed over workers: divide by the healthy count for the mean)',
+    registers: [registry],
+    collect() {
+      const lag = sources.feed?.().lagInMs;
+      if (lag !== undefined && lag !== null) this.set(lag / 1000);
+    },
+  });
+  new Gauge({
+    name: 'passwordless_auth_change_feed_healthy',
+    help: '1 per process whose change feed was read within 2 s (cached answers live their full TTL), else 0',
+    registers: [registry],
+    collect() {
+      const status = sources.feed?.();
+      if (status) this.set(status.healthy ? 1 : 0);
+    },
+  });
+
   return {
     registry,
+    /** The text /metrics answers: this registry's, or (in a worker) every worker's summed by the primary. */
+    render: (): Promise<string> => registry.metrics(),
     verified(result: VerifyResult, startedAt: number) {
       const r = VERIFY_INDEX[result];
       verifyCounts[r] = (verifyCounts[r] as number) + 1;

@@ -1,6 +1,7 @@
 // The core's DeviceStore over Kysely; the device-with-owner read is shared with the /verify look-up.
 import type { Kysely, Transaction } from 'kysely';
 import type { Device, DeviceStore } from '../core/ports.js';
+import type { ChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { toDevice } from './rows.js';
 import type { Database } from './schema.js';
@@ -45,7 +46,7 @@ export async function addDeviceAfter<Refused extends string>(
   }
 }
 
-export function createDeviceStore(database: OpenDatabase): DeviceStore {
+export function createDeviceStore(database: OpenDatabase, changes: ChangeLog): DeviceStore {
   const { db } = database;
   return {
     async create(d) {
@@ -67,9 +68,12 @@ export function createDeviceStore(database: OpenDatabase): DeviceStore {
       if (userId !== undefined) q = q.where('user_id', '=', userId);
       return (await q.execute()).map(toDevice);
     },
-    async delete(deviceId) {
-      return affected(await db.deleteFrom('devices').where('id', '=', deviceId).executeTakeFirst());
-    },
+    delete: (deviceId) =>
+      changes.transaction(async (trx, changed) => {
+        const deleted = affected(await trx.deleteFrom('devices').where('id', '=', deviceId).executeTakeFirst());
+        if (deleted) changed({ kind: 'device', deviceId });
+        return deleted;
+      }),
     async touch(ids, at) {
       if (ids.length === 0) return;
       await db.updateTable('devices').set({ last_seen_at: at }).where('id', 'in', ids).execute();

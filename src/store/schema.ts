@@ -86,6 +86,13 @@ export interface WebauthnChallengesTable {
   expires_at: number;
 }
 
+interface ChangesTable {
+  id: Generated<number>;
+  kind: string;
+  subject: string;
+  created_at: number;
+}
+
 interface SchemaMigrationsTable {
   version: string;
   statements_done: number;
@@ -103,5 +110,6 @@ export interface Database {
   passkeys: PasskeysTable;
   invites: InvitesTable;
   webauthn_challenges: WebauthnChallengesTable;
+  changes: ChangesTable;
   schema_migrations: SchemaMigrationsTable;
 }

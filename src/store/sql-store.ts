@@ -2,6 +2,7 @@
 // Row → domain mapping is in rows.ts, one function per entity; dialect differences are in sql-helpers.ts.
 import { sql } from 'kysely';
 import type { Store } from '../core/ports.js';
+import { createChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { createDeviceStore } from './devices.js';
 import { createGrantStore } from './grants.js';
@@ -15,17 +16,19 @@ import { createVerifyLookup } from './verify-lookup.js';
 
 export function createSqlStore(database: OpenDatabase): Store {
   const { db } = database;
+  const changes = createChangeLog(database);
   return {
-    users: createUserStore(database),
-    devices: createDeviceStore(database),
-    services: createServiceStore(database),
-    grants: createGrantStore(database),
-    proxyTokens: createProxyTokenStore(database),
+    users: createUserStore(database, changes),
+    devices: createDeviceStore(database, changes),
+    services: createServiceStore(database, changes),
+    grants: createGrantStore(database, changes),
+    proxyTokens: createProxyTokenStore(database, changes),
     loginFailures: createLoginFailureStore(database),
     passkeys: createPasskeyStore(database),
     invites: createInviteStore(database),
     challenges: createChallengeStore(database),
     sealedValues: createSealedValueStore(database),
+    changes: changes.store,
     lookupForVerify: createVerifyLookup(database),
     async ping() {
       await sql`SELECT 1`.execute(db);

@@ -1,10 +1,11 @@
 // The core's UserStore over Kysely.
 import type { Role, UserStore } from '../core/ports.js';
+import type { ChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { toUser } from './rows.js';
 import { affected, exact, insertedId, uniquely } from './sql-helpers.js';
 
-export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
+export function createUserStore({ db, dialect }: OpenDatabase, changes: ChangeLog): UserStore {
   return {
     async create(input, sealSecret) {
       return uniquely('user', () =>
@@ -36,9 +37,14 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
     async list() {
       return (await db.selectFrom('users').selectAll().orderBy('id').execute()).map(toUser);
     },
-    async deleteByEmail(email) {
-      return affected(await db.deleteFrom('users').where('email', '=', email).executeTakeFirst());
-    },
+    deleteByEmail: (email) =>
+      changes.transaction(async (trx, changed) => {
+        const row = await trx.selectFrom('users').select(['id', 'email']).where('email', '=', email).executeTakeFirst();
+        if (!row || !exact(row.email, email)) return false;
+        const deleted = affected(await trx.deleteFrom('users').where('id', '=', row.id).executeTakeFirst());
+        if (deleted) changed({ kind: 'user', userId: Number(row.id) });
+        return deleted;
+      }),
     async advanceTotpStep(userId, step) {
       const r = await db
         .updateTable('users')
@@ -48,15 +54,17 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
         .executeTakeFirst();
       return affected(r);
     },
-    async setPasskeyOnly(userId, passkeyOnly) {
-      const r = await db
-        .updateTable('users')
-        .set({ passkey_only: passkeyOnly ? 1 : 0 })
-        .where('id', '=', userId)
-        .executeTakeFirst();
-      // MySQL counts changed rows only: setting the value it already has reports none, so look again.
-      if (affected(r)) return true;
-      return (await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
-    },
+    setPasskeyOnly: (userId, passkeyOnly) =>
+      changes.transaction(async (trx, changed) => {
+        const r = await trx
+          .updateTable('users')
+          .set({ passkey_only: passkeyOnly ? 1 : 0 })
+          .where('id', '=', userId)
+          .executeTakeFirst();
+        // MySQL counts changed rows only: setting the value it already has reports none, so look again.
+        const found = affected(r) || (await trx.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
+        if (found) changed({ kind: 'user', userId });
+        return found;
+      }),
   };
 }

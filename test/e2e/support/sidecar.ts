@@ -11,7 +11,8 @@ const run = promisify(execFile);
 
 /** ENCRYPTION_KEYS and friends from the repository's public test keys. */
 function testingEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
+  // One process: the suites through real proxies are not about workers (the hardening suites are).
+  const env: Record<string, string> = { WORKERS: '1' };
   for (const line of readFileSync(join(REPO_ROOT, '.env.testing'), 'utf8').split('\n')) {
     const match = /^\s*([A-Z0-9_]+)=(.*)$/.exec(line);
     if (match?.[1] && match[2] !== undefined) env[match[1]] = match[2].trim();

@@ -97,7 +97,7 @@ export function runPrimary(workers: number, logger: Logger): void {
       }
       quickDeaths = Date.now() - startedAt < 5_000 ? quickDeaths + 1 : 0;
       const delayInMs = Math.min(100 * 2 ** quickDeaths, 5_000);
-      logger.error({ worker: worker.id, code, signal }, `worker died; starting another in ${delayInMs} ms`);
+      logger.error({ died: worker.id, code, signal }, `worker ${worker.id} died; starting another in ${delayInMs} ms`);
       setTimeout(() => {
         if (!stopping) fork();
       }, delayInMs);

@@ -34,6 +34,8 @@ export interface Config {
   readonly localKeyFile: string | undefined;
   /** Absolute external URL of this service, as browsers reach it (the login page is `${publicUrl}/login`). */
   readonly publicUrl: string;
+  /** PUBLIC_URL was not set: `publicUrl` is the default built from PORT, which only a browser on this machine reaches. */
+  readonly publicUrlIsDefault: boolean;
   /** Where a browser goes after login (or when already logged in) without a valid return URL. */
   readonly landingUrl: string;
   readonly cookie: {
@@ -87,10 +89,14 @@ export interface Loaded {
   readonly notices: readonly string[];
 }
 
-export function readEnvironment(cwd = process.cwd()): Record<string, string | undefined> {
+/** `.env` in `cwd` with `env` (the process environment) over it: what the server and the CLI both read. */
+export function readEnvironment(
+  cwd = process.cwd(),
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Record<string, string | undefined> {
   const file = resolve(cwd, '.env');
   const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
-  return { ...fromFile, ...process.env };
+  return { ...fromFile, ...env };
 }
 
 export function loadConfig(options: LoadOptions = {}): Loaded {
@@ -210,6 +216,7 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     encryptionKeys: keys,
     localKeyFile,
     publicUrl,
+    publicUrlIsDefault: e.PUBLIC_URL === undefined,
     landingUrl,
     cookie: {
       domain: rawDomain || undefined,

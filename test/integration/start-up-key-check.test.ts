@@ -1,14 +1,14 @@
 // Rule: the server does not start with encryption keys that cannot open the stored secrets. Before, it started,
 // /readyz said ready and every sign-in and /verify answered 503. Now it names the missing key id and exits 1; a
 // rotation (new key first, old key kept) starts, and so does an empty database. The built server, as a process.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../e2e/support/processes.js';
 import { TEST_KEY } from '../support/app.js';
+import { runCliInProcess } from '../support/cli.js';
 import { createTestDatabase } from '../support/databases.js';
 
-const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
 const OTHER_KEY = `other:${Buffer.alloc(32, 5).toString('base64')}`;
 
@@ -60,7 +60,7 @@ describe('start-up key check', () => {
         ['service', 'add', 'app'],
         ['grant', '--email', 'ann@example.com', '--service', 'app'],
       ]) {
-        expect(spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } }).status, args.join(' ')).toBe(0);
+        expect((await runCliInProcess(args, { ...process.env, ...env })).code, args.join(' ')).toBe(0);
       }
 
       const wrong = await start({ ...env, ENCRYPTION_KEYS: OTHER_KEY });

@@ -9,6 +9,7 @@ import { KeyCheckError } from '../core/key-check.js';
 import { loadConfigWithLocalKey } from '../local-key.js';
 import { safeMessage } from '../logging.js';
 import { openRuntime, type Runtime } from '../runtime.js';
+import { explainStartUpError, StartUpError } from '../start-up-errors.js';
 
 export type Values = Readonly<Record<string, string | boolean | undefined>>;
 
@@ -232,8 +233,10 @@ export async function runCommands(
     return code;
   } catch (err) {
     if (err instanceof UsageError) return fail(usageProblem(err.message, [command]), 2);
-    if (err instanceof AdminError || err instanceof ConfigError || err instanceof KeyCheckError) return fail(err.message, 1);
-    return fail(`failed: ${safeMessage(err)}`, 1);
+    if (err instanceof AdminError || err instanceof ConfigError || err instanceof KeyCheckError || err instanceof StartUpError)
+      return fail(err.message, 1);
+    const explained = explainStartUpError(err, config);
+    return fail(explained ? `could not open the database: ${explained}` : `failed: ${safeMessage(err)}`, 1);
   } finally {
     await runtime?.close();
   }

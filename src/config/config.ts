@@ -132,8 +132,8 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
   if (e.ENCRYPTION_KEYS) readKeys('ENCRYPTION_KEYS', e.ENCRYPTION_KEYS, production, keys, keyProblems);
   if (e.ENCRYPTION_KEY_FILE) {
     const file = resolve(cwd, e.ENCRYPTION_KEY_FILE);
-    if (existsSync(file)) readKeys('ENCRYPTION_KEY_FILE', readFileSync(file, 'utf8'), production, keys, keyProblems);
-    else keyProblems.push(`ENCRYPTION_KEY_FILE: ${file} does not exist`);
+    const text = readKeyFile(file, 'ENCRYPTION_KEY_FILE', keyProblems);
+    if (text !== undefined) readKeys('ENCRYPTION_KEY_FILE', text, production, keys, keyProblems);
   }
   let localKeyFile: string | undefined;
   if (keys.length === 0 && keyProblems.length === 0) {
@@ -141,7 +141,10 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
       keyProblems.push('ENCRYPTION_KEYS: required in production (NODE_ENV=production); the service will not invent keys there');
     } else {
       localKeyFile = resolve(cwd, LOCAL_KEY_FILE);
-      if (existsSync(localKeyFile)) readKeys(localKeyFile, readFileSync(localKeyFile, 'utf8'), production, keys, keyProblems);
+      if (existsSync(localKeyFile)) {
+        const text = readKeyFile(localKeyFile, `the local key file ${localKeyFile}`, keyProblems);
+        if (text !== undefined) readKeys(localKeyFile, text, production, keys, keyProblems);
+      }
     }
   }
   problems.push(...keyProblems);
@@ -242,6 +245,23 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     logLevel: e.LOG_LEVEL,
   };
   return { config: deepFreeze(config), notices };
+}
+
+/** A key file's text, or `undefined` with a problem saying what is wrong with it and what to do. */
+function readKeyFile(file: string, name: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    problems.push(
+      code === 'ENOENT'
+        ? `${name}: ${file} does not exist`
+        : code === 'EISDIR'
+          ? `${name}: ${file} is a directory; name the key file itself`
+          : `${name}: ${file} cannot be read (${code ?? 'error'}): make it readable for the user the service runs as`,
+    );
+    return undefined;
+  }
 }
 
 function deepFreeze<T>(o: T): T {

@@ -7,7 +7,7 @@ import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createMetrics } from './http/metrics.js';
 import { createNodeListener } from './http/node-listener.js';
-import { loadConfigWithLocalKey } from './local-key.js';
+import { keysRefused, loadConfigWithLocalKey } from './local-key.js';
 import { safeError } from './logging.js';
 import { isEntryPoint, openRuntime } from './runtime.js';
 import { StartUpError, startUpFailure } from './start-up-errors.js';
@@ -25,7 +25,7 @@ export async function startServer(): Promise<() => Promise<void>> {
 }
 
 async function start(configured: (config: Config) => void): Promise<() => Promise<void>> {
-  const { config, notices } = loadConfigWithLocalKey();
+  const { config, notices, createdKeyFile } = loadConfigWithLocalKey();
   configured(config);
   // JSON lines in production (and whenever output goes to a file or a collector); readable lines on a terminal.
   const pretty = !config.production && process.stdout.isTTY;
@@ -48,7 +48,7 @@ async function start(configured: (config: Config) => void): Promise<() => Promis
   const problem = keyProblem(keyCheck);
   if (problem) {
     await runtime.close();
-    throw new KeyCheckError(`refusing to start: ${problem}`);
+    throw keysRefused(problem, config, createdKeyFile);
   }
   const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.() });
   const listener = createNodeListener({

@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { type Config, ConfigError, type LoadOptions, readEnvironment } from '../config/config.js';
 import { AdminError } from '../core/admin.js';
-import { KeyCheckError } from '../core/key-check.js';
-import { loadConfigWithLocalKey } from '../local-key.js';
+import { checkKeys, KeyCheckError, keyProblem } from '../core/key-check.js';
+import { keysRefused, loadConfigWithLocalKey } from '../local-key.js';
 import { safeMessage } from '../logging.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { explainStartUpError, StartUpError } from '../start-up-errors.js';
@@ -214,8 +214,13 @@ export async function runCommands(
       if (!runtime) {
         const loaded = loadConfigWithLocalKey(load);
         config = loaded.config;
-        if (!json) for (const n of loaded.notices) io.stderr.write(`note: ${n}\n`);
         runtime = await openRuntime(config);
+        if (loaded.createdKeyFile !== undefined) {
+          // A key made just now must not seal anything next to secrets sealed with another one.
+          const problem = keyProblem(await checkKeys(runtime.store.sealedValues, runtime.keys));
+          if (problem) throw keysRefused(problem, config, loaded.createdKeyFile, 'run');
+        }
+        if (!json) for (const n of loaded.notices) io.stderr.write(`note: ${n}\n`);
       }
       return runtime;
     },

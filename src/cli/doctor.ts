@@ -57,7 +57,7 @@ async function diagnose(load: LoadOptions): Promise<Check[]> {
     const check = await checkKeys(store.sealedValues, keys);
     const problem = keyProblem(check);
     const stale = check.stale.reduce((sum, c) => sum + c.count, 0);
-    if (problem) add('keys', 'fail', problem);
+    if (problem) add('keys', 'fail', `${problem} The keys were read from ${config.keySource}.`);
     else if (stale > 0)
       add(
         'keys',

@@ -312,7 +312,7 @@ function listeningInodes(port: number): Set<string> {
  * Who listens on `port`, for the message that says what is in the way: `pid 123 (node dist/main.js, in /path)`,
  * with a hint when it is a passwordless-auth server; `something` when /proc does not tell (another user's process).
  */
-export function listenerOf(port: number): string {
+function listenerOf(port: number): string {
   const inodes = listeningInodes(port);
   let pids: string[] = [];
   try {

@@ -46,6 +46,6 @@ describe('dist/ is built once, then again only after a change', () => {
     // The installed command is the same program: npx finds the package's own bin.
     const bin = await npm('exec', '--no', '--', 'passwordless-auth', 'user', 'add', '--help');
     expect(bin.stdout).toContain('Usage: passwordless-auth user add');
-    // Two builds with tsc and five npm runs: about 25 s on a busy 2-core machine.
-  }, 90_000);
+    // Two builds with tsc and five npm runs: 20–50 s on a busy 2-core machine.
+  }, 180_000);
 });

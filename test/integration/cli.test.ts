@@ -314,17 +314,16 @@ describe('the CLI as a process (dist/cli.js)', () => {
       expect(usage.status).toBe(2);
       expect(usage.stderr).toMatch(/^passwordless-auth: --email is required\nUsage: passwordless-auth user add /);
       expect(usage.stdout).toBe('');
-      const failed = run('user', 'add', '--email', 'not-an-email');
+      const failed = run('user', 'add', '--email', 'not-an-email', '--json');
       expect(failed.status).toBe(1);
-      expect(failed.stderr).toContain('not an email address');
-      const json = run('grant', '--email', 'nobody@example.com', '--service', 'x', '--json');
-      expect(json.status).toBe(1);
-      expect(Object.keys(JSON.parse(json.stdout))).toEqual(['error']);
-      for (const r of [usage, failed, json]) expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(JSON.parse(failed.stdout)).toEqual({ error: expect.stringContaining('not an email address') });
+      expect(failed.stderr).toBe('');
+      expect(usage.stderr).not.toMatch(/\n\s+at /);
     } finally {
       await tdb.drop();
     }
-  });
+    // Two processes: a few seconds each on a busy 2-core machine.
+  }, 60_000);
 });
 
 describe('CLI audit lines and help', () => {

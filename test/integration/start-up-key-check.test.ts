@@ -90,7 +90,8 @@ describe('start-up key check', () => {
     } finally {
       await tdb.drop();
     }
-  });
+    // Three server starts: up to 20 s on a busy 2-core machine.
+  }, 90_000);
 
   it('starts on an empty database with any key', async () => {
     const tdb = await createTestDatabase('sqlite');

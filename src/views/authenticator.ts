@@ -36,9 +36,9 @@ export function totpSetupSection(p: TotpFormProps) {
   <h2>${p.heading}</h2>
   <p class="help">Scan this code with your authenticator app.</p>
   <img class="qr" src="${p.totp.qrDataUri}" alt="QR code for your authenticator app" width="192" height="192">
-  <p class="help">On this phone? <a href="${p.totp.uri}">Open it in your authenticator app</a>.</p>
   <p class="help">Cannot scan it? Enter this key instead:</p>
   <p class="secret" id="totp-secret">${grouped(p.totp.secret)}</p>
+  <p class="help">On this phone? <a href="${p.totp.uri}">Open it in your authenticator app</a>.</p>
   <form method="post" action="${p.action}" ${p.describedBy ? html`aria-describedby="${p.describedBy}"` : ''}>
     ${Object.entries(p.hidden).map(([name, value]) => (value ? html`<input type="hidden" name="${name}" value="${value}">` : ''))}
     <label for="code">First code from the app</label>

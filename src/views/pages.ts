@@ -201,7 +201,7 @@ button:focus-visible, input:focus-visible { outline: 3px solid #7aa2ff; outline-
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
 th, td { text-align: left; padding: .4rem; border-bottom: 1px solid color-mix(in srgb, CanvasText 20%, transparent); }
 caption { text-align: left; font-weight: 600; }
-td button { margin: 0; padding: .3rem .6rem; }
+td button { margin: 0; padding: .3rem .6rem; white-space: nowrap; }
 .notice { padding: .6rem; border-radius: .4rem; background: #e6f4ea; color: #14532d; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 [hidden] { display: none !important; }

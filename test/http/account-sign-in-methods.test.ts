@@ -5,7 +5,7 @@
 // passkey of an account without codes stays.
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/app.js';
+import { createTestApp, readJson, type TestApp } from '../support/app.js';
 import { BrowserSession } from '../support/browser-session.js';
 import { DIALECTS, skipReason } from '../support/databases.js';
 
@@ -34,7 +34,9 @@ for (const dialect of DIALECTS) {
       const { token } = await t.runtime.admin.inviteUser({ email, create: 'if-missing' });
       const b = fresh();
       const options = await b.postJson(`/login/enroll/${token}/passkey/options`);
-      const done = await b.postJson(`/login/enroll/${token}/passkey/verify`, { response: b.authenticator.register(await options.json()) });
+      const done = await b.postJson(`/login/enroll/${token}/passkey/verify`, {
+        response: b.authenticator.register(await readJson(options)),
+      });
       expect(done.status).toBe(200);
       return b;
     }

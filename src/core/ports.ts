@@ -199,6 +199,8 @@ export interface DeviceStore {
   findWithUser(deviceId: string): Promise<{ device: Device; user: User } | undefined>;
   list(userId?: number): Promise<Device[]>;
   delete(deviceId: string): Promise<boolean>;
+  /** Gives the device a name of the user's choosing (shown where its type was), if it belongs to `userId`. */
+  rename(deviceId: string, userId: number, name: string): Promise<boolean>;
   touch(deviceIds: readonly string[], at: number): Promise<void>;
 }
 

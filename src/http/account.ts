@@ -1,13 +1,17 @@
 // The self-service page, under /login/ so the proxies route it with the login pages: a signed-in user sees
 // their devices, signs any of them out, or all of them.
 import { type Context, Hono } from 'hono';
+import * as v from 'valibot';
 import { readDeviceCookies } from '../core/cookies.js';
 import { accountAuthenticator } from '../views/authenticator.js';
 import { accountPage } from '../views/pages.js';
 import { accountPasskeys } from '../views/passkeys.js';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies } from './device-cookies.js';
-import { clientOf, SIGNED_OUT_PATH } from './login.js';
+import { clientOf, formFields, SIGNED_OUT_PATH } from './login.js';
+import { PasskeyName } from './passkey-input.js';
+
+const RenameForm = v.strictObject({ name: PasskeyName });
 
 export async function signedIn(c: Context<AppEnv>) {
   return c.var.deps.devices.authenticate(readDeviceCookies(c.req.header('cookie')));
@@ -55,6 +59,14 @@ export const accountRoutes = new Hono<AppEnv>()
       return c.redirect(SIGNED_OUT_PATH, 303);
     }
     return render(c, me, revoked ? 'The device was signed out.' : 'No such device.');
+  })
+  .post('/login/account/devices/:ref/rename', async (c) => {
+    const me = await signedIn(c);
+    if (!me) return toLogin(c);
+    const form = v.safeParse(RenameForm, await formFields(c));
+    if (!form.success) return render(c, me, 'Give the device a name of 1 to 64 characters.', 400);
+    const renamed = await c.var.deps.devices.renameOwn(me.user.id, c.req.param('ref'), form.output.name);
+    return render(c, me, renamed ? 'The device was renamed.' : 'No such device.');
   })
   .post('/login/account/sign-out-everywhere', async (c) => {
     const me = await signedIn(c);

@@ -126,7 +126,7 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
   <tbody>
   ${devices.map(
     (d) => html`<tr>
-    <td>${d.deviceType}${d.current ? html` <strong>(this device)</strong>` : ''}</td>
+    <td><form method="post" action="/login/account/devices/${d.ref}/rename"><input name="name" value="${d.deviceType}" maxlength="64" required aria-label="Name of device ${d.deviceType} added ${when(d.createdAt)}"><button type="submit">Rename</button></form>${d.current ? html`<strong>(this device)</strong>` : ''}</td>
     <td>${when(d.createdAt)}</td>
     <td>${d.current ? 'now' : when(d.lastSeenAt)}</td>
     <td><form method="post" action="/login/account/devices/${d.ref}/revoke"><button type="submit" class="danger" aria-label="Sign out ${d.deviceType} added ${when(d.createdAt)}">Sign out</button></form></td>

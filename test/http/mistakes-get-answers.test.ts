@@ -175,11 +175,35 @@ describe('mistakes get answers', () => {
       const b = fresh();
       await b.loginWithCode('pat@example.com', secret);
       const html = await (await b.get('/login/account')).text();
-      const row = /<tr>\s*<td>[^<]*<strong>\(this device\)<\/strong><\/td>\s*<td>[^<]*<\/td>\s*<td>([^<]*)<\/td>/.exec(html);
+      const row = /<strong>\(this device\)<\/strong><\/td>\s*<td>[^<]*<\/td>\s*<td>([^<]*)<\/td>/.exec(html);
       expect(row?.[1]).toBe('now');
       expect(html).toContain('<a href="https://home.example.com/">');
       expect(html).toMatch(/<button type="submit" class="danger">Sign out everywhere<\/button>/);
       expect(html).toMatch(/<button type="submit" class="danger" aria-label="Sign out [^"]+">Sign out<\/button>/);
+    });
+
+    it('lets the user name a device, so that two of the same kind can be told apart; only their own', async () => {
+      const laptop = fresh();
+      await laptop.loginWithCode('pat@example.com', secret);
+      const phone = fresh();
+      await phone.loginWithCode('pat@example.com', secret);
+      const html = await (await laptop.get('/login/account')).text();
+      const refs = [...html.matchAll(/action="\/login\/account\/devices\/([^/"]+)\/rename"/g)].map((m) => m[1] as string);
+      expect(refs.length).toBeGreaterThanOrEqual(2);
+      const renamed = await laptop.postForm(`/login/account/devices/${refs[0]}/rename`, { name: '  Work laptop\u0007 ' });
+      expect(renamed.status).toBe(200);
+      const after = await renamed.text();
+      expect(after).toContain('The device was renamed.');
+      expect(after).toContain('value="Work laptop"');
+      expect((await laptop.postForm(`/login/account/devices/${refs[1]}/rename`, { name: '' })).status).toBe(400);
+      // Someone else's device is no device of theirs.
+      const other = fresh();
+      const otherSecret = (await t.runtime.admin.addUser({ email: 'other@example.com' })).totpSecret;
+      await other.loginWithCode('other@example.com', otherSecret);
+      expect(await (await other.postForm(`/login/account/devices/${refs[1]}/rename`, { name: 'Mine now' })).text()).toContain(
+        'No such device.',
+      );
+      expect(await (await laptop.get('/login/account')).text()).not.toContain('Mine now');
     });
 
     it('says "You have signed out." after signing out', async () => {

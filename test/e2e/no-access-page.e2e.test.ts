@@ -2,7 +2,9 @@
 // `error_page 403` asks for it as a page), a signed-in user without access to the service sees a page, not raw
 // JSON or nginx's bare 403: it says they have no access to this service and who they are signed in as, carries
 // its stylesheet, a link to the account page and a working sign-out button, and the app sees nothing. An API
-// client in the same situation still gets the JSON 403, whose "status code" is 403.
+// client in the same situation still gets the JSON 403, whose "status code" is 403. A proxy sending a token the
+// sidecar does not know shows a page load a page for whoever runs the site (issue 19, point 7), and an API client
+// the JSON 401.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_HOST, launchChromium, TEST_DOMAIN } from './support/browser.js';
@@ -91,6 +93,37 @@ for (const [kind, proxyBinary, startProxy] of PROXIES) {
         await Promise.all([page.waitForURL((url) => url.pathname === '/login'), page.getByRole('button', { name: 'Sign out' }).click()]);
         expect((await context.cookies(origin)).filter((c) => c.name === 'device_id' || c.name === 'hmac_secret')).toEqual([]);
         await context.close();
+      });
+
+      it('shows a page for whoever runs the site when the proxy token is wrong, and API clients the JSON 401', async () => {
+        const typo = await startProxy(pathOf(proxyBinary), {
+          sidecarPort: sidecar.port,
+          upstreamPort: upstream.port,
+          proxyToken: 'pa_a-token-with-a-typo',
+          hostName: APP_HOST,
+        });
+        try {
+          const context = await browser.newContext();
+          const page = await context.newPage();
+          const answer = await page.goto(`http://${APP_HOST}:${typo.port}/private/report`);
+          expect(answer?.status()).toBe(401);
+          expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Sign-in is not set up correctly');
+          expect(await page.evaluate('getComputedStyle(document.querySelector("main")).borderTopStyle')).toBe('solid');
+          if (process.env.MISTAKES_SCREENSHOTS)
+            await page.screenshot({ path: `${process.env.MISTAKES_SCREENSHOTS}/bad-token-${kind}.png` });
+          await context.close();
+          const api = await rawRequest({
+            port: typo.port,
+            host: typo.hostHeader,
+            path: '/api/data',
+            headers: [['Accept', 'application/json']],
+          });
+          expect(api.status).toBe(401);
+          expect(JSON.parse(api.body)).toEqual({ 'status code': 401, error: 'Could not verify service' });
+          expect(upstream.last('/private/report')).toBeUndefined();
+        } finally {
+          await typo.stop();
+        }
       });
 
       it('gives an API client the JSON 403 instead', async () => {

@@ -59,6 +59,7 @@ async function start(configured: (config: Config) => void): Promise<() => Promis
     invites: runtime.invites,
     passkeys: runtime.passkeys,
     passkeyAccount: runtime.passkeyAccount,
+    authenticatorApp: runtime.authenticatorApp,
     logger,
     metrics,
     ready: runtime.ready,

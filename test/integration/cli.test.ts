@@ -148,7 +148,8 @@ for (const dialect of DIALECTS) {
       expect((await fetch(`${base}/verify/whoami`, { headers: { Cookie: cookie, Authorization: `Bearer ${service.token}` } })).status).toBe(
         404,
       );
-    });
+      // A server process started and waited for: up to 11 s on a heavily loaded 2-core machine.
+    }, 60_000);
 
     it('manages proxy tokens, service tokens, grants and users', async () => {
       const p = (await cli('proxy-token', 'add', 'edge', '--json')).json();
@@ -355,10 +356,11 @@ describe('CLI audit lines and help', () => {
     const r = spawnSync(process.execPath, [CLI, 'serve', '--help'], {
       env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: 'sqlite::memory:', ENCRYPTION_KEYS: TEST_KEY },
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 45_000,
     });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Usage: passwordless-auth serve');
     expect(r.stdout).not.toContain('listening');
-  });
+    // One process: up to 6 s on a heavily loaded 2-core machine.
+  }, 60_000);
 });

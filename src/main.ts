@@ -5,17 +5,21 @@ import { createServer } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { pino } from 'pino';
 import { runPrimary, workerLink } from './cluster.js';
-import { type Config, ConfigError, type Loaded } from './config/config.js';
+import { type Config, ConfigError, readEnvironment } from './config/config.js';
 import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
-
-const CHANGE_RETENTION_MS = 60 * 60_000;
-
 import { createMetrics } from './http/metrics.js';
 import { createNodeListener } from './http/node-listener.js';
-import { loadConfigWithLocalKey } from './local-key.js';
+import { keysRefused, loadConfigWithLocalKey } from './local-key.js';
 import { safeError } from './logging.js';
 import { isEntryPoint, openRuntime, type Runtime } from './runtime.js';
+import { StartUpError, startUpFailure } from './start-up-errors.js';
+
+/** The configuration as loaded at start, with the key file made just now, if any. */
+type Loaded = ReturnType<typeof loadConfigWithLocalKey>;
+
+/** Change feed rows are kept this long: every instance reads them within a second, or forgets everything anyway. */
+const CHANGE_RETENTION_MS = 60 * 60_000;
 
 /** Log lines name the process that wrote them when there are several: `worker: 'primary'` or the worker's number. */
 function createLogger(config: Config, worker: number | 'primary' | undefined) {
@@ -30,7 +34,8 @@ function createLogger(config: Config, worker: number | 'primary' | undefined) {
 }
 
 /** The runtime, migrated, with keys that open the stored secrets; closed again and thrown if not. */
-async function openCheckedRuntime(config: Config, logger: ReturnType<typeof createLogger>): Promise<Runtime> {
+async function openCheckedRuntime(loaded: Loaded, logger: ReturnType<typeof createLogger>): Promise<Runtime> {
+  const { config, createdKeyFile } = loaded;
   const runtime = await openRuntime(config, {
     onDatabaseError: (err) => logger.warn({ err }, 'database connection lost; the pool opens a new one'),
     warn: (details, message) => logger.warn(details, message),
@@ -44,17 +49,34 @@ async function openCheckedRuntime(config: Config, logger: ReturnType<typeof crea
   const problem = keyProblem(keyCheck);
   if (problem) {
     await runtime.close();
-    throw new KeyCheckError(`refusing to start: ${problem}`);
+    throw keysRefused(problem, config, createdKeyFile);
   }
   return runtime;
 }
 
-export async function startServer(loaded: Loaded = loadConfigWithLocalKey()): Promise<() => Promise<void>> {
+/** Anything but a configuration or key problem is told as what to fix (start-up-errors.ts). */
+function explained(err: unknown, config: Config | undefined): unknown {
+  if (err instanceof ConfigError || err instanceof KeyCheckError) return err;
+  return new StartUpError(startUpFailure(err, config), { cause: err });
+}
+
+export async function startServer(given?: Loaded): Promise<() => Promise<void>> {
+  let config: Config | undefined = given?.config;
+  try {
+    const loaded = given ?? loadConfigWithLocalKey();
+    config = loaded.config;
+    return await start(loaded);
+  } catch (err) {
+    throw explained(err, config);
+  }
+}
+
+async function start(loaded: Loaded): Promise<() => Promise<void>> {
   const { config, notices } = loaded;
   const logger = createLogger(config, cluster.isWorker ? (cluster.worker?.id ?? 0) : undefined);
   // In a worker the primary has printed the notices already.
   if (!cluster.isWorker) for (const notice of notices) logger.warn(notice);
-  const runtime = await openCheckedRuntime(config, logger);
+  const runtime = await openCheckedRuntime(loaded, logger);
   await runtime.feed.start().catch(async (err: unknown) => {
     await runtime.close();
     throw err;
@@ -74,6 +96,7 @@ export async function startServer(loaded: Loaded = loadConfigWithLocalKey()): Pr
     invites: runtime.invites,
     passkeys: runtime.passkeys,
     passkeyAccount: runtime.passkeyAccount,
+    authenticatorApp: runtime.authenticatorApp,
     logger,
     metrics,
     ready: runtime.ready,
@@ -87,20 +110,28 @@ export async function startServer(loaded: Loaded = loadConfigWithLocalKey()): Pr
     },
   });
   const server = createServer(listener);
-  server.listen(config.port, config.host, () => {
-    const shown = config.host ?? 'localhost';
-    logger.info(
-      { database: config.databaseLabel, port: config.port },
-      `passwordless-auth listening on http://${shown}:${config.port} (login page ${config.publicUrl}/login)`,
-    );
+  // A busy port is an answer to give, not an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch(async (err: unknown) => {
+    await runtime.close();
+    throw err;
   });
+  logger.info(
+    { database: config.databaseLabel, port: config.port },
+    `passwordless-auth listening on http://${config.host ?? 'localhost'}:${config.port} (login page ${config.publicUrl}/login)`,
+  );
   const flushEvery = Math.min(Math.max(config.lastSeenIntervalInMs, 1000), 30_000);
   const flusher = setInterval(() => {
     runtime.lastSeen.flush().catch((err: unknown) => logger.warn({ err }, 'could not write last-seen times; will retry'));
   }, flushEvery);
   flusher.unref();
   // Failed-login rows older than the longest budget window count for nothing; expired WebAuthn challenges neither;
-  // change feed rows are kept an hour (every instance reads them within a second, or forgets everything anyway).
+  // change feed rows are kept CHANGE_RETENTION_MS.
   const prune = () =>
     Promise.all([
       runtime.store.loginFailures
@@ -129,10 +160,12 @@ export async function startServer(loaded: Loaded = loadConfigWithLocalKey()): Pr
 }
 
 function failedToStart(err: unknown): never {
-  if (err instanceof ConfigError || err instanceof KeyCheckError) {
-    process.stderr.write(`passwordless-auth: ${err.message}\n`);
-  } else {
-    process.stderr.write(`passwordless-auth: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (err instanceof ConfigError || err instanceof KeyCheckError) process.stderr.write(`passwordless-auth: ${err.message}\n`);
+  else process.stderr.write(`passwordless-auth: could not start: ${err instanceof StartUpError ? err.message : startUpFailure(err)}\n`);
+  // The stack is for whoever debugs the code, not for whoever starts the server.
+  if (/^(debug|trace)$/.test(readEnvironment().LOG_LEVEL ?? '')) {
+    const original = err instanceof StartUpError ? err.cause : err;
+    process.stderr.write(`${original instanceof Error ? original.stack : String(original)}\n`);
   }
   process.exit(1);
 }
@@ -162,7 +195,9 @@ function serve(loaded?: Loaded): void {
 async function startPrimary(loaded: Loaded): Promise<void> {
   const logger = createLogger(loaded.config, 'primary');
   for (const notice of loaded.notices) logger.warn(notice);
-  const runtime = await openCheckedRuntime(loaded.config, logger);
+  const runtime = await openCheckedRuntime(loaded, logger).catch((err: unknown) => {
+    throw explained(err, loaded.config);
+  });
   await runtime.close();
   runPrimary(loaded.config.workers, logger);
 }

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { type Config, ConfigError } from './config/config.js';
 import { Access } from './core/access.js';
 import { createAdmin } from './core/admin.js';
+import { AuthenticatorApp } from './core/authenticator-app.js';
 import { ChangeFeed } from './core/change-feed.js';
 import type { Change } from './core/changes.js';
 import { type Clock, systemClock } from './core/clock.js';
@@ -32,6 +33,7 @@ export interface Runtime {
   /** `undefined` when passkeys are off (no relying party, see config). */
   readonly passkeys: Passkeys | undefined;
   readonly passkeyAccount: PasskeyAccount;
+  readonly authenticatorApp: AuthenticatorApp;
   readonly cacheStats: () => CacheStats;
   /** Drops what a change names from this process's cache (a change another worker of this instance committed). */
   readonly forget: (change: Change) => void;
@@ -92,6 +94,7 @@ export async function openRuntime(
       invites,
       passkeys,
       passkeyAccount: new PasskeyAccount({ store }),
+      authenticatorApp: new AuthenticatorApp({ store, keys, clock, issuer: config.totpIssuer }),
       cacheStats: () => cache.stats,
       forget: (change) => cache.forget(change),
       admin,

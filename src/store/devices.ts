@@ -74,6 +74,15 @@ export function createDeviceStore(database: OpenDatabase, changes: ChangeLog): D
         if (deleted) changed({ kind: 'device', deviceId });
         return deleted;
       }),
+    async rename(deviceId, userId, name) {
+      const r = await db
+        .updateTable('devices')
+        .set({ device_type: name })
+        .where('id', '=', deviceId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      return affected(r);
+    },
     async touch(ids, at) {
       if (ids.length === 0) return;
       await db.updateTable('devices').set({ last_seen_at: at }).where('id', 'in', ids).execute();

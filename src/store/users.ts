@@ -66,5 +66,31 @@ export function createUserStore({ db, dialect }: OpenDatabase, changes: ChangeLo
         if (found) changed({ kind: 'user', userId });
         return found;
       }),
+    // Adding or removing the authenticator app also turns passkey-only off: a change the feed carries.
+    addTotpSecret: (userId, sealed, step) =>
+      changes.transaction(async (trx, changed) => {
+        const r = await trx
+          .updateTable('users')
+          .set({ totp_secret_sealed: sealed, last_totp_step: step, passkey_only: 0 })
+          .where('id', '=', userId)
+          .where('totp_secret_sealed', '=', '')
+          .executeTakeFirst();
+        if (affected(r)) changed({ kind: 'user', userId });
+        return affected(r);
+      }),
+    removeTotpSecret: (userId) =>
+      changes.transaction(async (trx, changed) => {
+        // The passkey check is in the same statement, so a passkey removed at the same moment cannot leave the
+        // account with no way in.
+        const r = await trx
+          .updateTable('users')
+          .set({ totp_secret_sealed: '', passkey_only: 0 })
+          .where('id', '=', userId)
+          .where('totp_secret_sealed', '<>', '')
+          .where(({ exists, selectFrom }) => exists(selectFrom('passkeys').select('passkeys.id').where('passkeys.user_id', '=', userId)))
+          .executeTakeFirst();
+        if (affected(r)) changed({ kind: 'user', userId });
+        return affected(r);
+      }),
   };
 }

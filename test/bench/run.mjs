@@ -173,7 +173,8 @@ function freePort() {
 function childEnv(extra) {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmp, NODE_ENV: 'development' };
   for (const name of PASS_THROUGH) if (process.env[name] !== undefined) env[name] = process.env[name];
-  return { ...env, HOST, LOG_LEVEL: 'warn', ENCRYPTION_KEYS: encryptionKeys(), ...extra };
+  // WORKERS=1: every row measures one process (its CPU is read from /proc/<pid>), whatever WORKERS defaults to.
+  return { ...env, HOST, LOG_LEVEL: 'warn', ENCRYPTION_KEYS: encryptionKeys(), WORKERS: '1', ...extra };
 }
 
 let clkTck = 100;

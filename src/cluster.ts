@@ -12,6 +12,7 @@ const CHANGE = 'passwordless-auth:change';
 const CHANGE_APPLIED = 'passwordless-auth:change-applied';
 const METRICS_REQUEST = 'passwordless-auth:metrics';
 const METRICS_ANSWER = 'passwordless-auth:metrics-answer';
+const START_FAILED = 'passwordless-auth:start-failed';
 /** How long a worker waits for the primary's summed metrics. */
 const METRICS_TIMEOUT_MS = 5_000;
 /**
@@ -24,7 +25,8 @@ type Message =
   | { readonly type: typeof CHANGE; readonly id: number; readonly row: ChangeRow }
   | { readonly type: typeof CHANGE_APPLIED; readonly id: number }
   | { readonly type: typeof METRICS_REQUEST; readonly id: number }
-  | { readonly type: typeof METRICS_ANSWER; readonly id: number; readonly text?: string; readonly error?: string };
+  | { readonly type: typeof METRICS_ANSWER; readonly id: number; readonly text?: string; readonly error?: string }
+  | { readonly type: typeof START_FAILED; readonly text: string };
 
 const isMessage = (m: unknown): m is Message =>
   typeof m === 'object' &&
@@ -74,7 +76,19 @@ export function runPrimary(workers: number, logger: Logger): void {
     worker.on('listening', () => serving.add(worker));
     worker.on('message', (m: unknown) => {
       if (!isMessage(m)) return;
-      if (m.type === CHANGE) forward(worker, m);
+      if (m.type === START_FAILED) {
+        // A worker could not start (a busy port, an unreachable database): neither will another. Say why once,
+        // as one process would, and stop; the workers end when the primary does.
+        if (stopping) return;
+        // While others serve, a replacement that cannot start yet (the database away) is tried again later.
+        if (serving.size > 0) {
+          logger.error({ failed: worker.id }, m.text.trim());
+          return;
+        }
+        stopping = true;
+        process.stderr.write(m.text);
+        process.exit(1);
+      } else if (m.type === CHANGE) forward(worker, m);
       else if (m.type === CHANGE_APPLIED) {
         const entry = forwarded.get(m.id);
         entry?.waiting.delete(worker);
@@ -116,6 +130,16 @@ export function runPrimary(workers: number, logger: Logger): void {
       if (live.size === 0) process.exit(0);
     });
   }
+}
+
+/**
+ * In a worker: hands the reason it could not start to the primary, which prints it once and stops; `false` in a
+ * single process (which prints it itself).
+ */
+export function reportStartFailure(text: string): boolean {
+  if (!cluster.isWorker || !process.send) return false;
+  process.send({ type: START_FAILED, text } satisfies Message, () => process.exit(1));
+  return true;
 }
 
 /** In a worker: the wiring to the primary. `undefined` in a single process. */

@@ -4,7 +4,7 @@ import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { pino } from 'pino';
-import { runPrimary, workerLink } from './cluster.js';
+import { reportStartFailure, runPrimary, workerLink } from './cluster.js';
 import { type Config, ConfigError, readEnvironment } from './config/config.js';
 import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
@@ -159,14 +159,19 @@ async function start(loaded: Loaded): Promise<() => Promise<void>> {
   };
 }
 
-function failedToStart(err: unknown): never {
-  if (err instanceof ConfigError || err instanceof KeyCheckError) process.stderr.write(`passwordless-auth: ${err.message}\n`);
-  else process.stderr.write(`passwordless-auth: could not start: ${err instanceof StartUpError ? err.message : startUpFailure(err)}\n`);
+function failedToStart(err: unknown): void {
+  let text =
+    err instanceof ConfigError || err instanceof KeyCheckError
+      ? `passwordless-auth: ${err.message}\n`
+      : `passwordless-auth: could not start: ${err instanceof StartUpError ? err.message : startUpFailure(err)}\n`;
   // The stack is for whoever debugs the code, not for whoever starts the server.
   if (/^(debug|trace)$/.test(readEnvironment().LOG_LEVEL ?? '')) {
     const original = err instanceof StartUpError ? err.cause : err;
-    process.stderr.write(`${original instanceof Error ? original.stack : String(original)}\n`);
+    text += `${original instanceof Error ? original.stack : String(original)}\n`;
   }
+  // A worker leaves the telling to the primary, so the reason is printed once, not once per worker.
+  if (reportStartFailure(text)) return;
+  process.stderr.write(text);
   process.exit(1);
 }
 
@@ -211,7 +216,9 @@ if (isEntryPoint(import.meta.url)) {
     } catch (err) {
       failedToStart(err);
     }
-    if (loaded.config.workers > 1) startPrimary(loaded).catch(failedToStart);
+    if (loaded === undefined) {
+      // failedToStart has exited
+    } else if (loaded.config.workers > 1) startPrimary(loaded).catch(failedToStart);
     else serve(loaded);
   }
 }

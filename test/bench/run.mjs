@@ -116,6 +116,7 @@ const ROWS = [
   { n: 6, key: 'cold-mysql', label: '/verify cold, caches off (MySQL)' },
   { n: 7, key: 'mixed', label: `/verify warm on ${MIXED_VALID_CONNS} conns + distinct junk on ${MIXED_JUNK_CONNS}` },
   { n: 8, key: 'node404', label: 'bare node:http 404 (ceiling of row 4: its answer, its load-generator mode)' },
+  { n: 9, key: 'warm-workers', label: '/verify valid device, warm, WORKERS=2 (SQLite; CPU of primary + workers)' },
 ];
 const SELECTED = new Set();
 for (const token of (process.env.BENCH_ROWS || 'all').split(',').map((s) => s.trim().toLowerCase())) {
@@ -186,6 +187,21 @@ try {
 function statFields(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return s.slice(s.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The process and its children (a WORKERS > 1 server's workers), by pid. */
+function withChildren(pid) {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return [pid, ...children];
+  } catch {
+    return [pid];
+  }
+}
+
+/** CPU seconds of a process and its children, counted over the children it has now. */
+function cpuOfTree(pids) {
+  return pids.reduce((sum, p) => sum + cpuOf(p), 0);
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far. */
@@ -567,15 +583,15 @@ async function cannonLoad({ url, connections, seconds, auth, cookie, mode, pipel
  * the window the server got a core for, only on what each request cost it once it ran.
  */
 async function measureWindow(row, seconds) {
-  const pid = row.server.pid;
-  const srv0 = cpuOf(pid);
+  const pids = withChildren(row.server.pid);
+  const srv0 = cpuOfTree(pids);
   const gen0 = generatorCpu();
   const box0 = machineBusy();
   const db0 = row.dbPid ? cpuOf(row.dbPid) : Number.NaN;
   const t0 = performance.now();
   const r = await row.drive(seconds);
   const wall = (performance.now() - t0) / 1000;
-  const serverCpu = cpuOf(pid) - srv0;
+  const serverCpu = cpuOfTree(pids) - srv0;
   const genCpu = generatorCpu() - gen0;
   const boxCpu = machineBusy() - box0;
   const dbCpu = row.dbPid ? cpuOf(row.dbPid) - db0 : Number.NaN;
@@ -786,8 +802,9 @@ async function main() {
       row.server = await startServer(`bare-${row.key}`, BARE, { BARE: row.key });
       await sanity(row.server, { authorization: auth, cookie }, 200);
       row.drive = staticDrive(row, auth, cookie);
-    } else if (row.key === 'warm' || row.key === 'cold-sqlite') {
-      row.server = await sqliteServer(row.key, row.key === 'cold-sqlite' ? COLD : {});
+    } else if (row.key === 'warm' || row.key === 'cold-sqlite' || row.key === 'warm-workers') {
+      const env = row.key === 'cold-sqlite' ? COLD : row.key === 'warm-workers' ? { WORKERS: '2' } : {};
+      row.server = await sqliteServer(row.key, env);
       await sanity(row.server, { authorization: auth, cookie }, 200);
       row.drive = staticDrive(row, auth, cookie);
     } else if (row.key === 'node404') {

@@ -1,24 +1,22 @@
 // Composition root of the server: config → database → migrations → app → serve; graceful shutdown.
 import { createServer } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { pino } from 'pino';
 import { ConfigError } from './config/config.js';
 import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createMetrics } from './http/metrics.js';
 import { createNodeListener } from './http/node-listener.js';
 import { loadConfigWithLocalKey } from './local-key.js';
-import { safeError } from './logging.js';
+import { createLogger } from './logging.js';
 import { isEntryPoint, openRuntime } from './runtime.js';
 
 export async function startServer(): Promise<() => Promise<void>> {
   const { config, notices } = loadConfigWithLocalKey();
   // JSON lines in production (and whenever output goes to a file or a collector); readable lines on a terminal.
   const pretty = !config.production && process.stdout.isTTY;
-  const logger = pino({
+  const logger = createLogger({
     level: config.logLevel,
     base: { service: 'passwordless-auth' },
-    serializers: { err: safeError },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' } } } : {}),
   });
   for (const notice of notices) logger.warn(notice);

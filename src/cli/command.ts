@@ -8,7 +8,7 @@ import { ConfigError } from '../config/config.js';
 import { AdminError } from '../core/admin.js';
 import { KeyCheckError } from '../core/key-check.js';
 import { loadConfigWithLocalKey } from '../local-key.js';
-import { safeMessage } from '../logging.js';
+import { createLogger, safeMessage } from '../logging.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 
 export type Values = Readonly<Record<string, string | boolean | undefined>>;
@@ -183,19 +183,25 @@ export async function runCommands(commands: readonly Command[], argv: readonly s
       return runtime;
     },
   };
+  // One audit line per admin change, or per change refused, on stderr (stdout is the command's result), at LOG_LEVEL
+  // like the server's.
+  const audit = () =>
+    createLogger(
+      { level: config?.logLevel ?? 'info', base: { service: 'passwordless-auth', by: 'cli' } },
+      pino.destination({ dest: 2, sync: true }),
+    );
   try {
     const code = (await command.run(ctx)) ?? 0;
-    if (code === 0 && command.audit) {
-      // One audit line per admin change, on stderr (stdout is the command's result), at LOG_LEVEL like the server's.
-      const audit = pino(
-        { level: config?.logLevel ?? 'info', base: { service: 'passwordless-auth', by: 'cli' } },
-        pino.destination({ dest: 2, sync: true }),
-      );
-      audit.info({ event: command.audit.event, ...command.audit.fields(args) }, 'admin change');
-    }
+    if (code === 0 && command.audit) audit().info({ event: command.audit.event, ...command.audit.fields(args) }, 'admin change');
     return code;
   } catch (err) {
     if (err instanceof UsageError) return fail(`${err.message}\n\n${usage(commands)}`, 2);
+    if (err instanceof AdminError && command.audit) {
+      audit().warn(
+        { event: command.audit.event, refused: true, reason: err.message, ...command.audit.fields(args) },
+        'admin change refused',
+      );
+    }
     if (err instanceof AdminError || err instanceof ConfigError || err instanceof KeyCheckError) return fail(err.message, 1);
     return fail(`failed: ${safeMessage(err)}`, 1);
   } finally {

@@ -4,7 +4,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { AppEnv } from './context.js';
-import { loggedPath } from './log-path.js';
 import { errorBody } from './responses.js';
 
 /** A body this much over the limit is still read (and thrown away) before the 413, so the connection stays in step. */
@@ -97,7 +96,7 @@ export function bodyReader(limitBytes: number, timeoutInMs: number, logger: Logg
     }
     if (outcome !== 'ok') {
       const [name, status, what] = REFUSALS[outcome];
-      logger.warn({ method: 'POST', path: loggedPath(c.req.path), bytes: size }, `request body ${what}; answered ${status}`);
+      logger.warn({ method: 'POST', path: c.req.path, bytes: size }, `request body ${what}; answered ${status}`);
       return c.body(errorBody(name), status, { 'Content-Type': 'application/json', Connection: 'close' });
     }
     const body = new Uint8Array(size);

@@ -11,6 +11,8 @@ export interface EnrollPageProps {
   /** The authenticator-app setup: the QR code as an SVG data URI, and the secret for typing. */
   readonly totp: { readonly qrDataUri: string; readonly secret: string } | undefined;
   readonly passkeys: boolean;
+  /** The account signs in with passkeys only: an app set up here turns codes on again, and the page says so. */
+  readonly passkeyOnly?: boolean;
   readonly rd?: string | undefined;
   readonly error?: string | undefined;
 }
@@ -39,6 +41,7 @@ ${
     ? html`<section>
   <h2>${p.passkeys ? 'Or set up an authenticator app' : 'Set up an authenticator app'}</h2>
   <p class="help">Scan this code with your authenticator app.</p>
+  ${p.passkeyOnly ? html`<p class="help" id="codes-on-again">Your account signs in with passkeys only now. Setting up an app here allows codes from it again; your passkeys keep working.</p>` : ''}
   <img class="qr" src="${p.totp.qrDataUri}" alt="QR code for your authenticator app" width="192" height="192">
   <p class="help">Cannot scan it? Enter this key instead:</p>
   <p class="secret" id="totp-secret">${grouped(p.totp.secret)}</p>

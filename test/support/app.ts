@@ -4,13 +4,14 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generate } from 'otplib';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import { fixedClock } from '../../src/core/clock.js';
 import { createApp } from '../../src/http/app.js';
 import type { AppDeps } from '../../src/http/context.js';
 import { createMetrics } from '../../src/http/metrics.js';
 import { createNodeListener } from '../../src/http/node-listener.js';
+import { createLogger } from '../../src/logging.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import type { Dialect } from '../../src/store/database.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
@@ -59,7 +60,7 @@ export interface TestApp {
 export async function createTestApp(
   dialect: Dialect,
   env: Record<string, string> = {},
-  logger: Logger = pino({ level: 'silent' }),
+  logger: Logger = createLogger({ level: 'silent' }),
   transport: Transport = 'in-process',
 ): Promise<TestApp> {
   const tdb: TestDatabase = await createTestDatabase(dialect);

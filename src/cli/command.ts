@@ -2,7 +2,6 @@
 // handler) in the table in commands.ts; this file parses the arguments against that table, prints the usage and
 // help it generates from it, asks before destructive commands, runs the handler and writes the audit line.
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/config.js';
 import { AdminError } from '../core/admin.js';
@@ -188,7 +187,7 @@ export async function runCommands(commands: readonly Command[], argv: readonly s
   const audit = () =>
     createLogger(
       { level: config?.logLevel ?? 'info', base: { service: 'passwordless-auth', by: 'cli' } },
-      pino.destination({ dest: 2, sync: true }),
+      { write: (line: string) => io.stderr.write(line) },
     );
   try {
     const code = (await command.run(ctx)) ?? 0;

@@ -229,7 +229,11 @@ for (const dialect of DIALECTS) {
       expect(cli('user', 'set', '--email', 'ivy@example.com', '--passkey-only', 'maybe').code).toBe(2);
       expect(cli('passkey', 'remove', '--id', String(key.id)).code).toBe(2); // no terminal to ask, no --yes
       expect(cli('passkey', 'remove', '--id', 'abc', '--yes').code).toBe(2);
-      expect(cli('passkey', 'remove', '--id', String(key.id), '--yes', '--json').json()).toEqual({ removed: key.id });
+      // Its last way in (see cli-passkey-remove.test.ts): removed only when the admin says so.
+      expect(cli('passkey', 'remove', '--id', String(key.id), '--yes', '--lock-out', '--json').json()).toEqual({
+        removed: key.id,
+        lockedOut: true,
+      });
       const again = cli('passkey', 'remove', '--id', String(key.id), '--yes');
       expect(again.code).toBe(1);
       expect(again.err).toContain(`no passkey with id ${key.id}`);

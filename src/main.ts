@@ -1,11 +1,10 @@
 // Composition root of the server: config → database → migrations → app → serve; graceful shutdown.
-import { createServer } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { ConfigError } from './config/config.js';
 import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createMetrics } from './http/metrics.js';
-import { createNodeListener } from './http/node-listener.js';
+import { createNodeServer } from './http/node-listener.js';
 import { loadConfigWithLocalKey } from './local-key.js';
 import { createLogger } from './logging.js';
 import { isEntryPoint, openRuntime } from './runtime.js';
@@ -35,7 +34,7 @@ export async function startServer(): Promise<() => Promise<void>> {
     throw new KeyCheckError(`refusing to start: ${problem}`);
   }
   const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.() });
-  const listener = createNodeListener({
+  const server = createNodeServer({
     config,
     signIn: runtime.signIn,
     devices: runtime.devices,
@@ -54,7 +53,6 @@ export async function startServer(): Promise<() => Promise<void>> {
       }
     },
   });
-  const server = createServer(listener);
   server.listen(config.port, config.host, () => {
     const shown = config.host ?? 'localhost';
     logger.info(

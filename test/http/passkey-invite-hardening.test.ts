@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging.js';
-import { createTestApp, type TestApp } from '../support/app.js';
+import { createTestApp, readJson, type TestApp } from '../support/app.js';
 import { type Cbor, cbor } from '../support/authenticator.js';
 import { BrowserSession } from '../support/browser-session.js';
 import { DIALECTS, skipReason } from '../support/databases.js';
@@ -142,10 +142,10 @@ for (const dialect of DIALECTS) {
         ['a 1,100-byte credential id', { credentialId: Buffer.alloc(1100, 9), reportedId: 'AAAA' }],
       ];
       for (const [what, tamper] of cases) {
-        const options = await (await b.postJson('/login/account/passkeys/options')).json();
+        const options = await readJson(await b.postJson('/login/account/passkeys/options'));
         const added = await b.postJson('/login/account/passkeys', { response: b.authenticator.register(options, tamper), name: 'Bad' });
         expect(added.status, `account page, ${what}`).toBe(400);
-        const enrollOptions = await (await invitee.postJson(`/login/enroll/${token}/passkey/options`)).json();
+        const enrollOptions = await readJson(await invitee.postJson(`/login/enroll/${token}/passkey/options`));
         const enrolled = await invitee.postJson(`/login/enroll/${token}/passkey/verify`, {
           response: invitee.authenticator.register(enrollOptions, tamper),
         });
@@ -155,7 +155,7 @@ for (const dialect of DIALECTS) {
       expect((await t.runtime.admin.listUsersWithMethods()).find((u) => u.email === 'keys-invited@example.com')?.methods.passkeys).toBe(0);
       // The invite is not spent: a good passkey still redeems it.
       expect((await invitee.get(`/login/enroll/${token}`)).status).toBe(200);
-      const options = await (await invitee.postJson(`/login/enroll/${token}/passkey/options`)).json();
+      const options = await readJson(await invitee.postJson(`/login/enroll/${token}/passkey/options`));
       expect(
         (await invitee.postJson(`/login/enroll/${token}/passkey/verify`, { response: invitee.authenticator.register(options) })).status,
       ).toBe(200);

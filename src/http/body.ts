@@ -57,6 +57,9 @@ export function closeInStages(socket: Socket, req?: IncomingMessage): void {
 }
 const lingering = new WeakSet<Socket>();
 
+/** Whether the socket is being closed in stages already (what still arrives on it is dropped, errors included). */
+export const closingInStages = (socket: Socket): boolean => lingering.has(socket);
+
 /**
  * Node ends a `Connection: close` answer with `socket.destroySoon()` (or `socket.end()` where a socket has none), which
  * closes the socket as soon as the answer is written. For a request whose body may still be arriving, that becomes

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createApp, MAX_BODY_BYTES } from './app.js';
-import { closeInStages, closeInStagesAfter, refuseOversizedBody } from './body.js';
+import { closeInStages, closeInStagesAfter, closingInStages, refuseOversizedBody } from './body.js';
 import type { AppDeps } from './context.js';
 import { sendAnswer } from './verify/answer.js';
 import { readVerifyRequest } from './verify/request.js';
@@ -56,6 +56,9 @@ export function createNodeServer(deps: AppDeps): Server {
     listener(req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // The parser stays on the socket after its first error and fails again on every later chunk of the same
+    // request: those are bytes being dropped, not a new error to answer (destroying here would reset the answer).
+    if (closingInStages(socket)) return;
     // Nothing can be written on a connection the client reset, or where an answer is already on its way (Node's
     // own check: `_httpMessage` is the response in flight on this socket).
     const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;

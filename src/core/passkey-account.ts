@@ -43,10 +43,13 @@ export class PasskeyAccount {
     this.#store = deps.store;
   }
 
-  /** The user's passkeys and whether codes are off, read fresh (the signed-in user may come from a cache). */
-  async state(userId: number): Promise<{ passkeys: Passkey[]; passkeyOnly: boolean }> {
+  /**
+   * The user's passkeys, whether the account has an authenticator app (a TOTP secret) and whether codes are off,
+   * read fresh (the signed-in user may come from a cache).
+   */
+  async state(userId: number): Promise<{ passkeys: Passkey[]; passkeyOnly: boolean; hasTotp: boolean }> {
     const [passkeys, user] = await Promise.all([this.#store.passkeys.list(userId), this.#store.users.findById(userId)]);
-    return { passkeys, passkeyOnly: user?.passkeyOnly ?? false };
+    return { passkeys, passkeyOnly: user?.passkeyOnly ?? false, hasTotp: user !== undefined && user.totpSecretSealed !== '' };
   }
 
   rename(userId: number, passkeyId: number, name: string): Promise<boolean> {

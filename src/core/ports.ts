@@ -145,6 +145,17 @@ export interface UserStore {
     userId: number,
     decide: (state: SignInState) => { readonly change?: SignInChange; readonly result: R },
   ): Promise<R | undefined>;
+  /**
+   * Gives an account without a TOTP secret one (confirmed by a first code at `step`, which becomes the replay
+   * guard) and allows codes; `false` if the user is gone or has a secret already.
+   */
+  addTotpSecret(userId: number, sealed: string, step: number): Promise<boolean>;
+  /**
+   * Removes the user's TOTP secret (and turns passkey-only off: there are no codes to refuse), only while they
+   * have a passkey to sign in with, checked under the account's lock as `changeSignIn` does; `false` if the user
+   * has no secret, or no passkey.
+   */
+  removeTotpSecret(userId: number): Promise<boolean>;
 }
 
 /** `abandoned`: the caller stopped waiting before the commit, so nothing was committed (as for codes). */
@@ -213,6 +224,8 @@ export interface DeviceStore {
   findWithUser(deviceId: string): Promise<{ device: Device; user: User } | undefined>;
   list(userId?: number): Promise<Device[]>;
   delete(deviceId: string): Promise<boolean>;
+  /** Gives the device a name of the user's choosing (shown where its type was), if it belongs to `userId`. */
+  rename(deviceId: string, userId: number, name: string): Promise<boolean>;
   touch(deviceIds: readonly string[], at: number): Promise<void>;
 }
 

@@ -86,7 +86,7 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     const removed = await passkeyAccount.remove(me.user.id, id);
     if (removed === 'removed') log(c, 'passkey.removed', me.user.email, { passkeyId: id }, 'passkey removed');
     if (removed === 'last') {
-      const { passkeyOnly } = await passkeyAccount.state(me.user.id);
+      const { passkeyOnly, hasTotp } = await passkeyAccount.state(me.user.id);
       logger.warn(
         {
           event: 'passkey.refused',
@@ -98,9 +98,10 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
         },
         'passkey removal refused: the account would have no way to sign in',
       );
-      const why = passkeyOnly
-        ? 'This is your only passkey and codes are turned off: allow codes again first, or add another passkey.'
-        : 'This is your only passkey and the only way this account signs in: add another passkey first.';
+      const why =
+        passkeyOnly && hasTotp
+          ? 'This is your only passkey and codes are turned off: allow codes again first, or add another passkey.'
+          : 'This is your only passkey, and this account cannot sign in with codes: add another passkey or an authenticator app first.';
       return render(c, me, why, 409);
     }
     return render(c, me, removed === 'removed' ? 'The passkey was removed; it cannot sign in any more.' : 'No such passkey.');
@@ -112,6 +113,9 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     const form = v.safeParse(PasskeyOnlyForm, await formFields(c));
     if (!form.success) return render(c, me, 'Please use the button on this page.', 400);
     const on = form.output.passkey_only === 'on';
+    if (on && !(await c.var.deps.passkeyAccount.state(me.user.id)).hasTotp) {
+      return render(c, me, 'This account has no authenticator app: it signs in with passkeys only already.');
+    }
     const done = await c.var.deps.passkeyAccount.setPasskeyOnly(me.user.id, on);
     if (done === 'no-passkey') {
       c.var.deps.logger.warn(

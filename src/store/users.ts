@@ -93,5 +93,23 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
         }
         return result;
       }),
+    async addTotpSecret(userId, sealed, step) {
+      const r = await db
+        .updateTable('users')
+        .set({ totp_secret_sealed: sealed, last_totp_step: step, passkey_only: 0 })
+        .where('id', '=', userId)
+        .where('totp_secret_sealed', '=', '')
+        .executeTakeFirst();
+      return affected(r);
+    },
+    removeTotpSecret: (userId) =>
+      // Under the account's lock, like every change that could leave it without a way in: a passkey removed at the
+      // same moment is either gone before this reads the passkeys, or waits until this has committed.
+      db.transaction().execute(async (trx) => {
+        const state = await lockSignIn(trx, dialect, userId);
+        if (!state?.hasApp || state.passkeyIds.length === 0) return false;
+        await trx.updateTable('users').set({ totp_secret_sealed: '', passkey_only: 0 }).where('id', '=', userId).execute();
+        return true;
+      }),
   };
 }

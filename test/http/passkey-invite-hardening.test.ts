@@ -126,7 +126,7 @@ for (const dialect of DIALECTS) {
       t.clock.advance(30_000);
       expect((await fresh().postForm('/login', { email: user.email, code: await code() })).status).toBe(303);
       expect((await t.runtime.passkeyAccount.state(user.id)).passkeyOnly).toBe(false);
-      expect(page).toContain('id="codes-on-again"');
+      expect(page).toContain('Setting up an app here allows codes from it again');
       expect(lines).toContainEqual(expect.objectContaining({ event: 'invite.redeemed', email: user.email, passkeyOnly: false }));
     });
 

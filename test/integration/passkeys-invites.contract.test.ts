@@ -2,6 +2,7 @@
 // for single use (invites, challenges), a counter that only moves forwards, and cascades must hold on each.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decideRemoval, PasskeyAccount } from '../../src/core/passkey-account.js';
+import { PASSKEY_BOUNDS } from '../../src/core/passkey-key.js';
 import { ConflictError, type NewPasskey, type Store } from '../../src/core/ports.js';
 import { openDatabase } from '../../src/store/database.js';
 import { migrate } from '../../src/store/migrate.js';
@@ -67,6 +68,20 @@ for (const dialect of DIALECTS) {
       expect(await remove(u.id)).toBe('removed');
       expect(await store.passkeys.findByCredentialId('Cred-AbC_1')).toBeUndefined();
       expect(await store.passkeys.find(p.id)).toBeUndefined();
+    });
+
+    // The bounds the core checks before storing (src/core/passkey-key.ts) fit the columns: nothing within them can
+    // reach the database too long (MariaDB's ER_DATA_TOO_LONG, PostgreSQL's 22001).
+    it('stores a passkey at every bound', async () => {
+      const u = await addUser('bounds@example.com');
+      const longest = {
+        ...passkey(u.id, 'x'.repeat(PASSKEY_BOUNDS.credentialIdChars)),
+        publicKey: 'k'.repeat(PASSKEY_BOUNDS.publicKeyChars),
+        name: 'é'.repeat(PASSKEY_BOUNDS.nameChars),
+        transports: ['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'],
+      };
+      const p = await store.passkeys.create(longest);
+      expect(await store.passkeys.find(p.id)).toEqual({ ...longest, id: p.id, lastUsedAt: null });
     });
 
     it('signs in with a passkey only when its counter moves forwards, adding the device in the same transaction', async () => {

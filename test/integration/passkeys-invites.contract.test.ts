@@ -164,6 +164,17 @@ for (const dialect of DIALECTS) {
         await account.setPasskeyOnly(u.id, false);
         for (const p of passkeys) expect(await account.remove(u.id, p.id)).toBe('removed');
       }
+      // Removing the app and removing the last passkey at once: one of them is refused.
+      for (let round = 0; round < 6; round++) {
+        const app = await store.users.create(
+          { email: `race-app-${round}@example.com`, username: null, role: 'user', createdAt: 1 },
+          () => 'sealed',
+        );
+        const p = await store.passkeys.create(passkey(app.id, `race-app-${round}`));
+        await Promise.all([store.users.removeTotpSecret(app.id), account.remove(app.id, p.id)]);
+        const [user, left] = [await store.users.findById(app.id), await store.passkeys.list(app.id)];
+        expect(user?.totpSecretSealed !== '' || left.length > 0, `round ${round}: neither an app nor a passkey`).toBe(true);
+      }
       // Without an app, the last passkey stays whatever passkey-only says.
       const noApp = await store.users.create({ email: 'race-no-app@example.com', username: null, role: 'user', createdAt: 1 }, () => '');
       const only = await store.passkeys.create(passkey(noApp.id, 'race-no-app'));

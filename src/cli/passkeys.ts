@@ -17,12 +17,17 @@ export async function printInvite(rt: Runtime, values: Values, out: Out, create:
     create,
   });
   const url = `${rt.config.publicUrl}/login/enroll/${token}`;
-  out.result({ url, expiresAt: iso(expiresAt), email: user.email, created }, [
+  // A link only this machine can open is worth a word: the server may well have its own PUBLIC_URL elsewhere.
+  const warning = rt.config.publicUrlIsDefault
+    ? `PUBLIC_URL is not set here, so the link uses the default ${rt.config.publicUrl}. If browsers reach the server elsewhere, set PUBLIC_URL in the environment or in .env in this directory (the server reads the same file) and invite again.`
+    : undefined;
+  out.result({ url, expiresAt: iso(expiresAt), email: user.email, created, ...(warning ? { warning } : {}) }, [
     `${created ? `Added ${user.role} ${user.email} (id ${user.id}) and invited them` : `Invited ${user.email}`}.`,
     '',
     'Send them this link. It works once, until the time below; they create a passkey or set up an authenticator app there.',
     `  ${url}`,
     `  expires: ${iso(expiresAt)}`,
+    ...(warning ? ['', `  note: ${warning}`] : []),
   ]);
 }
 

@@ -224,7 +224,7 @@ export async function runCommands(
       return runtime;
     },
   };
-  // One audit line per admin change, or per change refused, on stderr (stdout is the command's result), at LOG_LEVEL
+  // One audit line per admin change, or per change refused (both at info), on stderr (stdout is the command's result), at LOG_LEVEL
   // like the server's.
   const audit = () =>
     createLogger(
@@ -238,7 +238,7 @@ export async function runCommands(
   } catch (err) {
     if (err instanceof UsageError) return fail(usageProblem(err.message, [command]), 2);
     if (err instanceof AdminError && command.audit) {
-      audit().warn(
+      audit().info(
         { event: command.audit.event, refused: true, reason: err.message, ...command.audit.fields(args) },
         'admin change refused',
       );

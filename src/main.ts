@@ -1,17 +1,15 @@
 // Composition root of the server: config → database → migrations → app → serve; graceful shutdown. With
 // WORKERS > 1 this runs in each worker, and the primary (cluster.ts) starts them.
 import cluster from 'node:cluster';
-import { createServer } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { pino } from 'pino';
 import { reportStartFailure, runPrimary, workerLink } from './cluster.js';
 import { type Config, ConfigError, readEnvironment } from './config/config.js';
 import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createMetrics } from './http/metrics.js';
-import { createNodeListener } from './http/node-listener.js';
+import { createNodeServer } from './http/node-listener.js';
 import { keysRefused, loadConfigWithLocalKey } from './local-key.js';
-import { safeError } from './logging.js';
+import { createLogger as createMaskingLogger } from './logging.js';
 import { isEntryPoint, openRuntime, type Runtime } from './runtime.js';
 import { StartUpError, startUpFailure } from './start-up-errors.js';
 
@@ -25,10 +23,9 @@ const CHANGE_RETENTION_MS = 60 * 60_000;
 function createLogger(config: Config, worker: number | 'primary' | undefined) {
   // JSON lines in production (and whenever output goes to a file or a collector); readable lines on a terminal.
   const pretty = !config.production && process.stdout.isTTY;
-  return pino({
+  return createMaskingLogger({
     level: config.logLevel,
     base: { service: 'passwordless-auth', ...(worker !== undefined ? { worker } : {}) },
-    serializers: { err: safeError },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' } } } : {}),
   });
 }
@@ -88,7 +85,7 @@ async function start(loaded: Loaded): Promise<() => Promise<void>> {
     runtime.store.changes.onCommitted((change) => link.committed(change));
     metrics.render = link.metrics;
   }
-  const listener = createNodeListener({
+  const server = createNodeServer({
     config,
     signIn: runtime.signIn,
     devices: runtime.devices,
@@ -109,7 +106,6 @@ async function start(loaded: Loaded): Promise<() => Promise<void>> {
       }
     },
   });
-  const server = createServer(listener);
   // A busy port is an answer to give, not an unhandled 'error' event.
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -2,12 +2,11 @@
 // handler) in the table in commands.ts; this file parses the arguments against that table, prints the usage and
 // help it generates from it, asks before destructive commands, runs the handler and writes the audit line.
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { type Config, ConfigError, type LoadOptions, readEnvironment } from '../config/config.js';
 import { AdminError } from '../core/admin.js';
 import { checkKeys, KeyCheckError, keyProblem } from '../core/key-check.js';
 import { keysRefused, loadConfigWithLocalKey } from '../local-key.js';
-import { safeMessage } from '../logging.js';
+import { createLogger, safeMessage } from '../logging.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { explainStartUpError, StartUpError } from '../start-up-errors.js';
 
@@ -225,19 +224,25 @@ export async function runCommands(
       return runtime;
     },
   };
+  // One audit line per admin change, or per change refused (both at info), on stderr (stdout is the command's result), at LOG_LEVEL
+  // like the server's.
+  const audit = () =>
+    createLogger(
+      { level: config?.logLevel ?? 'info', base: { service: 'passwordless-auth', by: 'cli' } },
+      { write: (line: string) => io.stderr.write(line) },
+    );
   try {
     const code = (await command.run(ctx)) ?? 0;
-    if (code === 0 && command.audit) {
-      // One audit line per admin change, on stderr (stdout is the command's result), at LOG_LEVEL like the server's.
-      const audit = pino(
-        { level: config?.logLevel ?? 'info', base: { service: 'passwordless-auth', by: 'cli' } },
-        { write: (line: string) => io.stderr.write(line) },
-      );
-      audit.info({ event: command.audit.event, ...command.audit.fields(args) }, 'admin change');
-    }
+    if (code === 0 && command.audit) audit().info({ event: command.audit.event, ...command.audit.fields(args) }, 'admin change');
     return code;
   } catch (err) {
     if (err instanceof UsageError) return fail(usageProblem(err.message, [command]), 2);
+    if (err instanceof AdminError && command.audit) {
+      audit().info(
+        { event: command.audit.event, refused: true, reason: err.message, ...command.audit.fields(args) },
+        'admin change refused',
+      );
+    }
     if (err instanceof AdminError || err instanceof ConfigError || err instanceof KeyCheckError || err instanceof StartUpError)
       return fail(err.message, 1);
     const explained = explainStartUpError(err, config);

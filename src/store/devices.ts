@@ -1,5 +1,6 @@
 // The core's DeviceStore over Kysely; the device-with-owner read is shared with the /verify look-up.
 import type { Kysely, Transaction } from 'kysely';
+import type { Change } from '../core/changes.js';
 import type { Device, DeviceStore } from '../core/ports.js';
 import type { ChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
@@ -27,14 +28,17 @@ const newDeviceRow = (d: Omit<Device, 'lastSeenAt'>) => ({
  * when the caller stopped waiting meanwhile (its deadline passed), so no device exists that nobody received.
  */
 export async function addDeviceAfter<Refused extends string>(
-  db: Kysely<Database>,
+  db: Kysely<Database> | ChangeLog,
   device: Omit<Device, 'lastSeenAt'>,
   stillWanted: () => boolean,
-  claim: (trx: Transaction<Database>) => Promise<Refused | undefined>,
+  claim: (trx: Transaction<Database>, changed: (change: Change) => void) => Promise<Refused | undefined>,
 ): Promise<Refused | 'created' | 'abandoned'> {
+  // Given the change log, a claim may record a change (an invite turning passkey-only off) in the transaction.
+  const inTransaction = <T>(work: (trx: Transaction<Database>, changed: (change: Change) => void) => Promise<T>) =>
+    'store' in db ? db.transaction(work) : db.transaction().execute((trx) => work(trx, () => {}));
   try {
-    return await db.transaction().execute(async (trx) => {
-      const refused = await claim(trx);
+    return await inTransaction(async (trx, changed) => {
+      const refused = await claim(trx, changed);
       if (refused !== undefined) return refused;
       await trx.insertInto('devices').values(newDeviceRow(device)).execute();
       if (!stillWanted()) throw ABANDONED;

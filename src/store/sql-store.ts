@@ -25,7 +25,7 @@ export function createSqlStore(database: OpenDatabase): Store {
     proxyTokens: createProxyTokenStore(database, changes),
     loginFailures: createLoginFailureStore(database),
     passkeys: createPasskeyStore(database),
-    invites: createInviteStore(database),
+    invites: createInviteStore(database, changes),
     challenges: createChallengeStore(database),
     sealedValues: createSealedValueStore(database),
     changes: changes.store,

@@ -54,7 +54,7 @@ for (const dialect of DIALECTS) {
       await store.services.setToken('svc', token);
       expect(await store.devices.delete(hex('a'))).toBe(true);
       expect(await store.devices.delete(hex('a'))).toBe(false);
-      await store.users.setPasskeyOnly(user.id, false);
+      await store.users.changeSignIn(user.id, () => ({ change: { passkeyOnly: false }, result: true }));
       expect(await store.grants.delete(user.id, service.id)).toBe(true);
       expect(await store.proxyTokens.deleteByName('proxy')).toBe(true);
       expect(await store.services.deleteByName('svc')).toBe(true);

@@ -250,7 +250,11 @@ for (const dialect of DIALECTS) {
       expect((await cli('user', 'set', '--email', 'ivy@example.com', '--passkey-only', 'maybe')).code).toBe(2);
       expect((await cli('passkey', 'remove', '--id', String(key.id))).code).toBe(2); // no terminal to ask, no --yes
       expect((await cli('passkey', 'remove', '--id', 'abc', '--yes')).code).toBe(2);
-      expect((await cli('passkey', 'remove', '--id', String(key.id), '--yes', '--json')).json()).toEqual({ removed: key.id });
+      // Its last way in (see cli-passkey-remove.test.ts): removed only when the admin says so.
+      expect((await cli('passkey', 'remove', '--id', String(key.id), '--yes', '--lock-out', '--json')).json()).toEqual({
+        removed: key.id,
+        lockedOut: true,
+      });
       const again = await cli('passkey', 'remove', '--id', String(key.id), '--yes');
       expect(again.code).toBe(1);
       expect(again.err).toContain(`no passkey with id ${key.id}`);

@@ -10,7 +10,7 @@ import type { GrantsTable, ServicesTable } from './schema.js';
 import { exact } from './sql-helpers.js';
 
 type ServiceColumns = Prefixed<'s_', Selectable<ServicesTable>>;
-type GrantColumns = Prefixed<'g_', Pick<Selectable<GrantsTable>, 'scope' | 'token_sealed' | 'created_at'>>;
+type GrantColumns = Prefixed<'g_', Pick<Selectable<GrantsTable>, 'scope' | 'token_sealed' | 'created_at' | 'via_group'>>;
 type OrNull<Row> = { [K in keyof Row]: Row[K] | null };
 
 /** A row of `verifyLookupSql`: the service, and through outer joins a device, its owner and their grant. */
@@ -34,7 +34,8 @@ export function verifyLookupSql(idCount: number): string {
   SELECT ${DEVICE_WITH_USER_COLUMNS},
          s.id AS s_id, s.name AS s_name, s.token_hash AS s_token_hash, s.token_salt AS s_token_salt,
          s.token_alg AS s_token_alg, s.created_at AS s_created_at,
-         g.scope AS g_scope, g.token_sealed AS g_token_sealed, g.created_at AS g_created_at
+         g.scope AS g_scope, g.token_sealed AS g_token_sealed, g.created_at AS g_created_at,
+         g.via_group AS g_via_group
   FROM services s
   LEFT JOIN devices d ON d.id IN (${Array.from({ length: idCount }, () => '?').join(', ')})
   LEFT JOIN users u ON u.id = d.user_id
@@ -82,6 +83,7 @@ function toVerifyLookup(r: VerifyRow & ServiceColumns, deviceId: string | undefi
     token_sealed: r.g_token_sealed,
     created_at: r.g_created_at,
     last_seen_at: null,
+    via_group: r.g_via_group,
   });
   return { found, service, grant };
 }

@@ -339,6 +339,11 @@ export interface VerifyLookup {
   readonly found?: { readonly device: Device; readonly user: User };
   readonly service?: Service;
   readonly grant?: Grant;
+  /** How many access rules the service has (with `service`). */
+  readonly ruleCount?: number;
+  /** The user's group names, and the scopes of their groups' grants of the service, all in one comma-joined text, none without a group grant (with `found` and `service`). */
+  readonly groups?: readonly string[];
+  readonly groupScopes?: readonly string[];
 }
 
 export interface Store {

@@ -99,3 +99,12 @@ function normalizeSlowly(path: string): string | undefined {
   }
   return `/${segments.join('/')}`;
 }
+
+/** The path (with any query) of an absolute URL exactly as written: no parsing that would decode or resolve it. */
+export function rawPathOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const scheme = url.indexOf('://');
+  if (scheme <= 0) return undefined;
+  const slash = url.indexOf('/', scheme + 3);
+  return slash < 0 ? undefined : url.slice(slash);
+}

@@ -39,7 +39,7 @@ function policyText(p: Policy): string {
 /** Group names: like service names, ASCII and case-sensitive. */
 const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-function isGroupName(name: unknown): name is string {
+export function isGroupName(name: unknown): name is string {
   return typeof name === 'string' && GROUP_NAME.test(name);
 }
 

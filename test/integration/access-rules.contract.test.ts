@@ -145,5 +145,36 @@ for (const dialect of DIALECTS) {
       expect(await store.grants.setScope(carl.id, svc.id, 'read:email')).toBe(true);
       expect((await store.grants.find(carl.id, svc.id))?.viaGroup).toBe(false);
     });
+
+    it('answers the user’s groups, their groups’ scopes and the service’s rule count with the /verify look-up', async () => {
+      const dana = await addUser('dana@example.com');
+      const svc = await store.services.create({ name: 'look-app', token, createdAt: 1 });
+      await store.devices.create({ id: 'e'.repeat(32), userId: dana.id, signature: 'f'.repeat(64), deviceType: 'x', createdAt: 7 });
+      const a = await store.groups.create('look-a', 1);
+      const b = await store.groups.create('look-b', 1);
+      await store.groups.addMember(a.id, dana.id, 1);
+      await store.groups.addMember(b.id, dana.id, 1);
+      let looked = await store.lookupForVerify('e'.repeat(32), 'look-app');
+      expect([...(looked.groups ?? [])].sort()).toEqual(['look-a', 'look-b']);
+      expect(looked.groupScopes).toEqual([]);
+      expect(looked.ruleCount).toBe(0);
+      await store.groups.grant(a.id, svc.id, 'read:email', 1);
+      await store.groups.grant(b.id, svc.id, '', 1);
+      await store.rules.add({
+        serviceId: svc.id,
+        paths: ['/x'],
+        methods: [],
+        networks: [],
+        users: [],
+        groups: [],
+        policy: 'deny',
+        createdAt: 1,
+      });
+      looked = await store.lookupForVerify('e'.repeat(32), 'look-app');
+      // Both grants count; their scopes joined (an empty one adds none).
+      expect(looked.groupScopes).toHaveLength(1);
+      expect((looked.groupScopes?.[0] ?? '').split(',').filter((x) => x !== '')).toEqual(['read:email']);
+      expect(looked.ruleCount).toBe(1);
+    });
   });
 }

@@ -53,8 +53,16 @@ describe("README's access-rules example", () => {
       const code = await runCli(
         args.map((a) => (a === 'policy.yaml' ? join(dir, 'policy.yaml') : a)),
         {
-          stdout: { write: (t: string) => ((out += t), true) },
-          stderr: { write: (t: string) => ((err += t), true) },
+          stdout: {
+            write: (t: string) => {
+              out += t;
+            },
+          },
+          stderr: {
+            write: (t: string) => {
+              err += t;
+            },
+          },
         },
       );
       const isError = expected[0]?.startsWith('passwordless-auth:') === true;

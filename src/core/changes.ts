@@ -14,8 +14,12 @@ export type Change =
   | { readonly kind: 'services' }
   /** A proxy token was removed: accepted callers. */
   | { readonly kind: 'proxy-tokens' }
-  /** Something every access decision may depend on (groups, access rules): every decision. */
-  | { readonly kind: 'decisions' };
+  /** Something every access decision may depend on (a user's grants in bulk): every decision. */
+  | { readonly kind: 'decisions' }
+  /** A group, its members or its grants changed: every user's groups and decisions. */
+  | { readonly kind: 'groups' }
+  /** A service's access rules changed: every compiled matcher. */
+  | { readonly kind: 'rules' };
 
 /** A change as the table holds it. */
 export interface ChangeRow {
@@ -54,6 +58,8 @@ export function decodeChange(row: ChangeRow): Change | undefined {
     case 'services':
     case 'proxy-tokens':
     case 'decisions':
+    case 'groups':
+    case 'rules':
       return subject === '' ? { kind } : undefined;
     default:
       return undefined;

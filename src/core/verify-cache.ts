@@ -14,12 +14,15 @@ import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
 import type { Decision, VerifyOutcome } from './decisions.js';
 import type { Device, User } from './ports.js';
+import type { RuleMatcher } from './rules.js';
 
 export { type CacheOptions, DEFAULT_CACHE_OPTIONS } from './cache-options.js';
 
 export interface CachedDevice {
   readonly device: Device;
   readonly user: User;
+  /** The user's group names, when they were looked up with the device (the /verify cold path does). */
+  readonly groups?: readonly string[];
 }
 
 /** A caller credential accepted for a service name, with that service's id (`null`: no such service). */
@@ -31,6 +34,8 @@ export interface CachedCaller {
 export interface CachedAnswer {
   readonly outcome: Extract<VerifyOutcome, { kind: 'allow' }>;
   readonly serviceId: number;
+  /** The device and its user's groups: what a service's rules are evaluated against on a warm hit. */
+  readonly found: CachedDevice;
 }
 
 /** Counters for tests and metrics. */
@@ -115,6 +120,8 @@ export class VerifyCache {
    * to the database anyway (and to the negative cache), and can never evict a warm answer from the map above.
    */
   readonly #badRequests: AnswerMap<true> | undefined;
+  /** Each service's compiled rules, by service id (an empty matcher when it has none). */
+  readonly #rules: AnswerMap<RuleMatcher> | undefined;
 
   constructor(options: CacheOptions, clock: Clock) {
     this.#ttlInMs = options.positiveTtlInMs;
@@ -133,6 +140,10 @@ export class VerifyCache {
       options.positiveTtlInMs > 0 && options.negativeTtlInMs > 0 && options.negativeMaxEntries > 0
         ? new AnswerMap<true>(Math.min(options.negativeMaxEntries, 10_000), options.positiveTtlInMs, clock)
         : undefined;
+    this.#rules =
+      options.positiveTtlInMs > 0 && options.positiveMaxEntries > 0
+        ? new AnswerMap<RuleMatcher>(Math.min(options.positiveMaxEntries, 10_000), options.positiveTtlInMs, clock)
+        : undefined;
     this.useFallbackBound(true);
   }
 
@@ -145,6 +156,7 @@ export class VerifyCache {
     this.#shortfallInMs = shortfall;
     if (this.#answers) this.#answers.shortfallInMs = shortfall;
     if (this.#badRequests) this.#badRequests.shortfallInMs = shortfall;
+    if (this.#rules) this.#rules.shortfallInMs = shortfall;
   }
 
   /** The bound positive entries live by now, in ms. */
@@ -243,6 +255,15 @@ export class VerifyCache {
     this.#answers?.set(`${c.deviceId}${c.secret}\0${serviceName}\0${credential}`, answer);
   }
 
+  /** The service's compiled rules, if in memory (keyed by id: a service's rules are its own). */
+  rules(serviceId: number): RuleMatcher | undefined {
+    return this.#rules?.get(String(serviceId));
+  }
+
+  rememberRules(serviceId: number, matcher: RuleMatcher): void {
+    this.#rules?.set(String(serviceId), matcher);
+  }
+
   /** A request that had to ask the database. */
   countMiss(): void {
     this.#stats.misses++;
@@ -271,6 +292,12 @@ export class VerifyCache {
       case 'decisions':
         this.#decisionsChanged();
         return;
+      case 'groups':
+        this.#groupsChanged();
+        return;
+      case 'rules':
+        this.#rulesChanged();
+        return;
     }
   }
 
@@ -281,6 +308,7 @@ export class VerifyCache {
     this.#devices?.clear();
     this.#callers?.clear();
     this.#decisions?.clear();
+    this.#rules?.clear();
   }
 
   // Every invalidation also empties the whole-answer cache: changes are rare, and it refills from the others.
@@ -304,9 +332,21 @@ export class VerifyCache {
 
   #servicesChanged(): void {
     this.#answers?.clear();
+    this.#rules?.clear();
     this.#badRequests?.clear();
     this.#callers?.clear();
     this.#decisions?.clear();
+  }
+
+  #groupsChanged(): void {
+    this.#answers?.clear();
+    this.#devices?.clear();
+    this.#decisions?.clear();
+  }
+
+  #rulesChanged(): void {
+    this.#answers?.clear();
+    this.#rules?.clear();
   }
 
   #proxyTokensChanged(): void {

@@ -1,7 +1,7 @@
 // The core's DeviceStore over Kysely; the device-with-owner read is shared with the /verify look-up.
 import type { Kysely, Transaction } from 'kysely';
 import type { Change } from '../core/changes.js';
-import type { Device, DeviceStore } from '../core/ports.js';
+import type { DeviceStore, NewDevice } from '../core/ports.js';
 import type { ChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { toDevice } from './rows.js';
@@ -13,13 +13,15 @@ import { findDeviceWithUser } from './verify-lookup.js';
 const ABANDONED = new Error('abandoned by the caller');
 
 /** A new device's row. */
-const newDeviceRow = (d: Omit<Device, 'lastSeenAt'>) => ({
+const newDeviceRow = (d: NewDevice) => ({
   id: d.id,
   user_id: d.userId,
   signature: d.signature,
   device_type: d.deviceType,
   created_at: d.createdAt,
   last_seen_at: null,
+  signed_in_with: d.signedInWith ?? 'code',
+  signed_in_at: d.signedInAt ?? d.createdAt,
 });
 
 /**
@@ -29,7 +31,7 @@ const newDeviceRow = (d: Omit<Device, 'lastSeenAt'>) => ({
  */
 export async function addDeviceAfter<Refused extends string>(
   db: Kysely<Database> | ChangeLog,
-  device: Omit<Device, 'lastSeenAt'>,
+  device: NewDevice,
   stillWanted: () => boolean,
   claim: (trx: Transaction<Database>, changed: (change: Change) => void) => Promise<Refused | undefined>,
 ): Promise<Refused | 'created' | 'abandoned'> {
@@ -40,7 +42,18 @@ export async function addDeviceAfter<Refused extends string>(
     return await inTransaction(async (trx, changed) => {
       const refused = await claim(trx, changed);
       if (refused !== undefined) return refused;
-      await trx.insertInto('devices').values(newDeviceRow(device)).execute();
+      if (device.renews === true) {
+        const renewed = await trx
+          .updateTable('devices')
+          .set({ signed_in_with: device.signedInWith ?? 'code', signed_in_at: device.signedInAt ?? device.createdAt })
+          .where('id', '=', device.id)
+          .where('user_id', '=', device.userId)
+          .executeTakeFirst();
+        // Gone (signed out meanwhile): rolled back like an abandoned sign-in, nothing is written.
+        if (!affected(renewed)) throw ABANDONED;
+        // How and when it signed in is cached with the device (access rules ask): every instance forgets it.
+        changed({ kind: 'device', deviceId: device.id });
+      } else await trx.insertInto('devices').values(newDeviceRow(device)).execute();
       if (!stillWanted()) throw ABANDONED;
       return 'created' as const;
     });
@@ -57,7 +70,7 @@ export function createDeviceStore(database: OpenDatabase, changes: ChangeLog): D
       await db.insertInto('devices').values(newDeviceRow(d)).execute();
     },
     addWithCodeStep: (d, step, stillWanted) =>
-      addDeviceAfter(db, d, stillWanted, async (trx) => {
+      addDeviceAfter(changes, d, stillWanted, async (trx) => {
         const advanced = await trx
           .updateTable('users')
           .set({ last_totp_step: step })

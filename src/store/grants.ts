@@ -28,6 +28,7 @@ export function createGrantStore({ db }: OpenDatabase, changes: ChangeLog): Gran
               token_sealed: g.tokenSealed,
               created_at: g.createdAt,
               last_seen_at: null,
+              via_group: g.viaGroup === true ? 1 : 0,
             })
             .execute();
           changed({ kind: 'grant', userId: g.userId, serviceId: g.serviceId });
@@ -42,7 +43,13 @@ export function createGrantStore({ db }: OpenDatabase, changes: ChangeLog): Gran
       // Compare-free update: MySQL reports 0 changed rows when the value is already equal, so existence is
       // checked by a read instead of by the row count.
       return changes.transaction(async (trx, changed) => {
-        await trx.updateTable('grants').set({ scope }).where('user_id', '=', userId).where('service_id', '=', serviceId).execute();
+        // Setting a user's own grant makes a group member's token row a grant of its own.
+        await trx
+          .updateTable('grants')
+          .set({ scope, via_group: 0 })
+          .where('user_id', '=', userId)
+          .where('service_id', '=', serviceId)
+          .execute();
         const found =
           (await trx
             .selectFrom('grants')

@@ -6,9 +6,12 @@ import { createChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { createDeviceStore } from './devices.js';
 import { createGrantStore } from './grants.js';
+import { createGroupStore } from './groups.js';
 import { createChallengeStore, createInviteStore } from './invites.js';
 import { createLoginFailureStore } from './login-failures.js';
 import { createPasskeyStore } from './passkeys.js';
+import { createPolicyStore } from './policy.js';
+import { createRuleStore } from './rules.js';
 import { createSealedValueStore } from './sealed-values.js';
 import { createProxyTokenStore, createServiceStore } from './services.js';
 import { createUserStore } from './users.js';
@@ -24,11 +27,14 @@ export function createSqlStore(database: OpenDatabase): Store {
     grants: createGrantStore(database, changes),
     proxyTokens: createProxyTokenStore(database, changes),
     loginFailures: createLoginFailureStore(database),
-    passkeys: createPasskeyStore(database),
+    passkeys: createPasskeyStore(database, changes),
     invites: createInviteStore(database, changes),
     challenges: createChallengeStore(database),
     sealedValues: createSealedValueStore(database),
     changes: changes.store,
+    groups: createGroupStore(database, changes),
+    rules: createRuleStore(database, changes),
+    policy: createPolicyStore(changes),
     lookupForVerify: createVerifyLookup(database),
     async ping() {
       await sql`SELECT 1`.execute(db);

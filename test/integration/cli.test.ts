@@ -178,7 +178,7 @@ for (const dialect of DIALECTS) {
       expect((await cli('user', 'add', '--help')).out).toContain('--admin may use every service');
       expect((await cli('migrate', '--json')).json()).toEqual({
         applied: [],
-        alreadyApplied: ['001_init', '002_login_failures', '003_passkeys_invites', '005_change_feed'],
+        alreadyApplied: ['001_init', '002_login_failures', '003_passkeys_invites', '004_access_rules', '005_change_feed'],
       });
     });
 

@@ -9,6 +9,7 @@ const pair = (n: number) => ({ deviceId: n.toString(16).padStart(32, '0'), secre
 const answer = (n: number): CachedAnswer => ({
   outcome: { kind: 'allow', identity: { userServiceToken: `t${n}` }, userId: n, deviceId: pair(n).deviceId },
   serviceId: 1,
+  found: {} as CachedAnswer['found'],
 });
 
 describe('the whole-answer cache', () => {
@@ -130,7 +131,16 @@ describe('the two bounds', () => {
     createdAt: 0,
     passkeyOnly: false,
   };
-  const device = { id: pair(1).deviceId, userId: 1, signature: '', deviceType: 't', createdAt: 0, lastSeenAt: null };
+  const device = {
+    id: pair(1).deviceId,
+    userId: 1,
+    signature: '',
+    deviceType: 't',
+    createdAt: 0,
+    lastSeenAt: null,
+    signedInWith: 'code' as const,
+    signedInAt: 0,
+  };
 
   it('uses entries for the full TTL only while the feed is current, and only within the fallback bound otherwise', () => {
     const clock = fixedClock(1_000_000); // (lru-cache takes a start time of 0 for "no TTL")

@@ -77,6 +77,58 @@ for (const dialect of DIALECTS) {
       expect(heard).toEqual(expected);
     });
 
+    it('records the access rules changes (groups, members, group grants, rules, a policy) and a renewed sign-in', async () => {
+      const start = await other.changes.latestId();
+      heard.length = 0;
+      const user = await store.users.create({ email: 'g@example.com', username: null, role: 'user', createdAt: 1 }, () => 's');
+      const service = await store.services.create({ name: 'ruled', token, createdAt: 1 });
+      const group = await store.groups.create('ops', 1);
+      expect(await store.groups.addMember(group.id, user.id, 1)).toBe(true);
+      expect(await store.groups.addMember(group.id, user.id, 1)).toBe(false); // already a member: nothing recorded
+      await store.groups.grant(group.id, service.id, 'read:email', 1);
+      const rule = await store.rules.add({
+        serviceId: service.id,
+        paths: ['/admin/**'],
+        methods: [],
+        networks: [],
+        users: [],
+        groups: ['ops'],
+        policy: 'passkey',
+        createdAt: 1,
+      });
+      expect(await store.rules.delete(rule?.id ?? 0)).toBe(true);
+      expect(await store.groups.revoke(group.id, service.id)).toBe(true);
+      expect(await store.groups.removeMember(group.id, user.id)).toBe(true);
+      expect(await store.groups.delete(group.id)).toBe(true);
+      await store.policy.apply({ now: 2, groups: [], services: [] });
+      // A fresh sign-in on a device that keeps its cookies: how and when it signed in is cached with it.
+      await store.devices.create({ id: hex('c'), userId: user.id, signature: hex('d') + hex('d'), deviceType: 't', createdAt: 1 });
+      const renewed = await store.devices.addWithCodeStep(
+        { id: hex('c'), userId: user.id, signature: hex('d') + hex('d'), deviceType: 't', createdAt: 3, signedInAt: 3, renews: true },
+        7,
+        () => true,
+      );
+      expect(renewed).toBe('created');
+      const expected: Change[] = [
+        { kind: 'services' },
+        { kind: 'user', userId: user.id },
+        { kind: 'groups' },
+        { kind: 'rules' },
+        { kind: 'rules' },
+        { kind: 'groups' },
+        { kind: 'user', userId: user.id },
+        { kind: 'groups' },
+        { kind: 'groups' },
+        { kind: 'decisions' },
+        { kind: 'rules' },
+        { kind: 'device', deviceId: hex('c') },
+      ];
+      expect(await read(other, start)).toEqual(expected);
+      expect(heard).toEqual(expected);
+      await store.services.deleteByName('ruled');
+      await store.users.deleteByEmail('g@example.com');
+    });
+
     it('records nothing when the mutation fails (the record is in the same transaction)', async () => {
       const start = await store.changes.latestId();
       await store.services.create({ name: 'dup', token, createdAt: 1 });

@@ -162,6 +162,54 @@ export function defineConfigContract(kind: ProxyKind, binaryPath: () => string):
       }
     });
 
+    it('tells the sidecar the client address it saw, never the address claims a client sends', async () => {
+      allowWith(IDENTITY);
+      const path = uniquePath('address');
+      await rawRequest({
+        port: proxy.port,
+        host: proxy.hostHeader,
+        path,
+        headers: [
+          ['X-Forwarded-For', '10.9.9.9'],
+          ['X-Real-IP', '10.9.9.9'],
+          ['Forwarded', 'for=10.9.9.9'],
+        ],
+      });
+      const [verify] = verifyCallsFor(path);
+      expect(verify, 'the auth request').toBeDefined();
+      // The access rules' networks are matched on this: the proxy's own peer, not what the client wrote.
+      expect(headerValues(verify, 'X-Forwarded-For')).toEqual(['127.0.0.1']);
+      expect(headerValues(verify, 'X-Real-IP').filter((value) => value !== '127.0.0.1')).toEqual([]);
+      expect(headerValues(verify, 'Forwarded')).toEqual([]);
+    });
+
+    it('tells the sidecar the path exactly as the app gets it, however it is spelled', async () => {
+      allowWith(IDENTITY);
+      // Rules are decided on this path; a proxy that cleaned it for one side only would open a bypass.
+      for (const spelling of ['/app/../admin', '//admin', '/%61dmin/./x', '/admin;x', '/admin%2fx']) {
+        const path = `${uniquePath('spelling')}${spelling}`;
+        const response = await rawRequest({ port: proxy.port, host: proxy.hostHeader, path });
+        expect(response.status, path).toBe(200);
+        // Found by the raw header text: URL parsing would already have resolved the dot segments.
+        const verify = fake.seen.filter((seen) => headerValues(seen, 'X-Forwarded-Uri')[0] === path);
+        expect(verify, `one auth request for ${path}`).toHaveLength(1);
+        if (kind === 'nginx') expect(headerValues(verify[0], 'X-Original-URL')).toEqual([`${proxy.origin}${path}`]);
+        expect(upstream.last(path), `the app got ${path} as sent`).toBeDefined();
+      }
+    });
+
+    it('never lets a Host header move where the original URL path begins', async () => {
+      allowWith(IDENTITY);
+      for (const suffix of ['#', '?', '\\health', '@evil.test']) {
+        const path = uniquePath('host');
+        const before = fake.seen.length;
+        const response = await rawRequest({ port: proxy.port, host: `${proxy.hostHeader}${suffix}`, path });
+        expect([400, 404], `Host: ${proxy.hostHeader}${suffix}`).toContain(response.status);
+        expect(fake.seen.length, `Host: ${proxy.hostHeader}${suffix} reached the sidecar`).toBe(before);
+        expect(upstream.last(path)).toBeUndefined();
+      }
+    });
+
     it('passes exactly the identity the sidecar returned, whatever identity headers the client sent', async () => {
       allowWith(IDENTITY);
       const path = uniquePath('identity');

@@ -196,7 +196,10 @@ export function defineConfigContract(kind: ProxyKind, binaryPath: () => string):
         const verify = fake.seen.slice(sidecarBefore);
         const served = upstream.seen.slice(appBefore);
         expect(verify, `one auth request for ${path}`).toHaveLength(1);
-        expect(served.map((seen) => seen.url), `the app for ${path}`).toHaveLength(1);
+        expect(
+          served.map((seen) => seen.url),
+          `the app for ${path}`,
+        ).toHaveLength(1);
         // The raw header text: URL parsing would already have resolved the dot segments.
         expect(headerValues(verify[0], 'X-Forwarded-Uri'), path).toEqual([served[0]?.url]);
         if (kind === 'nginx') expect(headerValues(verify[0], 'X-Original-URL')).toEqual([`${proxy.origin}${served[0]?.url}`]);
@@ -295,7 +298,11 @@ export function defineConfigContract(kind: ProxyKind, binaryPath: () => string):
           body: 'secret=for-the-app-only',
         });
         expect(response.status).toBe(403);
-        expect(JSON.parse(response.body)).toMatchObject({ fakeSidecar: true, method: 'GET', url: '/login/no-access?service=protected-app' });
+        expect(JSON.parse(response.body)).toMatchObject({
+          fakeSidecar: true,
+          method: 'GET',
+          url: '/login/no-access?service=protected-app',
+        });
         const page = fake.seen.slice(before).find((seen) => !seen.url.startsWith('/verify/'));
         expect(page?.body).toBe('');
         expect(headerValues(page, 'Host')).toEqual([proxy.hostHeader]);

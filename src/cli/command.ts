@@ -11,7 +11,7 @@ import { loadConfigWithLocalKey } from '../local-key.js';
 import { safeMessage } from '../logging.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 
-export type Values = Readonly<Record<string, string | boolean | undefined>>;
+export type Values = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
 export interface Args {
   readonly positionals: readonly string[];
@@ -47,7 +47,9 @@ export interface Command {
   /** What `<command> --help` says besides the synopsis. */
   readonly help: string;
   /** Options this command reads, besides --json, --help and --yes. */
-  readonly options?: Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string }>>;
+  readonly options?: Readonly<
+    Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string; readonly multiple?: boolean }>
+  >;
   /** A destructive command asks this question first (--yes skips it). */
   readonly confirm?: (args: Args) => string;
   /** An admin change leaves one audit line with this event and these fields (never secrets or device ids). */
@@ -61,11 +63,23 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** The value of a required option. */
+/** The value of a required option (a repeatable one given exactly once). */
 export function need(values: Values, name: string): string {
-  const value = values[name];
+  const raw = values[name];
+  if (Array.isArray(raw) && raw.length > 1) throw new UsageError(`--${name} may be given once here`);
+  const value = Array.isArray(raw) ? raw[0] : raw;
   if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
   return value;
+}
+
+/** A repeatable option's values; each may also be a comma-separated list. */
+export function many(values: Values, name: string): string[] {
+  const raw = values[name];
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : [];
+  return list
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 /** The one positional argument a command takes. */
@@ -133,7 +147,7 @@ export async function runCommands(commands: readonly Command[], argv: readonly s
   );
   let parsed: { values: Values; positionals: string[] };
   try {
-    // No option is `multiple`, so every value is a string or a boolean.
+    // Every value is a string, a boolean, or (for `multiple` options) a list of strings.
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (err) {
     return fail(`${(err as Error).message}\n\n${usage(commands)}`, 2);

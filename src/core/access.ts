@@ -10,12 +10,35 @@ import { newGrant } from './grants.js';
 import { isServiceName, parseScope } from './identity.js';
 import type { LastSeen } from './last-seen.js';
 import type { Grant, Store, StoredTokenHash, User } from './ports.js';
-import type { CachedCaller, VerifyCache } from './verify-cache.js';
+import { type CompiledRule, describeRule, NEEDS_SUBJECT, type RequestFacts, RuleMatcher } from './rules.js';
+import type { CachedCaller, CachedDevice, VerifyCache } from './verify-cache.js';
 
 const BAD_CREDENTIAL: VerifyOutcome = { kind: 'bad-credential' };
 const UNAUTHENTICATED: VerifyOutcome = { kind: 'unauthenticated' };
 
 const CREDENTIAL_SHAPE = /^[\x21-\x7e]{16,512}$/;
+
+/** Reads what rules match on from a request; only called for a service that has rules. */
+export type ReadFacts<R> = (request: R) => RequestFacts;
+
+/** Facts of a request that has none to give (in-process callers without a proxy). */
+const NO_FACTS: RequestFacts = { path: undefined, method: 'GET', client: undefined };
+const noFacts = () => NO_FACTS;
+const NO_RULES = new RuleMatcher([]);
+
+/** The refusal for a path that rules cannot be checked against. */
+const UNREADABLE_RULE = 'unreadable path (rules need the path the proxy forwarded, in a readable form)';
+
+/** Each compiled rule's description, made once. */
+const descriptions = new WeakMap<CompiledRule, string>();
+function described(rule: CompiledRule): string {
+  let d = descriptions.get(rule);
+  if (d === undefined) {
+    d = describeRule(rule.source);
+    descriptions.set(rule, d);
+  }
+  return d;
+}
 
 export interface AccessDeps {
   readonly store: Store;
@@ -41,22 +64,31 @@ export class Access {
   }
 
   /**
-   * The reference's decision order: caller credential, then device, then service, then grant. A credential is
-   * either that service's own token or any proxy token. The answer itself when everything needed is in memory
-   * (or the credential is malformed); a promise only when the database must be asked.
+   * The reference's decision order: caller credential, then device, then service, then grant; a service's access
+   * rules (first match wins) come in where they need to: `public` and `deny` rules that name nobody before any
+   * cookie is looked at, the rest once the device is known. A credential is either that service's own token or
+   * any proxy token. The answer itself when everything needed is in memory (or the credential is malformed); a
+   * promise only when the database must be asked. `request` and `readFacts` give the method, path and client
+   * address rules match on; they are read only for a service that has rules.
    */
-  verify(
+  verify<R>(
     serviceName: string,
     credential: string | undefined,
     device: DeviceCredential | undefined,
+    request?: R,
+    readFacts?: ReadFacts<R>,
   ): VerifyOutcome | Promise<VerifyOutcome> {
     if (credential === undefined) return BAD_CREDENTIAL;
-    // The warm path: this exact request was allowed a moment ago (its key can only match a well-formed credential).
+    const facts = (): RequestFacts => (readFacts && request !== undefined ? readFacts(request) : noFacts());
+    // The warm path: this exact request was allowed a moment ago (its key can only match a well-formed credential),
+    // and the service has no rules that could make the path, method or address matter.
+    let warmRefused = false;
     if (device !== undefined) {
       const warm = this.#cache.request(device, serviceName, credential);
-      // Refused a moment ago for its cookie pair, with this same caller credential accepted: refused again.
-      if (warm === 'bad') return UNAUTHENTICATED;
-      if (warm !== undefined) {
+      // Refused a moment ago for its cookie pair, with this same caller credential accepted: refused again, unless
+      // a rule says otherwise.
+      if (warm === 'bad') warmRefused = true;
+      else if (warm !== undefined && this.#cache.rules(warm.serviceId)?.isEmpty === true) {
         this.#lastSeen?.record(warm.outcome.deviceId, warm.outcome.userId, warm.serviceId);
         return warm.outcome;
       }
@@ -65,19 +97,92 @@ export class Access {
     const caller = this.#cache.caller(serviceName, credential);
     if (!caller && !CREDENTIAL_SHAPE.test(credential)) return BAD_CREDENTIAL;
     if (caller) {
-      if (!device) return UNAUTHENTICATED;
-      const found = this.#cache.deviceOrBad(device);
-      if (found === 'bad') {
-        this.#cache.rememberBadRequest(device, serviceName, credential);
-        return UNAUTHENTICATED;
+      if (caller.serviceId === null) {
+        if (!device || warmRefused) return UNAUTHENTICATED;
+        const found = this.#cache.deviceOrBad(device);
+        if (found === 'bad') return UNAUTHENTICATED;
+        if (found !== undefined) return { kind: 'unknown-service', email: found.user.email };
+        return this.#verifyCold(serviceName, credential, caller, device, facts);
       }
-      if (found !== undefined) {
-        if (caller.serviceId === null) return { kind: 'unknown-service', email: found.user.email };
-        const decision = this.#cache.decision(found.user.id, caller.serviceId);
-        if (decision) return this.#outcome(decision, found.user, caller.serviceId, found.device.id, { device, serviceName, credential });
+      const serviceId = caller.serviceId;
+      const matcher = this.#cache.rules(serviceId);
+      if (matcher !== undefined) {
+        const warm = this.#fromMemory(matcher, serviceId, device, warmRefused, facts, { serviceName, credential });
+        if (warm !== undefined) return warm;
       }
     }
-    return this.#verifyCold(serviceName, credential, caller, device);
+    return this.#verifyCold(serviceName, credential, caller, device, facts);
+  }
+
+  /** The answer from memory alone, or `undefined` when the database must be asked. */
+  #fromMemory(
+    matcher: RuleMatcher,
+    serviceId: number,
+    device: DeviceCredential | undefined,
+    warmRefused: boolean,
+    readFacts: () => RequestFacts,
+    request: { serviceName: string; credential: string },
+  ): VerifyOutcome | undefined {
+    let facts: RequestFacts | undefined;
+    if (!matcher.isEmpty) {
+      facts = readFacts();
+      const early = this.#ruleFirst(matcher, facts);
+      if (early !== undefined) return early;
+    }
+    if (!device || warmRefused) return this.#anonymous(matcher, facts);
+    const found = this.#cache.deviceOrBad(device);
+    if (found === 'bad') {
+      this.#cache.rememberBadRequest(device, request.serviceName, request.credential);
+      return this.#anonymous(matcher, facts);
+    }
+    if (found === undefined || (!matcher.isEmpty && found.groups === undefined)) return undefined;
+    const decision = this.#cache.decision(found.user.id, serviceId);
+    if (decision === undefined) return undefined;
+    return this.#decided(matcher, facts, found, serviceId, decision, { device, ...request });
+  }
+
+  /** What rules that name nobody decide before any cookie is read: `public`, `deny`, an unreadable path. */
+  #ruleFirst(matcher: RuleMatcher, facts: RequestFacts): VerifyOutcome | undefined {
+    if (matcher.usesPaths && facts.path === undefined) return { kind: 'denied', rule: UNREADABLE_RULE, email: undefined };
+    const rule = matcher.match(facts, undefined);
+    if (rule === undefined || rule === NEEDS_SUBJECT) return undefined;
+    if (rule.policy.kind === 'public') return { kind: 'public', rule: described(rule) };
+    if (rule.policy.kind === 'deny') return { kind: 'denied', rule: described(rule), email: undefined };
+    return undefined;
+  }
+
+  /** Nobody is signed in: a rule may still make the path public or closed; else sign in. */
+  #anonymous(matcher: RuleMatcher, facts: RequestFacts | undefined): VerifyOutcome {
+    if (facts === undefined || matcher.isEmpty) return UNAUTHENTICATED;
+    const rule = matcher.match(facts, null);
+    if (rule === undefined || rule === NEEDS_SUBJECT) return UNAUTHENTICATED;
+    if (rule.policy.kind === 'public') return { kind: 'public', rule: described(rule) };
+    if (rule.policy.kind === 'deny') return { kind: 'denied', rule: described(rule), email: undefined };
+    return UNAUTHENTICATED;
+  }
+
+  /** The signed-in user's answer: the rule that matches them, then their grant, then how and when they signed in. */
+  #decided(
+    matcher: RuleMatcher,
+    facts: RequestFacts | undefined,
+    found: CachedDevice,
+    serviceId: number,
+    decision: Decision,
+    request: { device: DeviceCredential; serviceName: string; credential: string },
+  ): VerifyOutcome {
+    const rule =
+      facts === undefined || matcher.isEmpty ? undefined : matcher.match(facts, { email: found.user.email, groups: found.groups ?? [] });
+    const matched = rule === NEEDS_SUBJECT ? undefined : rule;
+    if (matched?.policy.kind === 'public') return { kind: 'public', rule: described(matched) };
+    if (matched?.policy.kind === 'deny') return { kind: 'denied', rule: described(matched), email: found.user.email };
+    if (decision.kind === 'forbidden') return { kind: 'forbidden', email: found.user.email };
+    if (matched?.policy.kind === 'passkey' && found.device.signedInWith !== 'passkey') {
+      return { kind: 'step-up', rule: described(matched), email: found.user.email };
+    }
+    if (matched?.policy.kind === 'recent' && this.#clock.now() - found.device.signedInAt >= matched.policy.minutes * 60_000) {
+      return { kind: 'fresh-sign-in', rule: described(matched), email: found.user.email };
+    }
+    return this.#outcome(decision, found.user, serviceId, found.device.id, request);
   }
 
   async #verifyCold(
@@ -85,13 +190,25 @@ export class Access {
     credential: string,
     cachedCaller: CachedCaller | undefined,
     device: DeviceCredential | undefined,
+    readFacts: () => RequestFacts,
   ): Promise<VerifyOutcome> {
     this.#cache.countMiss();
     const name = isServiceName(serviceName) ? serviceName : undefined;
-    const { found, service, grant } = await this.#store.lookupForVerify(device?.deviceId, name);
+    const { found, service, grant, ruleCount, groups, groupScopes } = await this.#store.lookupForVerify(device?.deviceId, name);
     if (!cachedCaller) {
       if (!(await this.#callerMayVerify(credential, service?.token))) return BAD_CREDENTIAL;
       this.#cache.rememberCaller(serviceName, credential, service?.id ?? null);
+    }
+
+    let matcher: RuleMatcher | undefined;
+    let facts: RequestFacts | undefined;
+    if (service) {
+      matcher = await this.#rulesOf(service.id, ruleCount ?? 0);
+      if (!matcher.isEmpty) {
+        facts = readFacts();
+        const early = this.#ruleFirst(matcher, facts);
+        if (early !== undefined) return early;
+      }
     }
 
     const authenticated = checkSignature(device, found);
@@ -100,14 +217,27 @@ export class Access {
         this.#cache.rememberBad(device);
         this.#cache.rememberBadRequest(device, serviceName, credential);
       }
-      return UNAUTHENTICATED;
+      return matcher ? this.#anonymous(matcher, facts) : UNAUTHENTICATED;
     }
-    this.#cache.rememberDevice(device, authenticated);
-    if (!service) return { kind: 'unknown-service', email: authenticated.user.email };
+    if (!service || !matcher) {
+      this.#cache.rememberDevice(device, authenticated);
+      return { kind: 'unknown-service', email: authenticated.user.email };
+    }
+    const withGroups: CachedDevice = { ...authenticated, groups: groups ?? [] };
+    this.#cache.rememberDevice(device, withGroups);
 
-    const decision = await this.#decide(authenticated.user, service.id, grant);
+    const decision = await this.#decide(authenticated.user, service.id, grant, groupScopes ?? []);
     this.#cache.rememberDecision(authenticated.user.id, service.id, decision);
-    return this.#outcome(decision, authenticated.user, service.id, authenticated.device.id, { device, serviceName, credential });
+    return this.#decided(matcher, facts, withGroups, service.id, decision, { device, serviceName, credential });
+  }
+
+  /** The service's compiled rules, from memory or built from the database (only asked when it has some). */
+  async #rulesOf(serviceId: number, ruleCount: number): Promise<RuleMatcher> {
+    const cached = this.#cache.rules(serviceId);
+    if (cached !== undefined) return cached;
+    const matcher = ruleCount === 0 ? NO_RULES : new RuleMatcher(await this.#store.rules.list(serviceId));
+    this.#cache.rememberRules(serviceId, matcher);
+    return matcher;
   }
 
   /** The outcome of a decision; an allow is remembered whole for the exact request that earned it. */
@@ -125,17 +255,27 @@ export class Access {
     return outcome;
   }
 
-  async #decide(user: User, serviceId: number, grant: Grant | undefined): Promise<Decision> {
-    if (!grant && user.role === 'admin') {
-      // Admins may use every service; their grant (and so their pseudonymous token) is made on first use.
-      // If two first uses race, the row that landed first is the one both answer with.
-      await this.#store.grants.insertIfAbsent(newGrant(this.#keys, this.#clock.now(), user.id, serviceId, ''));
+  /**
+   * A user's access to a service: their own grant, their groups' grants (`groupScopes`, one per granting group),
+   * or being an admin. The identity's scope is the union of the grants'. A user with access through a group only
+   * gets their pseudonymous token on first use, in a row marked as no grant of its own.
+   */
+  async #decide(user: User, serviceId: number, grant: Grant | undefined, groupScopes: readonly string[]): Promise<Decision> {
+    const own = grant !== undefined && grant.viaGroup !== true ? grant : undefined;
+    if (!own && groupScopes.length === 0 && user.role !== 'admin') return { kind: 'forbidden' };
+    if (!grant) {
+      // Admins may use every service, and group members those their groups may: their grant row (and so their
+      // pseudonymous token) is made on first use. If two first uses race, the row that landed first is the one
+      // both answer with.
+      const viaGroup = user.role !== 'admin';
+      await this.#store.grants.insertIfAbsent({ ...newGrant(this.#keys, this.#clock.now(), user.id, serviceId, ''), viaGroup });
       grant = await this.#store.grants.find(user.id, serviceId);
     }
     if (!grant) return { kind: 'forbidden' };
     const token = this.#keys.open(grant.tokenSealed, sealContext.grantToken(user.id, serviceId));
     if (token === null) throw new UnreadableSecretError(`grant token for user ${user.id}, service ${serviceId} does not decrypt`);
-    const scope = parseScope(grant.scope);
+    const scopeText = [own?.scope ?? '', ...groupScopes].join(',');
+    const scope = parseScope(scopeText);
     const identity: Identity = {
       userServiceToken: token,
       ...(scope.has('read:email') ? { email: user.email } : {}),

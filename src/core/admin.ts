@@ -1,4 +1,5 @@
 // Administration: what the command line does, as plain functions over the store. No printing, no process.
+import { createAccessAdmin } from './access-admin.js';
 import type { Clock } from './clock.js';
 import { HEX32, type KeyRing, newSaltedHash, newToken, sealContext } from './crypto.js';
 import { newGrant } from './grants.js';
@@ -210,7 +211,10 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
       const [grants, users, services] = await Promise.all([store.grants.list(), store.users.list(), store.services.list()]);
       const emails = new Map(users.map((u) => [u.id, u.email]));
       const names = new Map(services.map((s) => [s.id, s.name]));
-      return grants.map((g) => ({ ...g, email: emails.get(g.userId) ?? '?', service: names.get(g.serviceId) ?? '?' }));
+      // A group member's token row is no grant of its own: their group's grant is listed with the group.
+      return grants
+        .filter((g) => g.viaGroup !== true)
+        .map((g) => ({ ...g, email: emails.get(g.userId) ?? '?', service: names.get(g.serviceId) ?? '?' }));
     },
 
     async listDevices(email?: string): Promise<Device[]> {
@@ -242,5 +246,7 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
       cache.proxyTokensChanged();
       if (!deleted) throw new AdminError(`no proxy token named ${name}`);
     },
+
+    ...createAccessAdmin({ store, clock, cache, fail: (message) => new AdminError(message), userByEmail, serviceByName }),
   };
 }

@@ -10,12 +10,15 @@ import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
 import type { Decision, VerifyOutcome } from './decisions.js';
 import type { Device, User } from './ports.js';
+import type { RuleMatcher } from './rules.js';
 
 export { type CacheOptions, DEFAULT_CACHE_OPTIONS } from './cache-options.js';
 
 export interface CachedDevice {
   readonly device: Device;
   readonly user: User;
+  /** The user's group names, when they were looked up with the device (the /verify cold path does). */
+  readonly groups?: readonly string[];
 }
 
 /** A caller credential accepted for a service name, with that service's id (`null`: no such service). */
@@ -43,6 +46,10 @@ export interface CacheInvalidation {
   grantChanged(userId: number, serviceId: number): void;
   /** A service was deleted or its token rotated: callers and decisions for it must be looked up again. */
   servicesChanged(): void;
+  /** A group, its members or its grants changed: every user's groups and decisions must be looked up again. */
+  groupsChanged(): void;
+  /** A service's access rules changed: its matcher is built again from the database. */
+  rulesChanged(): void;
   proxyTokensChanged(): void;
 }
 
@@ -115,6 +122,8 @@ export class VerifyCache implements CacheInvalidation {
    * to the database anyway (and to the negative cache), and can never evict a warm answer from the map above.
    */
   readonly #badRequests: AnswerMap<true> | undefined;
+  /** Each service's compiled rules, by service id (an empty matcher when it has none). */
+  readonly #rules: AnswerMap<RuleMatcher> | undefined;
 
   constructor(options: CacheOptions, clock: Clock) {
     this.#negative = lru(options.negativeMaxEntries, options.negativeTtlInMs, clock);
@@ -128,6 +137,10 @@ export class VerifyCache implements CacheInvalidation {
     this.#badRequests =
       options.positiveTtlInMs > 0 && options.negativeTtlInMs > 0 && options.negativeMaxEntries > 0
         ? new AnswerMap<true>(Math.min(options.negativeMaxEntries, 10_000), options.positiveTtlInMs, clock)
+        : undefined;
+    this.#rules =
+      options.positiveTtlInMs > 0 && options.positiveMaxEntries > 0
+        ? new AnswerMap<RuleMatcher>(Math.min(options.positiveMaxEntries, 10_000), options.positiveTtlInMs, clock)
         : undefined;
   }
 
@@ -213,6 +226,15 @@ export class VerifyCache implements CacheInvalidation {
     this.#answers?.set(`${c.deviceId}${c.secret}\0${serviceName}\0${credential}`, answer);
   }
 
+  /** The service's compiled rules, if in memory (keyed by id: a service's rules are its own). */
+  rules(serviceId: number): RuleMatcher | undefined {
+    return this.#rules?.get(String(serviceId));
+  }
+
+  rememberRules(serviceId: number, matcher: RuleMatcher): void {
+    this.#rules?.set(String(serviceId), matcher);
+  }
+
   /** A request that had to ask the database. */
   countMiss(): void {
     this.#stats.misses++;
@@ -241,9 +263,21 @@ export class VerifyCache implements CacheInvalidation {
 
   servicesChanged(): void {
     this.#answers?.clear();
+    this.#rules?.clear();
     this.#badRequests?.clear();
     this.#callers?.clear();
     this.#decisions?.clear();
+  }
+
+  groupsChanged(): void {
+    this.#answers?.clear();
+    this.#devices?.clear();
+    this.#decisions?.clear();
+  }
+
+  rulesChanged(): void {
+    this.#answers?.clear();
+    this.#rules?.clear();
   }
 
   proxyTokensChanged(): void {

@@ -5,7 +5,18 @@
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 import type { CacheStats } from '../core/verify-cache.js';
 
-const VERIFY_RESULTS = ['allow', 'bad-credential', 'unauthenticated', 'unknown-service', 'forbidden', 'error'] as const;
+const VERIFY_RESULTS = [
+  'allow',
+  'bad-credential',
+  'unauthenticated',
+  'unknown-service',
+  'forbidden',
+  'error',
+  'public',
+  'denied',
+  'step-up',
+  'fresh-sign-in',
+] as const;
 export type VerifyResult = (typeof VERIFY_RESULTS)[number];
 const VERIFY_INDEX = Object.fromEntries(VERIFY_RESULTS.map((r, i) => [r, i])) as Record<VerifyResult, number>;
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];

@@ -1,6 +1,6 @@
 // The core's DeviceStore over Kysely; the device-with-owner read is shared with the /verify look-up.
 import type { Kysely, Transaction } from 'kysely';
-import type { Device, DeviceStore } from '../core/ports.js';
+import type { DeviceStore, NewDevice } from '../core/ports.js';
 import type { OpenDatabase } from './database.js';
 import { toDevice } from './rows.js';
 import type { Database } from './schema.js';
@@ -11,13 +11,15 @@ import { findDeviceWithUser } from './verify-lookup.js';
 const ABANDONED = new Error('abandoned by the caller');
 
 /** A new device's row. */
-const newDeviceRow = (d: Omit<Device, 'lastSeenAt'>) => ({
+const newDeviceRow = (d: NewDevice) => ({
   id: d.id,
   user_id: d.userId,
   signature: d.signature,
   device_type: d.deviceType,
   created_at: d.createdAt,
   last_seen_at: null,
+  signed_in_with: d.signedInWith ?? 'code',
+  signed_in_at: d.signedInAt ?? d.createdAt,
 });
 
 /**
@@ -27,7 +29,7 @@ const newDeviceRow = (d: Omit<Device, 'lastSeenAt'>) => ({
  */
 export async function addDeviceAfter<Refused extends string>(
   db: Kysely<Database>,
-  device: Omit<Device, 'lastSeenAt'>,
+  device: NewDevice,
   stillWanted: () => boolean,
   claim: (trx: Transaction<Database>) => Promise<Refused | undefined>,
 ): Promise<Refused | 'created' | 'abandoned'> {

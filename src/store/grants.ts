@@ -26,6 +26,7 @@ export function createGrantStore({ db }: OpenDatabase): GrantStore {
             token_sealed: g.tokenSealed,
             created_at: g.createdAt,
             last_seen_at: null,
+            via_group: g.viaGroup === true ? 1 : 0,
           })
           .execute();
         return true;
@@ -37,7 +38,13 @@ export function createGrantStore({ db }: OpenDatabase): GrantStore {
     async setScope(userId, serviceId, scope) {
       // Compare-free update: MySQL reports 0 changed rows when the value is already equal, so existence is
       // checked by a read instead of by the row count.
-      await db.updateTable('grants').set({ scope }).where('user_id', '=', userId).where('service_id', '=', serviceId).execute();
+      // Setting a user's own grant makes a group member's token row a grant of its own.
+      await db
+        .updateTable('grants')
+        .set({ scope, via_group: 0 })
+        .where('user_id', '=', userId)
+        .where('service_id', '=', serviceId)
+        .execute();
       return (await grants.find(userId, serviceId)) !== undefined;
     },
     async delete(userId, serviceId) {

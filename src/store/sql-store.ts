@@ -5,9 +5,11 @@ import type { Store } from '../core/ports.js';
 import type { OpenDatabase } from './database.js';
 import { createDeviceStore } from './devices.js';
 import { createGrantStore } from './grants.js';
+import { createGroupStore } from './groups.js';
 import { createChallengeStore, createInviteStore } from './invites.js';
 import { createLoginFailureStore } from './login-failures.js';
 import { createPasskeyStore } from './passkeys.js';
+import { createRuleStore } from './rules.js';
 import { createSealedValueStore } from './sealed-values.js';
 import { createProxyTokenStore, createServiceStore } from './services.js';
 import { createUserStore } from './users.js';
@@ -26,6 +28,8 @@ export function createSqlStore(database: OpenDatabase): Store {
     invites: createInviteStore(database),
     challenges: createChallengeStore(database),
     sealedValues: createSealedValueStore(database),
+    groups: createGroupStore(database),
+    rules: createRuleStore(database),
     lookupForVerify: createVerifyLookup(database),
     async ping() {
       await sql`SELECT 1`.execute(db);

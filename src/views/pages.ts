@@ -136,11 +136,30 @@ ${passkeys ?? ''}`,
  * they are signed in as, and a way to sign out and in as someone else. Served under the app's own origin, so
  * its stylesheet and the sign-out form go through the proxy's routes to the sidecar.
  */
-export function noAccessPage({ email, service, unknown }: { email: string; service: string; unknown: boolean }): string {
+export function noAccessPage({
+  email,
+  service,
+  unknown,
+  closed = false,
+}: {
+  email: string | undefined;
+  service: string;
+  unknown: boolean;
+  /** Refused by an access rule (a `deny` rule, or a path that cannot be read), whoever asks. */
+  closed?: boolean;
+}): string {
+  if (closed) {
+    return layout(
+      'No access',
+      html`<h1>No access</h1>
+<p>This address of <code>${service}</code> is closed${email === undefined ? '' : html` (you are signed in as <strong>${email}</strong>)`}.</p>
+<p>If you should be able to open it, ask whoever runs it.</p>`,
+    ).toString();
+  }
   return layout(
     'No access',
     html`<h1>No access</h1>
-<p>You are signed in as <strong>${email}</strong>, ${
+<p>You are signed in as <strong>${email ?? ''}</strong>, ${
       unknown
         ? html`but this site is not set up for sign-in here yet (no service named <code>${service}</code>). Please tell whoever runs it.`
         : html`and that account has no access to this service (<code>${service}</code>).`

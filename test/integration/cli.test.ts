@@ -161,7 +161,7 @@ for (const dialect of DIALECTS) {
       expect(cli('user', 'add', '--help').out).toContain('--admin may use every service');
       expect(cli('migrate', '--json').json()).toEqual({
         applied: [],
-        alreadyApplied: ['001_init', '002_login_failures', '003_passkeys_invites'],
+        alreadyApplied: ['001_init', '002_login_failures', '003_passkeys_invites', '004_access_rules'],
       });
     });
 

@@ -1,0 +1,28 @@
+// What access rules match on, as a trusted proxy tells it: the method, the raw path (still percent-encoded, as
+// the client sent it) and the client's address. From anyone else the path is unknown (rules that look at paths
+// then refuse) and the client is the socket peer.
+import { normalizeRequestPath, rawPathOf } from '../../../core/request-path.js';
+import type { RequestFacts } from '../../../core/rules.js';
+import { clientAddress, isTrustedPeer, singleValue } from '../../forwarded.js';
+import type { VerifyRequest } from '../request.js';
+import type { StyleContext } from './style.js';
+
+function requestFacts(req: VerifyRequest, ctx: StyleContext, method: string | undefined, rawPath: string | undefined): RequestFacts {
+  const trusted = isTrustedPeer(req.peer, ctx.trusted);
+  return {
+    method: trusted && method !== undefined ? method.toUpperCase() : 'GET',
+    path: trusted && rawPath !== undefined ? normalizeRequestPath(rawPath) : undefined,
+    client: clientAddress(req.peer, req.header('x-forwarded-for'), ctx.trusted),
+  };
+}
+
+/** nginx (and direct callers): `X-Original-URL` and `X-Original-Method`. */
+export function originalUrlFacts(req: VerifyRequest, ctx: StyleContext): RequestFacts {
+  return requestFacts(req, ctx, singleValue(req.header('x-original-method'), true), rawPathOf(singleValue(req.header('x-original-url'))));
+}
+
+/** Traefik and Caddy: `X-Forwarded-Uri` and `X-Forwarded-Method`. */
+export function forwardedUriFacts(req: VerifyRequest, ctx: StyleContext): RequestFacts {
+  const uri = singleValue(req.header('x-forwarded-uri'));
+  return requestFacts(req, ctx, singleValue(req.header('x-forwarded-method'), true), uri?.startsWith('/') ? uri : undefined);
+}

@@ -2,7 +2,7 @@
 import type { DeviceCredential } from './cookies.js';
 import { deviceRef, deviceSignature, randomHex, safeEqual } from './crypto.js';
 import { deviceLabel } from './identity.js';
-import type { Device, Store, User } from './ports.js';
+import type { Device, NewDevice, SignInMethod, Store, User } from './ports.js';
 import type { CachedDevice, VerifyCache } from './verify-cache.js';
 
 /** Compared against when no device was found, so that path costs the same as a wrong secret. */
@@ -18,17 +18,31 @@ export function checkSignature(credential: DeviceCredential | undefined, found: 
 
 /**
  * A new device for `userId`, as every sign-in makes one (code, passkey, invite): a fresh id and secret, never
- * taken from the client; only their HMAC goes in the row. `credential` becomes the two cookies.
+ * taken from the client; only their HMAC goes in the row. `credential` becomes the two cookies. `method` is how
+ * it signed in (what `passkey` access rules ask). With `renew` (a genuine device of this same user, already
+ * proven), no new device is made: that one's sign-in method and time are renewed and it keeps its cookies.
  */
-export function newDevice(userId: number, deviceType: unknown, now: number) {
-  const deviceId = randomHex(16);
-  const secret = randomHex(16);
+export function newDevice(
+  userId: number,
+  deviceType: unknown,
+  now: number,
+  method: SignInMethod = 'code',
+  renew?: { readonly deviceId: string; readonly secret: string },
+) {
+  const deviceId = renew?.deviceId ?? randomHex(16);
+  const secret = renew?.secret ?? randomHex(16);
   const label = deviceLabel(deviceType);
-  return {
-    credential: { deviceId, secret, userId },
-    row: { id: deviceId, userId, signature: deviceSignature(deviceId, secret), deviceType: label, createdAt: now },
+  const row: NewDevice = {
+    id: deviceId,
+    userId,
+    signature: deviceSignature(deviceId, secret),
     deviceType: label,
+    createdAt: now,
+    signedInWith: method,
+    signedInAt: now,
+    ...(renew ? { renews: true } : {}),
   };
+  return { credential: { deviceId, secret, userId }, row, deviceType: label };
 }
 
 export class Devices {
@@ -74,6 +88,11 @@ export class Devices {
   async logout(credential: DeviceCredential | undefined): Promise<boolean> {
     const found = await this.authenticate(credential);
     return found ? this.#revoke(found.device.id) : false;
+  }
+
+  /** A device signed in again (a fresh sign-in or a step-up): what is remembered of it is out of date. */
+  signedInAgain(deviceId: string): void {
+    this.#cache.deviceRevoked(deviceId);
   }
 
   #revoke(deviceId: string): Promise<boolean> {

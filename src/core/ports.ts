@@ -20,7 +20,7 @@ export interface User {
 }
 
 /** How a device last signed in: what `passkey` access rules ask about. */
-type SignInMethod = 'code' | 'passkey';
+export type SignInMethod = 'code' | 'passkey';
 
 export interface Device {
   readonly id: string;
@@ -36,7 +36,14 @@ export interface Device {
 }
 
 /** A device as a sign-in creates it; without a method and time it counts as signed in with a code at creation. */
-export type NewDevice = Omit<Device, 'lastSeenAt' | 'signedInWith' | 'signedInAt'> & Partial<Pick<Device, 'signedInWith' | 'signedInAt'>>;
+export type NewDevice = Omit<Device, 'lastSeenAt' | 'signedInWith' | 'signedInAt'> &
+  Partial<Pick<Device, 'signedInWith' | 'signedInAt'>> & {
+    /**
+     * The sign-in renews this existing device of the same user (a fresh sign-in that keeps its cookies): only its
+     * sign-in method and time are written; rolled back as abandoned when it is gone or someone else's.
+     */
+    readonly renews?: boolean;
+  };
 
 export interface StoredTokenHash {
   readonly hash: string;

@@ -10,8 +10,9 @@
 //   - dots and encoded spaces at the end of a segment go (`/admin.` and `/admin%20` are `/admin` on Windows);
 //   - a trailing `/` stays.
 // A path is *unreadable* (answered `undefined`: the request fails closed) when it is longer than 8 KB, does not
-// start with `/`, holds a byte outside printable ASCII or a backslash, a malformed escape, an escaped `/`, `\`,
-// `%`, control character or NUL (servers disagree on those), or a `..` above the root.
+// start with `/`, holds a byte outside printable ASCII, a backslash or a `#`, a malformed escape, an escaped `/`,
+// `\`, `%`, control character or NUL (servers disagree on those), escapes that are not valid UTF-8 (overlong
+// forms of `.` and `/`), a segment of only dots and spaces beyond `..`, or a `..` above the root.
 // Case is kept: rules other than `public` compare it without regard to case, `public` rules exactly.
 
 /** Longer raw paths are unreadable. */
@@ -29,10 +30,11 @@ const HEX = /^[0-9A-Fa-f]{2}$/;
 
 /** The raw path's canonical form, or `undefined` when it is unreadable. `raw` may carry a query. */
 export function normalizeRequestPath(raw: string): RequestPath | undefined {
+  // `?` starts the query. A raw `#` is no fragment in a request target (nginx hands it to the app as it is, and
+  // apps disagree on it): it is refused below like any other ambiguous character.
   let end = raw.length;
   for (let i = 0; i < raw.length; i++) {
-    const c = raw.charCodeAt(i);
-    if (c === 0x3f || c === 0x23) {
+    if (raw.charCodeAt(i) === 0x3f) {
       end = i;
       break;
     }
@@ -43,7 +45,7 @@ export function normalizeRequestPath(raw: string): RequestPath | undefined {
   let prev = 0;
   for (let i = 0; i < end; i++) {
     const c = raw.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e || c === 0x5c) return undefined;
+    if (c < 0x21 || c > 0x7e || c === 0x5c || c === 0x23) return undefined;
     if (c === 0x25 || c === 0x3b || c === 0x2e || (c === 0x2f && prev === 0x2f)) simple = false;
     prev = c;
   }
@@ -73,6 +75,12 @@ function normalizeSlowly(path: string): string | undefined {
     const char = String.fromCharCode(code);
     decoded += UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
     i += 2;
+  }
+  // Escaped bytes must spell valid UTF-8: an overlong `%C0%AE` is a `.` to some old decoders, and `%C0%AF` a `/`.
+  try {
+    decodeURIComponent(decoded);
+  } catch {
+    return undefined;
   }
   const segments: string[] = [];
   const parts = decoded.split('/');

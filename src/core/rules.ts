@@ -174,7 +174,10 @@ export interface Subject {
 /** What a rule matches a request on. `path` is `undefined` when the request's path was unreadable. */
 export interface RequestFacts {
   readonly path: RequestPath | undefined;
+  /** Upper case. */
   readonly method: string;
+  /** The method was sent in upper case: a lower-case one (which some proxies pass on) never meets `public`. */
+  readonly methodCanonical?: boolean;
   readonly client: string | undefined;
 }
 
@@ -219,7 +222,8 @@ function compileRule(stored: StoredRule): CompiledRule | undefined {
     id: stored.id,
     policy,
     source: stored,
-    methods: r.methods.length > 0 ? new Set(r.methods) : undefined,
+    // HEAD is served by GET handlers almost everywhere: a rule for GET covers it too.
+    methods: r.methods.length > 0 ? new Set(r.methods.includes('GET') ? [...r.methods, 'HEAD'] : r.methods) : undefined,
     strict: sources.length > 0 ? new RegExp(`^${alternatives}$`) : undefined,
     loose: sources.length > 0 ? new RegExp(`^${alternatives}/?$`, 'i') : undefined,
     networks: networkList(r.networks),
@@ -276,10 +280,11 @@ export class RuleMatcher {
     const path = facts.path;
     for (const rule of this.rules) {
       if (rule.methods !== undefined && !rule.methods.has(facts.method)) continue;
+      if (rule.policy.kind === 'public' && facts.methodCanonical === false) continue;
       if (rule.strict !== undefined) {
         if (path === undefined) continue;
         if (rule.policy.kind === 'public') {
-          if (!path.canonical || !rule.strict.test(path.path)) continue;
+          if (!path.canonical || facts.methodCanonical === false || !rule.strict.test(path.path)) continue;
         } else if (!(rule.loose as RegExp).test(path.path)) continue;
       }
       if (rule.networks !== undefined && (facts.client === undefined || !inNetworks(rule.networks, facts.client))) continue;

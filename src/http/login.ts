@@ -4,7 +4,7 @@ import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
 import type { LoginResult } from '../core/sign-in.js';
 import { clientKey } from '../core/throttle.js';
-import { loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage } from '../views/pages.js';
+import { loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage, stepUpPage } from '../views/pages.js';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies, setDeviceCookies } from './device-cookies.js';
 import { clientAddress } from './forwarded.js';
@@ -76,12 +76,16 @@ function audited(c: Context<AppEnv>, result: LoginResult | 'already-signed-in', 
  * One login attempt, shared by the form and the JSON API: refused if already signed in, audited, and on success
  * the cookies set. `null` for every failure.
  */
-async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: unknown; deviceType: unknown }) {
+async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: unknown; deviceType: unknown }, fresh = false) {
   const { devices, signIn, config } = c.var.deps;
   const client = clientOf(c);
-  const alreadyIn = await devices.authenticate(deviceOf(c));
-  const result = alreadyIn ? 'already-signed-in' : await signIn.login({ ...fields, client: client.key }, c.var.deadline);
+  const credential = deviceOf(c);
+  const alreadyIn = await devices.authenticate(credential);
+  // A fresh sign-in (asked for by a `recent:N` rule) renews the signed-in device instead of making another one.
+  const renew = fresh && alreadyIn && credential ? { ...credential, userId: alreadyIn.user.id } : undefined;
+  const result = alreadyIn && !renew ? 'already-signed-in' : await signIn.login({ ...fields, client: client.key, renew }, c.var.deadline);
   const device = audited(c, result, client.address);
+  if (device && renew) devices.signedInAgain(renew.deviceId);
   if (device) setDeviceCookies(c, config, device);
   return device;
 }
@@ -105,22 +109,38 @@ export const loginRoutes = new Hono<AppEnv>()
   .get('/login', async (c) => {
     const { devices, config } = c.var.deps;
     const rd = returnUrl(c, c.req.queries('rd'));
-    if (await devices.authenticate(deviceOf(c))) return c.redirect(rd ?? config.landingUrl, 302);
+    const found = await devices.authenticate(deviceOf(c));
+    // `fresh=1`: a `recent:N` rule wants a newer sign-in of this signed-in device.
+    if (found && c.req.query('fresh') === '1') {
+      return c.html(loginPage({ rd, email: found.user.email, passkeys: c.var.deps.passkeys !== undefined, fresh: true }));
+    }
+    if (found) return c.redirect(rd ?? config.landingUrl, 302);
     return c.html(loginPage({ rd, passkeys: c.var.deps.passkeys !== undefined }));
+  })
+
+  // A `passkey` rule met a device signed in with a code: sign in again with a passkey, keeping the cookies.
+  .get('/login/step-up', async (c) => {
+    const { devices, passkeys, passkeyAccount } = c.var.deps;
+    const rd = returnUrl(c, c.req.queries('rd'));
+    const found = await devices.authenticate(deviceOf(c));
+    if (!found) return c.redirect(`/login${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`, 302);
+    const hasPasskey = (await passkeyAccount.state(found.user.id)).passkeys.length > 0;
+    return c.html(stepUpPage({ rd, email: found.user.email, hasPasskey, passkeys: passkeys !== undefined }));
   })
 
   .post('/login', async (c) => {
     const { config } = c.var.deps;
     const form = await formFields(c);
     const rd = returnUrl(c, form.rd);
-    const device = await attemptLogin(c, {
-      email: form.email,
-      code: form.code,
-      deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')),
-    });
+    const fresh = form.fresh === '1';
+    const device = await attemptLogin(
+      c,
+      { email: form.email, code: form.code, deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')) },
+      fresh,
+    );
     if (!device) {
       const email = typeof form.email === 'string' ? form.email.slice(0, 254) : undefined;
-      return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR, passkeys: c.var.deps.passkeys !== undefined }), 401);
+      return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR, passkeys: c.var.deps.passkeys !== undefined, fresh }), 401);
     }
     return c.redirect(rd ?? config.landingUrl, 303);
   })

@@ -37,7 +37,16 @@ export async function addDeviceAfter<Refused extends string>(
     return await db.transaction().execute(async (trx) => {
       const refused = await claim(trx);
       if (refused !== undefined) return refused;
-      await trx.insertInto('devices').values(newDeviceRow(device)).execute();
+      if (device.renews === true) {
+        const renewed = await trx
+          .updateTable('devices')
+          .set({ signed_in_with: device.signedInWith ?? 'code', signed_in_at: device.signedInAt ?? device.createdAt })
+          .where('id', '=', device.id)
+          .where('user_id', '=', device.userId)
+          .executeTakeFirst();
+        // Gone (signed out meanwhile): rolled back like an abandoned sign-in, nothing is written.
+        if (!affected(renewed)) throw ABANDONED;
+      } else await trx.insertInto('devices').values(newDeviceRow(device)).execute();
       if (!stillWanted()) throw ABANDONED;
       return 'created' as const;
     });

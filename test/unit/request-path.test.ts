@@ -25,7 +25,7 @@ describe('normalizeRequestPath', () => {
       expect(normalizeRequestPath(p)).toEqual({ path: p, canonical: true });
     }
     expect(normalizeRequestPath('/admin?x=/../y')).toEqual({ path: '/admin', canonical: true });
-    expect(normalizeRequestPath('/admin#frag')).toEqual({ path: '/admin', canonical: true });
+    expect(normalizeRequestPath('/admin?a#b')).toEqual({ path: '/admin', canonical: true });
   });
 
   // Each of these is another spelling of /admin (or of a path under it) that some server serves as such.
@@ -76,6 +76,12 @@ describe('normalizeRequestPath', () => {
     '/admin%7f',
     '/admin%25',
     '/admin%252e%252e',
+    '/admin#x',
+    '/health#/../admin/x',
+    '/health/%c0%ae%c0%ae/admin/x',
+    '/health/..%C0%AFadmin/x',
+    '/%C3',
+    '/%EF%BC',
     '/admin%',
     '/admin%g1',
     '/admin%1',
@@ -161,9 +167,23 @@ describe('rules meet every spelling', () => {
     '/hooks/a/in/../../../admin',
     '/hooks/..%2f..%2fadmin/in',
     '/hooks/%2e%2e/admin',
+    '/health#/../admin/x',
+    '/health%23/../admin/x',
+    '/health%3f/../admin/x',
+    '/health/..;/admin/x',
+    '/health/%C0%AE%C0%AE/admin/x',
+    '/health%00/../admin/x',
+    '/%2561dmin/x',
+    '/health/%252e%252e/admin/x',
+    '/login/../admin/x',
   ];
   it.each(adminSpellings.map((p) => [p.length > 40 ? `${p.slice(0, 20)}…` : p, p]))('%s never reaches public', (_n, raw) => {
     expect(['deny', 'passkey', 'unreadable']).toContain(decide(raw));
+  });
+
+  it('keeps valid UTF-8 escapes (upper-cased) and reads them as characters of their segment', () => {
+    expect(normalizeRequestPath('/caf%c3%a9')).toEqual({ path: '/caf%C3%A9', canonical: false });
+    expect(normalizeRequestPath('/%EF%BC%A1dmin')).toEqual({ path: '/%EF%BC%A1dmin', canonical: true });
   });
 
   it('public matches only canonical spellings, exactly', () => {

@@ -123,6 +123,18 @@ describe('RuleMatcher', () => {
     expect(idOf(m.match(facts('/static/a/app.js'), null))).toBe('none');
   });
 
+  it('a GET rule covers HEAD; a method not sent in upper case never meets public', () => {
+    const m = new RuleMatcher([
+      rule(1, 'public', { paths: ['/p'], methods: ['GET'] }),
+      rule(2, 'deny', { methods: ['DELETE'] }),
+      rule(3, 'public', { paths: ['/q'] }),
+    ]);
+    expect(idOf(m.match(facts('/p', 'HEAD'), null))).toBe(1);
+    expect(idOf(m.match({ ...facts('/p', 'GET'), methodCanonical: false }, null))).toBe('none');
+    expect(idOf(m.match({ ...facts('/q', 'GET'), methodCanonical: false }, null))).toBe('none');
+    expect(idOf(m.match({ ...facts('/x', 'DELETE'), methodCanonical: false }, null))).toBe(2);
+  });
+
   it('skips a stored rule that no longer passes its checks, and says so', () => {
     const m = new RuleMatcher([rule(1, 'bogus', { paths: ['/x'] }), rule(2, 'deny', { paths: ['/x'] })]);
     expect(m.skipped.map((r) => r.id)).toEqual([1]);

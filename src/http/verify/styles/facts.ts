@@ -9,8 +9,11 @@ import type { StyleContext } from './style.js';
 
 function requestFacts(req: VerifyRequest, ctx: StyleContext, method: string | undefined, rawPath: string | undefined): RequestFacts {
   const trusted = isTrustedPeer(req.peer, ctx.trusted);
+  const sent = trusted && method !== undefined ? method : 'GET';
+  const upper = sent.toUpperCase();
   return {
-    method: trusted && method !== undefined ? method.toUpperCase() : 'GET',
+    method: upper,
+    methodCanonical: upper === sent,
     path: trusted && rawPath !== undefined ? normalizeRequestPath(rawPath) : undefined,
     client: clientAddress(req.peer, req.header('x-forwarded-for'), ctx.trusted),
   };

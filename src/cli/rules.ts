@@ -1,6 +1,9 @@
 // `group …`, `rule …` and `access check`: groups of users, each service's access rules, and why a request is
 // answered the way it is.
+import { readFileSync, statSync } from 'node:fs';
 import type { AccessExplanation } from '../core/access-admin.js';
+import { AdminError } from '../core/admin.js';
+import { MAX_POLICY_BYTES } from '../core/policy.js';
 import type { StoredRule } from '../core/ports.js';
 import { describeRule } from '../core/rules.js';
 import { type Command, many, need, one, UsageError } from './command.js';
@@ -178,13 +181,14 @@ export const ruleCommands: readonly Command[] = [
       'Says what /verify would answer for a request to URL (a full URL or a path) of service S: the decision, the rule\n' +
       'that made it (or "no rule matched: grant") and why. --ip is the client address; --email asks as that user,\n' +
       '--device as that device (then how and when it signed in count). Nothing is changed.',
-    options: { url: { type: 'string' }, method: { type: 'string' }, ip: { type: 'string' }, device: { type: 'string' } },
+    // `method` is repeatable for `rule add`; options are shared by every command, so it is declared the same here.
+    options: { url: { type: 'string' }, method: { type: 'string', multiple: true }, ip: { type: 'string' }, device: { type: 'string' } },
     async run({ runtime, args: { values }, out }) {
       if (values.email !== undefined && values.device !== undefined) throw new UsageError('give --email or --device, not both');
       const checked: AccessExplanation = await (await runtime()).admin.check({
         service: need(values, 'service'),
         url: need(values, 'url'),
-        method: values.method as string | undefined,
+        method: values.method === undefined ? undefined : need(values, 'method'),
         ip: values.ip as string | undefined,
         email: values.email as string | undefined,
         device: values.device as string | undefined,
@@ -195,6 +199,50 @@ export const ruleCommands: readonly Command[] = [
         `path:     ${checked.path ?? '(unreadable)'}`,
         `why:      ${checked.reason}`,
       ]);
+    },
+  },
+];
+
+export const policyCommands: readonly Command[] = [
+  {
+    name: 'policy export',
+    synopsis: '',
+    summary: 'print groups, members, grants and rules as a policy file (YAML)',
+    help: 'Prints every group (members, grants) and every service (user grants, rules in order) as a policy file.',
+    async run({ runtime, out, io }) {
+      const text = await (await runtime()).admin.exportPolicy();
+      if (out.json) out.result({ policy: text }, text);
+      else io.stdout.write(text);
+    },
+  },
+  {
+    name: 'policy apply',
+    synopsis: 'FILE [--dry-run]',
+    summary: 'make groups, members, grants and rules match a policy file (one transaction)',
+    help:
+      'Makes the database match FILE in one transaction: groups not in it are removed, each service it names gets\n' +
+      'exactly its user grants and rules (services it does not name are left alone; services and users must exist).\n' +
+      '--dry-run prints the differences only. A file with an error changes nothing; the message names its line.',
+    options: { 'dry-run': { type: 'boolean' } },
+    audit: { event: 'admin.policy.applied', fields: ({ positionals }) => ({ file: positionals[0] }) },
+    async run({ runtime, args: { positionals, values }, out }) {
+      const file = one(positionals, 'policy file');
+      let text: string;
+      try {
+        if (statSync(file).size > MAX_POLICY_BYTES) throw new AdminError(`${file}: the file is larger than ${MAX_POLICY_BYTES} bytes`);
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        if (err instanceof AdminError) throw err;
+        throw new AdminError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+      const dryRun = values['dry-run'] === true;
+      const { changes, applied } = await (await runtime()).admin.applyPolicy(text, dryRun);
+      out.result(
+        { changes, applied, dryRun },
+        changes.length === 0
+          ? 'No changes: the database already matches the file.'
+          : [...changes, '', dryRun ? `Dry run: ${changes.length} change(s), nothing written.` : `Applied ${changes.length} change(s).`],
+      );
     },
   },
 ];

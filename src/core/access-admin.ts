@@ -2,15 +2,18 @@
 // (the decision for a request, the rule that made it, and why). Plain functions over the store; every change
 // tells this instance's caches (other instances see it within their cache TTL, as for grants).
 import type { Clock } from './clock.js';
-import { HEX32 } from './crypto.js';
+import { HEX32, type KeyRing } from './crypto.js';
+import { newGrant } from './grants.js';
 import { canonicalEmail, normaliseScope } from './identity.js';
-import type { Device, Group, Service, Store, StoredRule, User } from './ports.js';
+import { type Policy, PolicyError, policyText, readPolicy } from './policy.js';
+import type { Device, Group, ResolvedPolicy, Service, Store, StoredRule, User } from './ports.js';
 import { normalizeRequestPath, rawPathOf } from './request-path.js';
 import { checkRule, describeRule, isGroupName, NEEDS_SUBJECT, type RuleInput, RuleMatcher } from './rules.js';
 import type { CacheInvalidation } from './verify-cache.js';
 
 interface AccessAdminDeps {
   readonly store: Store;
+  readonly keys: KeyRing;
   readonly clock: Clock;
   readonly cache: CacheInvalidation;
   /** The messages an operator can fix are thrown as this (the CLI prints them as they are). */
@@ -31,7 +34,79 @@ export interface AccessExplanation {
   readonly path: string | null;
 }
 
-export function createAccessAdmin({ store, clock, cache, fail, userByEmail, serviceByName }: AccessAdminDeps) {
+const ruleKey = (r: RuleInput) => JSON.stringify([r.paths, r.methods, r.networks, r.users, r.groups, r.policy]);
+const scopeText = (scope: string) => scope || '(no scope)';
+
+/** The differences between two policies, one line each, for `policy apply --dry-run` (and after applying). */
+function policyDiff(from: Policy, to: Policy): string[] {
+  const out: string[] = [];
+  const before = new Map(from.groups.map((g) => [g.name, g]));
+  const after = new Map(to.groups.map((g) => [g.name, g]));
+  for (const g of from.groups) if (!after.has(g.name)) out.push(`- group ${g.name} (with its members and grants)`);
+  for (const g of to.groups) {
+    const old = before.get(g.name);
+    if (!old) out.push(`+ group ${g.name}`);
+    for (const m of g.members) if (!old?.members.includes(m)) out.push(`+ member ${m} of group ${g.name}`);
+    for (const m of old?.members ?? []) if (!g.members.includes(m)) out.push(`- member ${m} of group ${g.name}`);
+    for (const [service, scope] of g.grants) {
+      const was = old?.grants.get(service);
+      if (was === undefined) out.push(`+ grant ${service} to group ${g.name}, scope ${scopeText(scope)}`);
+      else if (was !== scope) out.push(`~ grant ${service} to group ${g.name}, scope ${scopeText(was)} -> ${scopeText(scope)}`);
+    }
+    for (const service of old?.grants.keys() ?? []) if (!g.grants.has(service)) out.push(`- grant ${service} to group ${g.name}`);
+  }
+  const services = new Map(from.services.map((s) => [s.name, s]));
+  for (const s of to.services) {
+    const old = services.get(s.name);
+    for (const [email, scope] of s.grants) {
+      const was = old?.grants.get(email);
+      if (was === undefined) out.push(`+ grant ${s.name} to ${email}, scope ${scopeText(scope)}`);
+      else if (was !== scope) out.push(`~ grant ${s.name} to ${email}, scope ${scopeText(was)} -> ${scopeText(scope)}`);
+    }
+    for (const email of old?.grants.keys() ?? []) if (!s.grants.has(email)) out.push(`- grant ${s.name} to ${email}`);
+    const oldRules = old?.rules ?? [];
+    if (oldRules.map(ruleKey).join('\n') !== s.rules.map(ruleKey).join('\n')) {
+      out.push(`~ rules of ${s.name}, replaced in this order (${oldRules.length} -> ${s.rules.length}):`);
+      s.rules.forEach((r, i) => {
+        out.push(`    ${i + 1}. ${describeRule({ id: i + 1, ...r }).replace(/^#\d+ /, '')}`);
+      });
+    }
+  }
+  return out;
+}
+
+export function createAccessAdmin({ store, keys, clock, cache, fail, userByEmail, serviceByName }: AccessAdminDeps) {
+  /** The database's access policy, as a policy file holds it: every group and every service. */
+  async function currentPolicy(): Promise<Policy> {
+    const [groups, members, groupGrants, users, services, grants, rules] = await Promise.all([
+      store.groups.list(),
+      store.groups.members(),
+      store.groups.grants(),
+      store.users.list(),
+      store.services.list(),
+      store.grants.list(),
+      store.rules.list(),
+    ]);
+    const emails = new Map(users.map((u) => [u.id, u.email]));
+    const names = new Map(services.map((s) => [s.id, s.name]));
+    return {
+      groups: groups.map((g) => ({
+        name: g.name,
+        members: members.filter((m) => m.groupId === g.id).map((m) => emails.get(m.userId) ?? '?'),
+        grants: new Map(groupGrants.filter((x) => x.groupId === g.id).map((x) => [names.get(x.serviceId) ?? '?', x.scope])),
+      })),
+      services: services.map((s) => ({
+        name: s.name,
+        grants: new Map(
+          grants.filter((g) => g.serviceId === s.id && g.viaGroup !== true).map((g) => [emails.get(g.userId) ?? '?', g.scope]),
+        ),
+        rules: rules
+          .filter((r) => r.serviceId === s.id)
+          .map((r) => ({ paths: r.paths, methods: r.methods, networks: r.networks, users: r.users, groups: r.groups, policy: r.policy })),
+      })),
+    };
+  }
+
   async function groupByName(name: string): Promise<Group> {
     const group = isGroupName(name) ? await store.groups.findByName(name) : undefined;
     if (!group) throw fail(`no group named ${name}`);
@@ -153,6 +228,64 @@ export function createAccessAdmin({ store, clock, cache, fail, userByEmail, serv
       const removed = await store.rules.delete(id);
       cache.rulesChanged();
       if (!removed) throw fail(`no rule #${id}`);
+    },
+
+    exportPolicy: async (): Promise<string> => policyText(await currentPolicy()),
+
+    /**
+     * Makes the database match a policy file, in one transaction; with `dryRun` only says what would change.
+     * The file is checked whole first (YAML, size, depth, every field; then its services and users against the
+     * database): a file with an error changes nothing, and the error names its line.
+     */
+    async applyPolicy(text: string, dryRun: boolean): Promise<{ changes: string[]; applied: boolean }> {
+      let desired: Policy;
+      try {
+        desired = readPolicy(text);
+      } catch (err) {
+        if (err instanceof PolicyError) throw fail(err.message);
+        throw err;
+      }
+      const lineOf = (key: string) => {
+        const line = desired.lines?.get(key) ?? 0;
+        return line > 0 ? `line ${line}: ` : '';
+      };
+      const services = new Map((await store.services.list()).map((s) => [s.name, s]));
+      const users = new Map((await store.users.list()).map((u) => [u.email, u]));
+      const serviceId = (name: string) => {
+        const s = services.get(name);
+        if (!s) throw fail(`${lineOf(`service:${name}`)}no service named ${name} (add it with service add first)`);
+        return s.id;
+      };
+      const userId = (email: string) => {
+        const u = users.get(email);
+        if (!u) throw fail(`${lineOf(`user:${email}`)}no user with email ${email}`);
+        return u.id;
+      };
+      const now = clock.now();
+      const resolved: ResolvedPolicy = {
+        now,
+        groups: desired.groups.map((g) => ({
+          name: g.name,
+          memberIds: g.members.map(userId),
+          grants: [...g.grants].map(([service, scope]) => ({ serviceId: serviceId(service), scope })),
+        })),
+        services: desired.services.map((s) => {
+          const id = serviceId(s.name);
+          for (const r of s.rules) for (const u of r.users) userId(u);
+          return {
+            serviceId: id,
+            grants: [...s.grants].map(([email, scope]) => newGrant(keys, now, userId(email), id, scope)),
+            rules: s.rules.map((r) => ({ serviceId: id, ...r, createdAt: now })),
+          };
+        }),
+      };
+      const changes = policyDiff(await currentPolicy(), desired);
+      if (dryRun || changes.length === 0) return { changes, applied: false };
+      await store.policy.apply(resolved);
+      cache.servicesChanged();
+      cache.groupsChanged();
+      cache.rulesChanged();
+      return { changes, applied: true };
     },
 
     /**

@@ -247,6 +247,6 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
       if (!deleted) throw new AdminError(`no proxy token named ${name}`);
     },
 
-    ...createAccessAdmin({ store, clock, cache, fail: (message) => new AdminError(message), userByEmail, serviceByName }),
+    ...createAccessAdmin({ store, keys, clock, cache, fail: (message) => new AdminError(message), userByEmail, serviceByName }),
   };
 }

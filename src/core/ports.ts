@@ -285,6 +285,31 @@ export interface GroupStore {
   accessOf(userId: number, serviceId: number): Promise<{ groups: string[]; scopes: string[] }>;
 }
 
+/** A whole access policy with names resolved to ids, as `PolicyStore.apply` writes it. */
+export interface ResolvedPolicy {
+  readonly groups: ReadonlyArray<{
+    readonly name: string;
+    readonly memberIds: readonly number[];
+    readonly grants: ReadonlyArray<{ readonly serviceId: number; readonly scope: string }>;
+  }>;
+  /** The services the policy names; others are left as they are. */
+  readonly services: ReadonlyArray<{
+    readonly serviceId: number;
+    /** Every user grant of the service (a new one is inserted with its sealed token; an existing one keeps its token). */
+    readonly grants: readonly Grant[];
+    readonly rules: readonly NewRule[];
+  }>;
+  readonly now: number;
+}
+
+export interface PolicyStore {
+  /**
+   * Makes groups, memberships, group grants, and the named services' user grants and rules match `policy`, in
+   * one transaction: all of it or nothing. Groups not in the policy are deleted; rules are replaced in order.
+   */
+  apply(policy: ResolvedPolicy): Promise<void>;
+}
+
 export interface RuleStore {
   /** One service's rules (or every rule), in order. */
   list(serviceId?: number): Promise<StoredRule[]>;
@@ -366,6 +391,7 @@ export interface Store {
   readonly sealedValues: SealedValueStore;
   readonly groups: GroupStore;
   readonly rules: RuleStore;
+  readonly policy: PolicyStore;
   /** The device with its user (if `deviceId` is given), the service by name, and their grant: one query. */
   lookupForVerify(deviceId: string | undefined, serviceName: string | undefined): Promise<VerifyLookup>;
   /** Cheap round trip for readiness checks. */

@@ -9,6 +9,7 @@ import { createGroupStore } from './groups.js';
 import { createChallengeStore, createInviteStore } from './invites.js';
 import { createLoginFailureStore } from './login-failures.js';
 import { createPasskeyStore } from './passkeys.js';
+import { createPolicyStore } from './policy.js';
 import { createRuleStore } from './rules.js';
 import { createSealedValueStore } from './sealed-values.js';
 import { createProxyTokenStore, createServiceStore } from './services.js';
@@ -30,6 +31,7 @@ export function createSqlStore(database: OpenDatabase): Store {
     sealedValues: createSealedValueStore(database),
     groups: createGroupStore(database),
     rules: createRuleStore(database),
+    policy: createPolicyStore(database),
     lookupForVerify: createVerifyLookup(database),
     async ping() {
       await sql`SELECT 1`.execute(db);

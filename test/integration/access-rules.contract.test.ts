@@ -176,5 +176,70 @@ for (const dialect of DIALECTS) {
       expect((looked.groupScopes?.[0] ?? '').split(',').filter((x) => x !== '')).toEqual(['read:email']);
       expect(looked.ruleCount).toBe(1);
     });
+
+    it('applies a whole policy in one transaction: groups, members, group grants, user grants and rules', async () => {
+      const eve = await addUser('eve@example.com');
+      const fay = await addUser('fay@example.com');
+      const svc = await store.services.create({ name: 'pol-app', token, createdAt: 1 });
+      const old = await store.groups.create('pol-old', 1);
+      await store.groups.addMember(old.id, eve.id, 1);
+      await store.grants.insertIfAbsent({ userId: fay.id, serviceId: svc.id, scope: '', tokenSealed: 'keep', createdAt: 1 });
+      await store.rules.add({
+        serviceId: svc.id,
+        paths: ['/old'],
+        methods: [],
+        networks: [],
+        users: [],
+        groups: [],
+        policy: 'deny',
+        createdAt: 1,
+      });
+      const rule = (policy: string, paths: string[], groups: string[] = []) => ({
+        serviceId: svc.id,
+        paths,
+        methods: [],
+        networks: [],
+        users: [],
+        groups,
+        policy,
+        createdAt: 9,
+      });
+      await store.policy.apply({
+        now: 9,
+        groups: [{ name: 'pol-new', memberIds: [eve.id, fay.id], grants: [{ serviceId: svc.id, scope: 'read:email' }] }],
+        services: [
+          {
+            serviceId: svc.id,
+            grants: [
+              { userId: eve.id, serviceId: svc.id, scope: 'read:username', tokenSealed: 'new', createdAt: 9 },
+              { userId: fay.id, serviceId: svc.id, scope: 'read:email', tokenSealed: 'ignored', createdAt: 9 },
+            ],
+            rules: [rule('public', ['/health']), rule('passkey', ['/admin/**'], ['pol-new'])],
+          },
+        ],
+      });
+      expect((await store.groups.list()).map((g) => g.name)).not.toContain('pol-old');
+      const made = await store.groups.findByName('pol-new');
+      expect(
+        (await store.groups.members())
+          .filter((m) => m.groupId === made?.id)
+          .map((m) => m.userId)
+          .sort(),
+      ).toEqual([eve.id, fay.id].sort());
+      expect((await store.groups.accessOf(eve.id, svc.id)).scopes).toEqual(['read:email']);
+      expect(await store.grants.find(eve.id, svc.id)).toMatchObject({ scope: 'read:username', tokenSealed: 'new' });
+      // An existing grant keeps its token.
+      expect(await store.grants.find(fay.id, svc.id)).toMatchObject({ scope: 'read:email', tokenSealed: 'keep' });
+      expect((await store.rules.list(svc.id)).map((r) => [r.position, r.policy, r.groups])).toEqual([
+        [1, 'public', []],
+        [2, 'passkey', ['pol-new']],
+      ]);
+      // A failure part-way writes nothing: a member that is no user breaks the transaction.
+      await expect(
+        store.policy.apply({ now: 10, groups: [{ name: 'pol-broken', memberIds: [999_999], grants: [] }], services: [] }),
+      ).rejects.toThrow();
+      expect(await store.groups.findByName('pol-broken')).toBeUndefined();
+      expect(await store.groups.findByName('pol-new')).toBeDefined();
+    });
   });
 }

@@ -20,11 +20,9 @@ export const noAccessRoutes = new Hono<AppEnv>().get('/login/no-access', async (
   }
   const services = c.req.queries('service') ?? [];
   const service = services.length === 1 && isServiceName(services[0]) ? services[0] : undefined;
-  // `refused=rule`: an access rule closed the address (nginx copies /verify's X-Refused-By); whoever asks.
-  const closed = c.req.query('refused') === 'rule';
   const me = service === undefined ? undefined : await signedIn(c);
-  if (service === undefined || (!me && !closed)) {
+  if (service === undefined || !me) {
     return c.html(messagePage('No access', 'You have no access to this page. If you should have, ask whoever runs this site.'), 403);
   }
-  return c.html(noAccessPage({ email: me?.user.email, service, unknown: false, closed }), 403);
+  return c.html(noAccessPage({ email: me.user.email, service, unknown: false }), 403);
 });

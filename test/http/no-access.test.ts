@@ -28,17 +28,6 @@ describe('no-access page', () => {
     expect(html).toContain('action="/logout"');
   });
 
-  it('says the address is closed when an access rule refused it (refused=rule), signed in or not', async () => {
-    const clients: Array<Record<string, string>> = [{ Cookie: cookie }, {}];
-    for (const headers of clients) {
-      const res = await get('?service=svc&refused=rule', headers);
-      expect(res.status).toBe(403);
-      const html = await res.text();
-      expect(html).toContain('is closed');
-      expect(html.includes('nora@example.com')).toBe('Cookie' in headers);
-    }
-  });
-
   it('says only "no access" without a signed-in device or with a service name that is not one', async () => {
     for (const [query, headers] of [
       ['?service=svc', {}],

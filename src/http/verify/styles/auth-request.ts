@@ -18,12 +18,8 @@ export function readOriginal(req: VerifyRequest, { trusted }: StyleContext): Ori
 
 export const authRequest: ProxyStyle = {
   unauthenticated: (req, ctx) => errorAnswer('signInRequired', { Location: loginUrl(readOriginal(req, ctx), ctx) }),
-  // nginx never passes this body on; the shipped config shows /login/no-access instead, told by this header
-  // whether an access rule closed the address (rather than the account lacking a grant).
   forbidden: (_req, denial) =>
-    denial.kind === 'denied'
-      ? errorAnswer('closedByRule', { 'X-Refused-By': 'rule' })
-      : errorAnswer(denial.kind === 'unknown-service' ? 'unknownServiceForProxy' : 'noAccess'),
+    errorAnswer(denial.kind === 'unknown-service' ? 'unknownServiceForProxy' : denial.kind === 'denied' ? 'closedByRule' : 'noAccess'),
   // The shipped config turns any 401 into a redirect to its Location: here the step-up or fresh sign-in page.
   signInAgain: (req, why, ctx) =>
     errorAnswer(why === 'step-up' ? 'passkeyRequired' : 'freshSignInRequired', { Location: loginUrl(readOriginal(req, ctx), ctx, why) }),

@@ -13,7 +13,6 @@ import { trustList } from './forwarded.js';
 import { healthRoutes } from './health.js';
 import { loggedPath } from './log-path.js';
 import { loginRoutes } from './login.js';
-import { noAccessRoutes } from './no-access.js';
 import { pageHeaders, pageHeadersMiddleware } from './page-headers.js';
 import { passkeyLoginRoutes } from './passkey-login.js';
 import { errorBody } from './responses.js';
@@ -87,7 +86,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', accountPasskeyRoutes);
   app.route('/', passkeyLoginRoutes);
   app.route('/', enrollRoutes);
-  app.route('/', noAccessRoutes);
 
   app.notFound((c) => c.body(errorBody('notFound'), 404, { 'Content-Type': 'application/json' }));
   app.onError((err, c) => {

@@ -1,14 +1,13 @@
-// Rule: behind each shipped proxy config (Caddy and Traefik pass /verify's answer on; nginx, whose auth_request
-// cannot, sends the refused request to the sidecar's /login/no-access), a signed-in user without access to the
-// service sees a page, not raw JSON or the proxy's own error page: it says they have no access to this service
-// and who they are signed in as, carries its stylesheet and a working sign-out button, and the app sees nothing.
+// Rule: behind a proxy that passes /verify's answer to the browser (Caddy, Traefik), a signed-in
+// user without access to the service sees a page, not raw JSON: it says they have no access to this service and
+// who they are signed in as, carries its stylesheet and a working sign-out button, and the app sees nothing.
 // An API client in the same situation still gets the JSON 403, whose "status code" is 403.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_HOST, launchChromium, TEST_DOMAIN } from './support/browser.js';
 import type { ProxyKind } from './support/config-contract.js';
 import { reservePort } from './support/processes.js';
-import { type ProxyTargets, type RunningProxy, startCaddy, startNginx, startTraefik } from './support/proxies.js';
+import { type ProxyTargets, type RunningProxy, startCaddy, startTraefik } from './support/proxies.js';
 import { rawRequest } from './support/raw-http.js';
 import { binary, builtSidecar, chromiumBinary, pathOf, type Requirement, requirementsGate, traefikBinary } from './support/requirements.js';
 import { type EchoUpstream, startEchoUpstream } from './support/servers.js';
@@ -17,8 +16,9 @@ import { type CreatedUser, type RunningSidecar, startSidecar, totpCode } from '.
 const chromium = chromiumBinary();
 const sidecarBuild = builtSidecar();
 
-const PROXIES: ReadonlyArray<readonly [ProxyKind, Requirement, (path: string, targets: ProxyTargets) => Promise<RunningProxy>]> = [
-  ['nginx', binary('nginx'), startNginx],
+const PROXIES: ReadonlyArray<
+  readonly [Exclude<ProxyKind, 'nginx'>, Requirement, (path: string, targets: ProxyTargets) => Promise<RunningProxy>]
+> = [
   ['caddy', binary('caddy'), startCaddy],
   ['traefik', traefikBinary(), startTraefik],
 ];

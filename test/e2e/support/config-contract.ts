@@ -285,30 +285,6 @@ export function defineConfigContract(kind: ProxyKind, binaryPath: () => string):
         expect(upstream.last(path)).toBeUndefined();
       });
 
-      it("shows the sidecar's no-access page on a 403, still as a 403, without the refused request's body", async () => {
-        fake.answerVerify = () => ({ status: 403 });
-        const path = uniquePath('refused');
-        const before = fake.seen.length;
-        const response = await rawRequest({
-          port: proxy.port,
-          host: proxy.hostHeader,
-          method: 'POST',
-          path,
-          headers: [['Content-Type', 'application/x-www-form-urlencoded']],
-          body: 'secret=for-the-app-only',
-        });
-        expect(response.status).toBe(403);
-        expect(JSON.parse(response.body)).toMatchObject({
-          fakeSidecar: true,
-          method: 'GET',
-          url: '/login/no-access?service=protected-app',
-        });
-        const page = fake.seen.slice(before).find((seen) => !seen.url.startsWith('/verify/'));
-        expect(page?.body).toBe('');
-        expect(headerValues(page, 'Host')).toEqual([proxy.hostHeader]);
-        expect(upstream.last(path)).toBeUndefined();
-      });
-
       it('does not answer the internal auth location to clients', async () => {
         const before = fake.seen.length;
         const response = await rawRequest({ port: proxy.port, host: proxy.hostHeader, path: '/_passwordless_auth' });

@@ -23,7 +23,7 @@ export function readOriginal(req: VerifyRequest, { trusted }: StyleContext): Ori
 }
 
 /** A page load rather than a script: Sec-Fetch-Mode where the browser sends it, else what it accepts. */
-export function isPageLoad(req: Pick<VerifyRequest, 'header'>): boolean {
+function isPageLoad(req: VerifyRequest): boolean {
   const mode = singleValue(req.header('sec-fetch-mode'));
   if (mode !== undefined) return mode === 'navigate';
   if (req.header('x-requested-with').some((v) => v.trim().toLowerCase() === 'xmlhttprequest')) return false;

@@ -9,10 +9,13 @@ export class PasskeyAccount {
     this.#store = deps.store;
   }
 
-  /** The user's passkeys and whether codes are off, read fresh (the signed-in user may come from a cache). */
-  async state(userId: number): Promise<{ passkeys: Passkey[]; passkeyOnly: boolean }> {
+  /**
+   * The user's passkeys, whether the account has an authenticator app (a TOTP secret) and whether codes are off,
+   * read fresh (the signed-in user may come from a cache).
+   */
+  async state(userId: number): Promise<{ passkeys: Passkey[]; passkeyOnly: boolean; hasTotp: boolean }> {
     const [passkeys, user] = await Promise.all([this.#store.passkeys.list(userId), this.#store.users.findById(userId)]);
-    return { passkeys, passkeyOnly: user?.passkeyOnly ?? false };
+    return { passkeys, passkeyOnly: user?.passkeyOnly ?? false, hasTotp: user !== undefined && user.totpSecretSealed !== '' };
   }
 
   rename(userId: number, passkeyId: number, name: string): Promise<boolean> {
@@ -20,13 +23,14 @@ export class PasskeyAccount {
   }
 
   /**
-   * Removes one of the user's passkeys; from then on it signs nobody in. The last passkey of a passkey-only
-   * account stays (`last`): removing it would lock the user out.
+   * Removes one of the user's passkeys; from then on it signs nobody in. The last passkey of an account that
+   * cannot sign in with codes (passkey-only, or no authenticator app) stays (`last`): removing it would lock the
+   * user out.
    */
   async remove(userId: number, passkeyId: number): Promise<'removed' | 'none' | 'last'> {
-    const { passkeys, passkeyOnly } = await this.state(userId);
+    const { passkeys, passkeyOnly, hasTotp } = await this.state(userId);
     if (!passkeys.some((p) => p.id === passkeyId)) return 'none';
-    if (passkeyOnly && passkeys.length === 1) return 'last';
+    if ((passkeyOnly || !hasTotp) && passkeys.length === 1) return 'last';
     return (await this.#store.passkeys.delete(passkeyId, userId)) ? 'removed' : 'none';
   }
 

@@ -177,6 +177,16 @@ export interface UserStore {
   advanceTotpStep(userId: number, step: number): Promise<boolean>;
   /** Turns code sign-in off (`true`) or on again; `false` if there is no such user. */
   setPasskeyOnly(userId: number, passkeyOnly: boolean): Promise<boolean>;
+  /**
+   * Gives an account without a TOTP secret one (confirmed by a first code at `step`, which becomes the replay
+   * guard) and allows codes; `false` if the user is gone or has a secret already.
+   */
+  addTotpSecret(userId: number, sealed: string, step: number): Promise<boolean>;
+  /**
+   * Removes the user's TOTP secret, in one statement and only while they have a passkey to sign in with;
+   * `false` if the user has no secret, or no passkey.
+   */
+  removeTotpSecret(userId: number): Promise<boolean>;
 }
 
 /** `abandoned`: the caller stopped waiting before the commit, so nothing was committed (as for codes). */
@@ -241,6 +251,8 @@ export interface DeviceStore {
   findWithUser(deviceId: string): Promise<{ device: Device; user: User } | undefined>;
   list(userId?: number): Promise<Device[]>;
   delete(deviceId: string): Promise<boolean>;
+  /** Gives the device a name of the user's choosing (shown where its type was), if it belongs to `userId`. */
+  rename(deviceId: string, userId: number, name: string): Promise<boolean>;
   touch(deviceIds: readonly string[], at: number): Promise<void>;
 }
 

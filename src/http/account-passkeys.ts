@@ -86,7 +86,7 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     const notice = {
       removed: 'The passkey was removed; it cannot sign in any more.',
       none: 'No such passkey.',
-      last: 'This is your only passkey and codes are turned off: allow codes again first, or add another passkey.',
+      last: 'This is your only passkey, and this account cannot sign in with codes: add another passkey or an authenticator app (or allow codes again) first.',
     }[removed];
     return render(c, me, notice, removed === 'last' ? 409 : 200);
   })
@@ -97,6 +97,9 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     const form = v.safeParse(PasskeyOnlyForm, await formFields(c));
     if (!form.success) return render(c, me, 'Please use the button on this page.', 400);
     const on = form.output.passkey_only === 'on';
+    if (on && !(await c.var.deps.passkeyAccount.state(me.user.id)).hasTotp) {
+      return render(c, me, 'This account has no authenticator app: it signs in with passkeys only already.');
+    }
     const done = await c.var.deps.passkeyAccount.setPasskeyOnly(me.user.id, on);
     if (done === 'no-passkey') return render(c, me, 'Add a passkey first: without one you could not sign in.', 409);
     log(c, 'account.passkey-only', me.user.email, { passkeyOnly: on }, on ? 'codes turned off' : 'codes allowed again');

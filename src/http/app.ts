@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { safeEqual } from '../core/crypto.js';
 import { messagePage } from '../views/pages.js';
 import { accountRoutes } from './account.js';
+import { accountAuthenticatorRoutes } from './account-authenticator.js';
 import { accountPasskeyRoutes } from './account-passkeys.js';
 import { bodyReader } from './body.js';
 import type { AppDeps, AppEnv } from './context.js';
@@ -13,6 +14,7 @@ import { trustList } from './forwarded.js';
 import { healthRoutes } from './health.js';
 import { loggedPath } from './log-path.js';
 import { loginRoutes } from './login.js';
+import { loginHostGuard } from './login-host.js';
 import { pageHeaders, pageHeadersMiddleware } from './page-headers.js';
 import { passkeyLoginRoutes } from './passkey-login.js';
 import { errorBody } from './responses.js';
@@ -68,6 +70,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   for (const path of ['/', '/login', '/login/*', '/logout', '/device/add']) app.use(path, headers, csrf);
   // The body first (the client's time), then the request's deadline (the database's time).
   app.use(bodyReader(MAX_BODY_BYTES, BODY_TIMEOUT_IN_MS, logger));
+  // Before anything is checked or spent: login pages asked for on a host where they cannot work go to PUBLIC_URL.
+  const hostGuard = loginHostGuard(config);
+  for (const path of ['/login', '/login/*']) app.use(path, hostGuard);
   app.use(deadline(config.verifyDeadlineInMs * 2));
 
   app.route('/', healthRoutes);
@@ -84,6 +89,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', loginRoutes);
   app.route('/', accountRoutes);
   app.route('/', accountPasskeyRoutes);
+  app.route('/', accountAuthenticatorRoutes);
   app.route('/', passkeyLoginRoutes);
   app.route('/', enrollRoutes);
 

@@ -58,5 +58,26 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
       if (affected(r)) return true;
       return (await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
     },
+    async addTotpSecret(userId, sealed, step) {
+      const r = await db
+        .updateTable('users')
+        .set({ totp_secret_sealed: sealed, last_totp_step: step, passkey_only: 0 })
+        .where('id', '=', userId)
+        .where('totp_secret_sealed', '=', '')
+        .executeTakeFirst();
+      return affected(r);
+    },
+    async removeTotpSecret(userId) {
+      // The passkey check is in the same statement, so a passkey removed at the same moment cannot leave the
+      // account with no way in.
+      const r = await db
+        .updateTable('users')
+        .set({ totp_secret_sealed: '', passkey_only: 0 })
+        .where('id', '=', userId)
+        .where('totp_secret_sealed', '<>', '')
+        .where(({ exists, selectFrom }) => exists(selectFrom('passkeys').select('passkeys.id').where('passkeys.user_id', '=', userId)))
+        .executeTakeFirst();
+      return affected(r);
+    },
   };
 }

@@ -171,6 +171,7 @@ export async function createTestApp(
     invites: runtime.invites,
     passkeys: runtime.passkeys,
     passkeyAccount: runtime.passkeyAccount,
+    authenticatorApp: runtime.authenticatorApp,
     logger,
     metrics,
     ready: runtime.ready,

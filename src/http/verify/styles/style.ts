@@ -24,6 +24,8 @@ export interface ProxyStyle {
   signInAgain(req: VerifyRequest, why: SignInAgain, ctx: StyleContext): Answer;
   /** The original request's method, raw path and client address, as access rules match on them. */
   facts(req: VerifyRequest, ctx: StyleContext): RequestFacts;
+  /** The caller's credential was missing or unknown; without this, the reference's JSON 401. */
+  badCredential?(req: VerifyRequest, ctx: StyleContext): Answer;
 }
 
 /** Where the browser was going, if a trusted proxy said so; only ever used to build the return URL. */

@@ -38,14 +38,14 @@ const binaries = { nginx: binary('nginx'), caddy: binary('caddy'), traefik: trae
 const chromium = chromiumBinary();
 const sidecarBuilt = builtSidecar();
 
-const RULES: ReadonlyArray<readonly string[]> = [
-  ['--path', '/health', '--policy', 'public'],
-  ['--path', '/lan/**', '--network', '127.0.0.0/8,::1/128', '--policy', 'public'],
-  ['--path', '/office/**', '--network', '10.0.0.0/8', '--policy', 'public'],
-  ['--path', '/staff/**', '--group', 'staff', '--policy', 'signed-in'],
-  ['--path', '/admin/**,/staff/**,/lan/**,/office/**', '--policy', 'deny'],
-  ['--path', '/secure/**', '--policy', 'passkey'],
-  ['--path', '/fresh/**', '--policy', 'recent:1'],
+const RULES = [
+  { paths: ['/health'], policy: 'public' },
+  { paths: ['/lan/**'], networks: ['127.0.0.0/8', '::1/128'], policy: 'public' },
+  { paths: ['/office/**'], networks: ['10.0.0.0/8'], policy: 'public' },
+  { paths: ['/staff/**'], groups: ['staff'], policy: 'signed-in' },
+  { paths: ['/admin/**', '/staff/**', '/lan/**', '/office/**'], policy: 'deny' },
+  { paths: ['/secure/**'], policy: 'passkey' },
+  { paths: ['/fresh/**'], policy: 'recent:1' },
 ];
 
 /** Past the recent:1 rule's minute, with a margin for a clock that ticks at whole seconds. */
@@ -81,11 +81,10 @@ async function startStack(kind: ProxyKind): Promise<Stack> {
       carol: await sidecar.addUser(`carol.${kind}@example.com`),
     };
     // The group is granted the service; bob, outside it, has a grant of his own.
-    await cli(['group', 'add', 'staff']);
-    for (const user of [users.alice, users.carol]) await cli(['group', 'member', 'add', '--email', user.email, '--group', 'staff']);
-    await cli(['grant', '--group', 'staff', '--service', SERVICE, '--scope', 'read:email']);
-    await cli(['grant', '--email', users.bob.email, '--service', SERVICE, '--scope', 'read:email']);
-    for (const rule of RULES) await cli(['rule', 'add', '--service', SERVICE, ...rule]);
+    await sidecar.applyPolicy({
+      groups: { staff: { members: [users.alice.email, users.carol.email], grants: { [SERVICE]: 'read:email' } } },
+      services: { [SERVICE]: { grants: { [users.bob.email]: 'read:email' }, rules: RULES } },
+    });
     await reserved.release();
     const proxy = await startProxy(kind)(pathOf(binaries[kind]), {
       sidecarPort: sidecar.port,

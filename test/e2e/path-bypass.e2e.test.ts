@@ -37,15 +37,19 @@ describe.skipIf(requirementsGate('path bypass battery', [...Object.values(binari
     await sidecar.cli(['service', 'add', SERVICE]);
     const proxyToken = String((await sidecar.cli(['proxy-token', 'add', 'battery'])).token);
     const alice = await sidecar.addUser(`alice@${APP_HOST}`);
-    await sidecar.cli(['grant', '--email', alice.email, '--service', SERVICE, '--scope', 'read:email']);
-    for (const rule of [
-      ['--path', '/health', '--policy', 'public'],
-      ['--path', '/hooks/*', '--policy', 'public'],
-      ['--path', '/admin/**', '--policy', 'deny'],
-      ['--path', '/secure/**', '--policy', 'passkey'],
-    ]) {
-      await sidecar.cli(['rule', 'add', '--service', SERVICE, ...rule]);
-    }
+    await sidecar.applyPolicy({
+      services: {
+        [SERVICE]: {
+          grants: { [alice.email]: 'read:email' },
+          rules: [
+            { paths: ['/health'], policy: 'public' },
+            { paths: ['/hooks/*'], policy: 'public' },
+            { paths: ['/admin/**'], policy: 'deny' },
+            { paths: ['/secure/**'], policy: 'passkey' },
+          ],
+        },
+      },
+    });
     // Signed in with a code: the reference's JSON login, straight to the sidecar; the cookies then go through
     // each proxy as a browser would send them.
     const login = await fetch(`http://127.0.0.1:${sidecar.port}/device/add`, {

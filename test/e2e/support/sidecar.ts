@@ -1,6 +1,6 @@
 // The real sidecar as a black box: `node dist/main.js` with a fresh SQLite file, and its admin CLI.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { generate } from 'otplib';
@@ -40,6 +40,8 @@ export interface RunningSidecar {
   /** Runs `node dist/cli.js <args> --json` against the same database; returns its JSON answer. */
   cli(args: readonly string[]): Promise<Record<string, unknown>>;
   addUser(email: string, options?: { username?: string; admin?: boolean }): Promise<CreatedUser>;
+  /** `policy apply` of this policy (groups, grants, rules; written as JSON, which is YAML): one CLI run. */
+  applyPolicy(policy: unknown): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -99,6 +101,11 @@ async function startSidecarOnce(options: SidecarOptions): Promise<RunningSidecar
       const created = await cli(args);
       if (typeof created.totpSecret !== 'string') throw new Error(`user add printed no totpSecret: ${JSON.stringify(created)}`);
       return { id: created.id as string | number, email, totpSecret: created.totpSecret };
+    },
+    async applyPolicy(policy) {
+      const file = join(dir.path, `policy-${Date.now()}.yaml`);
+      writeFileSync(file, JSON.stringify(policy, null, 2));
+      return cli(['policy', 'apply', file]);
     },
     async stop() {
       await proc.stop();

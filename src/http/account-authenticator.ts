@@ -60,6 +60,11 @@ export const accountAuthenticatorRoutes = new Hono<AppEnv>()
         { event: 'totp.removed', by: 'account', email: me.user.email, client: clientOf(c).address },
         'authenticator app removed',
       );
+    } else if (removed === 'no-passkey') {
+      c.var.deps.logger.warn(
+        { event: 'totp.removed', by: 'account', refused: true, reason: 'last-way-in', email: me.user.email, client: clientOf(c).address },
+        'authenticator app removal refused: the account would have no way to sign in',
+      );
     }
     const notice = {
       removed: 'The authenticator app was removed: its codes no longer sign in. Sign in with a passkey.',

@@ -12,7 +12,6 @@ import { DeadlineError, deadline } from './deadline.js';
 import { enrollRoutes } from './enroll.js';
 import { trustList } from './forwarded.js';
 import { healthRoutes } from './health.js';
-import { loggedPath } from './log-path.js';
 import { loginRoutes } from './login.js';
 import { loginHostGuard } from './login-host.js';
 import { pageHeaders, pageHeadersMiddleware } from './page-headers.js';
@@ -45,7 +44,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       logger.debug(
         {
           method: c.req.method,
-          path: loggedPath(c.req.path),
+          path: c.req.path,
           status: c.res.status,
           ms: Math.round((performance.now() - started) * 10) / 10,
         },
@@ -97,12 +96,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.onError((err, c) => {
     if (c.var.deadline?.aborted && !(err instanceof DeadlineError)) {
       // The request was answered (503) at its deadline; this is the work it left behind failing later.
-      logger.warn({ path: loggedPath(c.req.path), method: c.req.method, err }, 'request failed after its deadline');
+      logger.warn({ path: c.req.path, method: c.req.method, err }, 'request failed after its deadline');
       return c.body(null, 503);
     }
-    if (err instanceof DeadlineError)
-      logger.error({ path: loggedPath(c.req.path), method: c.req.method }, `request failed: ${err.message}`);
-    else logger.error({ err, path: loggedPath(c.req.path), method: c.req.method }, 'request failed');
+    if (err instanceof DeadlineError) logger.error({ path: c.req.path, method: c.req.method }, `request failed: ${err.message}`);
+    else logger.error({ err, path: c.req.path, method: c.req.method }, 'request failed');
     // Fail closed: a failure anywhere (the database down, a slow query) is a denial, never a pass.
     c.header('Retry-After', '5');
     if (c.req.path === '/' || c.req.path.startsWith('/login') || c.req.path === '/logout') {

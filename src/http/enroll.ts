@@ -33,6 +33,7 @@ async function render(c: Context<AppEnv>, found: OpenInvite, rd: string | undefi
     expiresAt: found.invite.expiresAt,
     totp,
     passkeys: c.var.deps.passkeys !== undefined,
+    passkeyOnly: found.user.passkeyOnly,
     rd,
     error,
   });
@@ -45,9 +46,19 @@ function audit(c: Context<AppEnv>, method: 'totp' | 'passkey', result: RedeemRes
   const client = clientOf(c).address;
   metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
   if (result.ok) {
+    const codesOn = result.passkeyOnlyTurnedOff === true;
     logger.info(
-      { event: 'invite.redeemed', method, email: result.email, deviceType: result.deviceType, client },
-      'invite redeemed, device added',
+      {
+        event: 'invite.redeemed',
+        method,
+        email: result.email,
+        deviceType: result.deviceType,
+        ...(codesOn ? { passkeyOnly: false } : {}),
+        client,
+      },
+      codesOn
+        ? 'invite redeemed, device added; passkey-only turned off (the new app signs in with codes)'
+        : 'invite redeemed, device added',
     );
     return;
   }
@@ -130,6 +141,7 @@ export const enrollRoutes = new Hono<AppEnv>()
     });
     if (!made.ok) {
       audit(c, 'passkey', { ok: false, reason: made.reason, email: found.user.email });
+      if (made.reason === 'unusable') return jsonError(c, 'passkeyUnusable');
       return jsonError(c, made.reason === 'throttled' ? 'tooManyAttempts' : 'passkeyRefused');
     }
     const result = await invites.redeemWithPasskey({ token, passkey: made.passkey, deviceType }, c.var.deadline);

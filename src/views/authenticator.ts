@@ -29,12 +29,15 @@ export interface TotpFormProps {
   readonly submit: string;
   /** The id of an error message the form refers to. */
   readonly describedBy?: string | undefined;
+  /** A sentence on what setting up the app changes, shown above the code. */
+  readonly note?: string | undefined;
 }
 
 export function totpSetupSection(p: TotpFormProps) {
   return html`<section>
   <h2>${p.heading}</h2>
   <p class="help">Scan this code with your authenticator app.</p>
+  ${p.note ? html`<p class="help">${p.note}</p>` : ''}
   <img class="qr" src="${p.totp.qrDataUri}" alt="QR code for your authenticator app" width="192" height="192">
   <p class="help">Cannot scan it? Enter this key instead:</p>
   <p class="secret" id="totp-secret">${grouped(p.totp.secret)}</p>

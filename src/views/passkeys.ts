@@ -12,6 +12,8 @@ export interface EnrollPageProps {
   /** The authenticator-app setup: the QR code, the secret for typing and the link for phones. */
   readonly totp: TotpSetup | undefined;
   readonly passkeys: boolean;
+  /** The account signs in with passkeys only: an app set up here turns codes on again, and the page says so. */
+  readonly passkeyOnly?: boolean;
   readonly rd?: string | undefined;
   readonly error?: string | undefined;
 }
@@ -41,6 +43,9 @@ ${
         hidden: { rd: p.rd },
         submit: 'Confirm and sign in',
         describedBy: p.error ? 'enroll-error' : undefined,
+        note: p.passkeyOnly
+          ? 'Your account signs in with passkeys only now. Setting up an app here allows codes from it again; your passkeys keep working.'
+          : undefined,
       })
     : ''
 }`,

@@ -11,15 +11,18 @@ import { isServiceName, parseScope } from './identity.js';
 import type { LastSeen } from './last-seen.js';
 import type { Grant, Store, StoredTokenHash, User } from './ports.js';
 import { type CompiledRule, describeRule, NEEDS_SUBJECT, type RequestFacts, RuleMatcher } from './rules.js';
-import type { CachedCaller, CachedDevice, VerifyCache } from './verify-cache.js';
+import type { CachedAnswer, CachedCaller, CachedDevice, VerifyCache } from './verify-cache.js';
 
 const BAD_CREDENTIAL: VerifyOutcome = { kind: 'bad-credential' };
 const UNAUTHENTICATED: VerifyOutcome = { kind: 'unauthenticated' };
 
 const CREDENTIAL_SHAPE = /^[\x21-\x7e]{16,512}$/;
 
-/** Reads what rules match on from a request; only called for a service that has rules. */
-export type ReadFacts<R> = (request: R) => RequestFacts;
+/**
+ * Reads what rules match on from a request; only called for a service that has rules. The client's address is
+ * read only when `withClient` (some rule of the service looks at networks).
+ */
+export type ReadFacts<R> = (request: R, withClient: boolean) => RequestFacts;
 
 /** Facts of a request that has none to give (in-process callers without a proxy). */
 const NO_FACTS: RequestFacts = { path: undefined, method: 'GET', client: undefined };
@@ -79,7 +82,7 @@ export class Access {
     readFacts?: ReadFacts<R>,
   ): VerifyOutcome | Promise<VerifyOutcome> {
     if (credential === undefined) return BAD_CREDENTIAL;
-    const facts = (): RequestFacts => (readFacts && request !== undefined ? readFacts(request) : noFacts());
+    const facts = (withClient: boolean): RequestFacts => (readFacts && request !== undefined ? readFacts(request, withClient) : noFacts());
     // The warm path: this exact request was allowed a moment ago (its key can only match a well-formed credential),
     // and the service has no rules that could make the path, method or address matter.
     let warmRefused = false;
@@ -88,9 +91,14 @@ export class Access {
       // Refused a moment ago for its cookie pair, with this same caller credential accepted: refused again, unless
       // a rule says otherwise.
       if (warm === 'bad') warmRefused = true;
-      else if (warm !== undefined && this.#cache.rules(warm.serviceId)?.isEmpty === true) {
-        this.#lastSeen?.record(warm.outcome.deviceId, warm.outcome.userId, warm.serviceId);
-        return warm.outcome;
+      else if (warm !== undefined) {
+        const matcher = this.#cache.rules(warm.serviceId);
+        if (matcher?.isEmpty === true) {
+          this.#lastSeen?.record(warm.outcome.deviceId, warm.outcome.userId, warm.serviceId);
+          return warm.outcome;
+        }
+        // A service with rules: this device was allowed a moment ago; the rules decide about this path.
+        if (matcher !== undefined) return this.#warmWithRules(matcher, facts(matcher.usesNetworks), warm);
       }
     }
     // A caller in memory was well-formed when it was checked (only those are remembered): the same string still is.
@@ -114,18 +122,44 @@ export class Access {
     return this.#verifyCold(serviceName, credential, caller, device, facts);
   }
 
+  /** A warm hit on a service with rules: the rules against the remembered device, no other look-up. */
+  #warmWithRules(matcher: RuleMatcher, facts: RequestFacts, warm: CachedAnswer): VerifyOutcome {
+    const early = this.#ruleFirst(matcher, facts);
+    if (early !== undefined) return early;
+    const { found } = warm;
+    const rule = matcher.match(facts, { email: found.user.email, groups: found.groups ?? [] });
+    const refused = this.#policyRefusal(rule === NEEDS_SUBJECT ? undefined : rule, found);
+    if (refused !== undefined) return refused;
+    this.#lastSeen?.record(warm.outcome.deviceId, warm.outcome.userId, warm.serviceId);
+    return warm.outcome;
+  }
+
+  /** What a matched rule refuses a signed-in device: `public` and `deny` answers, a step-up or a fresh sign-in. */
+  #policyRefusal(rule: CompiledRule | undefined, found: CachedDevice): VerifyOutcome | undefined {
+    if (rule === undefined) return undefined;
+    if (rule.policy.kind === 'public') return { kind: 'public', rule: described(rule) };
+    if (rule.policy.kind === 'deny') return { kind: 'denied', rule: described(rule), email: found.user.email };
+    if (rule.policy.kind === 'passkey' && found.device.signedInWith !== 'passkey') {
+      return { kind: 'step-up', rule: described(rule), email: found.user.email };
+    }
+    if (rule.policy.kind === 'recent' && this.#clock.now() - found.device.signedInAt >= rule.policy.minutes * 60_000) {
+      return { kind: 'fresh-sign-in', rule: described(rule), email: found.user.email };
+    }
+    return undefined;
+  }
+
   /** The answer from memory alone, or `undefined` when the database must be asked. */
   #fromMemory(
     matcher: RuleMatcher,
     serviceId: number,
     device: DeviceCredential | undefined,
     warmRefused: boolean,
-    readFacts: () => RequestFacts,
+    readFacts: (withClient: boolean) => RequestFacts,
     request: { serviceName: string; credential: string },
   ): VerifyOutcome | undefined {
     let facts: RequestFacts | undefined;
     if (!matcher.isEmpty) {
-      facts = readFacts();
+      facts = readFacts(matcher.usesNetworks);
       const early = this.#ruleFirst(matcher, facts);
       if (early !== undefined) return early;
     }
@@ -176,13 +210,9 @@ export class Access {
     if (matched?.policy.kind === 'public') return { kind: 'public', rule: described(matched) };
     if (matched?.policy.kind === 'deny') return { kind: 'denied', rule: described(matched), email: found.user.email };
     if (decision.kind === 'forbidden') return { kind: 'forbidden', email: found.user.email };
-    if (matched?.policy.kind === 'passkey' && found.device.signedInWith !== 'passkey') {
-      return { kind: 'step-up', rule: described(matched), email: found.user.email };
-    }
-    if (matched?.policy.kind === 'recent' && this.#clock.now() - found.device.signedInAt >= matched.policy.minutes * 60_000) {
-      return { kind: 'fresh-sign-in', rule: described(matched), email: found.user.email };
-    }
-    return this.#outcome(decision, found.user, serviceId, found.device.id, request);
+    const refused = this.#policyRefusal(matched, found);
+    if (refused !== undefined) return refused;
+    return this.#outcome(decision, found, serviceId, request);
   }
 
   async #verifyCold(
@@ -190,7 +220,7 @@ export class Access {
     credential: string,
     cachedCaller: CachedCaller | undefined,
     device: DeviceCredential | undefined,
-    readFacts: () => RequestFacts,
+    readFacts: (withClient: boolean) => RequestFacts,
   ): Promise<VerifyOutcome> {
     this.#cache.countMiss();
     const name = isServiceName(serviceName) ? serviceName : undefined;
@@ -205,7 +235,7 @@ export class Access {
     if (service) {
       matcher = await this.#rulesOf(service.id, ruleCount ?? 0);
       if (!matcher.isEmpty) {
-        facts = readFacts();
+        facts = readFacts(matcher.usesNetworks);
         const early = this.#ruleFirst(matcher, facts);
         if (early !== undefined) return early;
       }
@@ -242,16 +272,15 @@ export class Access {
 
   /** The outcome of a decision; an allow is remembered whole for the exact request that earned it. */
   #outcome(
-    decision: Decision,
-    user: User,
+    decision: Extract<Decision, { kind: 'allow' }>,
+    found: CachedDevice,
     serviceId: number,
-    deviceId: string,
     request: { device: DeviceCredential; serviceName: string; credential: string },
   ): VerifyOutcome {
-    if (decision.kind === 'forbidden') return { kind: 'forbidden', email: user.email };
-    this.#lastSeen?.record(deviceId, user.id, serviceId);
-    const outcome = { kind: 'allow', identity: decision.identity, userId: user.id, deviceId } as const;
-    this.#cache.rememberAnswer(request.device, request.serviceName, request.credential, { outcome, serviceId });
+    const { user, device } = found;
+    this.#lastSeen?.record(device.id, user.id, serviceId);
+    const outcome = { kind: 'allow', identity: decision.identity, userId: user.id, deviceId: device.id } as const;
+    this.#cache.rememberAnswer(request.device, request.serviceName, request.credential, { outcome, serviceId, found });
     return outcome;
   }
 

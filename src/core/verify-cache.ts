@@ -30,6 +30,8 @@ export interface CachedCaller {
 export interface CachedAnswer {
   readonly outcome: Extract<VerifyOutcome, { kind: 'allow' }>;
   readonly serviceId: number;
+  /** The device and its user's groups: what a service's rules are evaluated against on a warm hit. */
+  readonly found: CachedDevice;
 }
 
 /** Counters for tests and metrics. */

@@ -197,6 +197,33 @@ for (const transport of TRANSPORTS) {
       }
     });
 
+    it('a device allowed a moment ago (a warm answer) still meets the rules of every other path', async () => {
+      expect((await traefik('/anything', { cookie: bob })).status).toBe(200);
+      expect((await traefik('/anything', { cookie: bob })).status).toBe(200);
+      expect((await traefik('/admin/x', { cookie: bob })).status).toBe(403);
+      expect((await traefik('/private/x', { cookie: bob })).status).toBe(403);
+      expect((await traefik('/office/plan', { cookie: bob, xff: '198.51.100.1' })).status).toBe(403);
+      expect((await traefik('/office/plan', { cookie: bob, xff: '203.0.113.7' })).status).toBe(200);
+      expect((await traefik('/admin%2f..', { cookie: bob })).status).toBe(403);
+      expect((await traefik('/health', { cookie: bob })).headers.get(IDENTITY_HEADERS.userServiceToken)).toBe('');
+      expect((await traefik('/admin/x', { cookie: ann })).status).toBe(302);
+      expect((await traefik('/admin/x', { cookie: ann })).status).toBe(302);
+    });
+
+    it('nginx: the path comes from X-Forwarded-Uri (what the app gets), not from a URL parse of X-Original-URL', async () => {
+      const res = await t.request('/verify/app?proxy=nginx', {
+        headers: {
+          'X-Service-Token': proxyToken,
+          'X-Original-URL': 'https://app.example.com/health',
+          'X-Forwarded-Uri': '/private/x',
+          'X-Original-Method': 'GET',
+        },
+      });
+      expect(res.status).toBe(403);
+      const viaUrl = await nginx('/health#/../private/x');
+      expect(viaUrl.status).toBe(403);
+    });
+
     it('changes to rules, members and group grants apply at once on this instance', async () => {
       const a = t.runtime.admin;
       expect((await traefik('/anything', { cookie: ann })).status).toBe(200);

@@ -9,6 +9,7 @@ const pair = (n: number) => ({ deviceId: n.toString(16).padStart(32, '0'), secre
 const answer = (n: number): CachedAnswer => ({
   outcome: { kind: 'allow', identity: { userServiceToken: `t${n}` }, userId: n, deviceId: pair(n).deviceId },
   serviceId: 1,
+  found: {} as CachedAnswer['found'],
 });
 
 describe('the whole-answer cache', () => {

@@ -48,11 +48,11 @@ export function createVerifier(deps: Pick<AppDeps, 'access' | 'config' | 'logger
   const ctx: StyleContext = { config, trusted: trustList(config.trustedProxies), pageHeaders: pageHeaders(config) };
   const debug = logger.isLevelEnabled('debug');
   // Each style's reader of what rules match on, bound once (the warm path allocates no closure per request).
-  const factReaders = new Map<ProxyStyle, (req: VerifyRequest) => RequestFacts>();
+  const factReaders = new Map<ProxyStyle, (req: VerifyRequest, withClient: boolean) => RequestFacts>();
   const readerOf = (style: ProxyStyle) => {
     let read = factReaders.get(style);
     if (read === undefined) {
-      read = (req: VerifyRequest) => style.facts(req, ctx);
+      read = (req: VerifyRequest, withClient: boolean) => style.facts(req, ctx, withClient);
       factReaders.set(style, read);
     }
     return read;

@@ -22,8 +22,8 @@ export interface ProxyStyle {
   unauthenticated(req: VerifyRequest, ctx: StyleContext): Answer;
   forbidden(req: VerifyRequest, denial: Denial, ctx: StyleContext): Answer;
   signInAgain(req: VerifyRequest, why: SignInAgain, ctx: StyleContext): Answer;
-  /** The original request's method, raw path and client address, as access rules match on them. */
-  facts(req: VerifyRequest, ctx: StyleContext): RequestFacts;
+  /** The original request's method, raw path and (when `withClient`) client address, as access rules match on them. */
+  facts(req: VerifyRequest, ctx: StyleContext, withClient: boolean): RequestFacts;
   /** The caller's credential was missing or unknown; without this, the reference's JSON 401. */
   badCredential?(req: VerifyRequest, ctx: StyleContext): Answer;
 }

@@ -16,7 +16,9 @@ WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
+# scripts/build.mjs is npm's prepare step: it builds nothing until src/ is there (the `npm run build` below).
 COPY package.json package-lock.json ./
+COPY scripts/build.mjs ./scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
@@ -30,6 +32,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+COPY scripts/build.mjs ./scripts/
 # --omit=optional too: TypeScript, a dev dependency, is also valibot's optional peer, which --omit=dev alone keeps
 # (30 MB with its native compiler); the only other optional package, pg-cloudflare, is for Cloudflare Workers.
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force

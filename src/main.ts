@@ -1,24 +1,35 @@
 // Composition root of the server: config → database → migrations → app → serve; graceful shutdown.
-import { createServer } from 'node:http';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { pino } from 'pino';
-import { ConfigError } from './config/config.js';
+import { type Config, ConfigError, readEnvironment } from './config/config.js';
 import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createMetrics } from './http/metrics.js';
-import { createNodeListener } from './http/node-listener.js';
-import { loadConfigWithLocalKey } from './local-key.js';
-import { safeError } from './logging.js';
+import { createNodeServer } from './http/node-listener.js';
+import { keysRefused, loadConfigWithLocalKey } from './local-key.js';
+import { createLogger } from './logging.js';
 import { isEntryPoint, openRuntime } from './runtime.js';
+import { StartUpError, startUpFailure } from './start-up-errors.js';
 
 export async function startServer(): Promise<() => Promise<void>> {
-  const { config, notices } = loadConfigWithLocalKey();
+  let config: Config | undefined;
+  try {
+    return await start((loaded) => {
+      config = loaded;
+    });
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof KeyCheckError) throw err;
+    throw new StartUpError(startUpFailure(err, config), { cause: err });
+  }
+}
+
+async function start(configured: (config: Config) => void): Promise<() => Promise<void>> {
+  const { config, notices, createdKeyFile } = loadConfigWithLocalKey();
+  configured(config);
   // JSON lines in production (and whenever output goes to a file or a collector); readable lines on a terminal.
   const pretty = !config.production && process.stdout.isTTY;
-  const logger = pino({
+  const logger = createLogger({
     level: config.logLevel,
     base: { service: 'passwordless-auth' },
-    serializers: { err: safeError },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' } } } : {}),
   });
   for (const notice of notices) logger.warn(notice);
@@ -34,10 +45,10 @@ export async function startServer(): Promise<() => Promise<void>> {
   const problem = keyProblem(keyCheck);
   if (problem) {
     await runtime.close();
-    throw new KeyCheckError(`refusing to start: ${problem}`);
+    throw keysRefused(problem, config, createdKeyFile);
   }
   const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.() });
-  const listener = createNodeListener({
+  const server = createNodeServer({
     config,
     signIn: runtime.signIn,
     devices: runtime.devices,
@@ -45,6 +56,7 @@ export async function startServer(): Promise<() => Promise<void>> {
     invites: runtime.invites,
     passkeys: runtime.passkeys,
     passkeyAccount: runtime.passkeyAccount,
+    authenticatorApp: runtime.authenticatorApp,
     logger,
     metrics,
     ready: runtime.ready,
@@ -56,14 +68,21 @@ export async function startServer(): Promise<() => Promise<void>> {
       }
     },
   });
-  const server = createServer(listener);
-  server.listen(config.port, config.host, () => {
-    const shown = config.host ?? 'localhost';
-    logger.info(
-      { database: config.databaseLabel, port: config.port },
-      `passwordless-auth listening on http://${shown}:${config.port} (login page ${config.publicUrl}/login)`,
-    );
+  // A busy port is an answer to give, not an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch(async (err: unknown) => {
+    await runtime.close();
+    throw err;
   });
+  logger.info(
+    { database: config.databaseLabel, port: config.port },
+    `passwordless-auth listening on http://${config.host ?? 'localhost'}:${config.port} (login page ${config.publicUrl}/login)`,
+  );
   const flushEvery = Math.min(Math.max(config.lastSeenIntervalInMs, 1000), 30_000);
   const flusher = setInterval(() => {
     runtime.lastSeen.flush().catch((err: unknown) => logger.warn({ err }, 'could not write last-seen times; will retry'));
@@ -107,10 +126,12 @@ if (isEntryPoint(import.meta.url)) {
       }
     },
     (err: unknown) => {
-      if (err instanceof ConfigError || err instanceof KeyCheckError) {
-        process.stderr.write(`passwordless-auth: ${err.message}\n`);
-      } else {
-        process.stderr.write(`passwordless-auth: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (err instanceof ConfigError || err instanceof KeyCheckError) process.stderr.write(`passwordless-auth: ${err.message}\n`);
+      else process.stderr.write(`passwordless-auth: could not start: ${err instanceof StartUpError ? err.message : startUpFailure(err)}\n`);
+      // The stack is for whoever debugs the code, not for whoever starts the server.
+      if (/^(debug|trace)$/.test(readEnvironment().LOG_LEVEL ?? '')) {
+        const original = err instanceof StartUpError ? err.cause : err;
+        process.stderr.write(`${original instanceof Error ? original.stack : String(original)}\n`);
       }
       process.exit(1);
     },

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { type Config, ConfigError } from './config/config.js';
 import { Access } from './core/access.js';
 import { createAdmin } from './core/admin.js';
+import { AuthenticatorApp } from './core/authenticator-app.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { KeyRing } from './core/crypto.js';
 import { Devices } from './core/devices.js';
@@ -30,6 +31,7 @@ export interface Runtime {
   /** `undefined` when passkeys are off (no relying party, see config). */
   readonly passkeys: Passkeys | undefined;
   readonly passkeyAccount: PasskeyAccount;
+  readonly authenticatorApp: AuthenticatorApp;
   readonly cacheStats: () => CacheStats;
   readonly admin: ReturnType<typeof createAdmin>;
   readonly lastSeen: LastSeen;
@@ -71,6 +73,7 @@ export async function openRuntime(
       invites,
       passkeys,
       passkeyAccount: new PasskeyAccount({ store }),
+      authenticatorApp: new AuthenticatorApp({ store, keys, clock, issuer: config.totpIssuer }),
       cacheStats: () => cache.stats,
       admin,
       lastSeen,

@@ -2,14 +2,13 @@
 // handler) in the table in commands.ts; this file parses the arguments against that table, prints the usage and
 // help it generates from it, asks before destructive commands, runs the handler and writes the audit line.
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import type { Config } from '../config/config.js';
-import { ConfigError } from '../config/config.js';
+import { type Config, ConfigError, type LoadOptions, readEnvironment } from '../config/config.js';
 import { AdminError } from '../core/admin.js';
-import { KeyCheckError } from '../core/key-check.js';
-import { loadConfigWithLocalKey } from '../local-key.js';
-import { safeMessage } from '../logging.js';
+import { checkKeys, KeyCheckError, keyProblem } from '../core/key-check.js';
+import { keysRefused, loadConfigWithLocalKey } from '../local-key.js';
+import { createLogger, safeMessage } from '../logging.js';
 import { openRuntime, type Runtime } from '../runtime.js';
+import { explainStartUpError, StartUpError } from '../start-up-errors.js';
 
 export type Values = Readonly<Record<string, string | boolean | undefined>>;
 
@@ -29,12 +28,23 @@ export interface Io {
   readonly stderr: { write(text: string): unknown };
 }
 
+/** Where a run takes its configuration from, and whether a person can be asked; the process's own by default. */
+export interface Surroundings {
+  /** The environment, read over `.env` in `cwd` (as the server reads them). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly cwd?: string;
+  /** Whether a destructive command may ask its question (stdin is a terminal). */
+  readonly terminal?: boolean;
+}
+
 interface Context {
   readonly args: Args;
   readonly out: Output;
   readonly io: Io;
   /** The configuration (the local key file made if it is the key source) and the runtime over it, opened once. */
   runtime(): Promise<Runtime>;
+  /** What the configuration is read from: the environment over `.env` in the working directory. */
+  readonly load: LoadOptions;
 }
 
 export interface Command {
@@ -92,22 +102,31 @@ function usage(commands: readonly Command[]): string {
   ].join('\n');
 }
 
+const synopsisOf = (c: Command) => `passwordless-auth ${c.name}${c.synopsis ? ` ${c.synopsis}` : ''}`;
+
+/** A usage error's answer: the problem, then the synopsis of the command(s) it is about, not the whole usage. */
+function usageProblem(problem: string, about: readonly Command[]): string {
+  if (about.length === 0) return `${problem}\nRun \`passwordless-auth --help\` for the list of commands.`;
+  const more = about.length === 1 ? `passwordless-auth ${(about[0] as Command).name} --help` : 'passwordless-auth <command> --help';
+  return `${problem}\nUsage: ${about.map(synopsisOf).join('\n       ')}\n(${more} explains it.)`;
+}
+
 function help(c: Command): string {
   const body = c.help
     .split('\n')
     .map((line) => `  ${line}`)
     .join('\n');
-  return `Usage: passwordless-auth ${c.name}${c.synopsis ? ` ${c.synopsis}` : ''}\n${body}\n\nAdd --json for JSON output. ${EXIT_CODES}\n`;
+  return `Usage: ${synopsisOf(c)}\n${body}\n\nAdd --json for JSON output. ${EXIT_CODES}\n`;
 }
 
-/** The command the positionals name (two words before one), and the positionals left for it. */
-function find(commands: readonly Command[], positionals: readonly string[]): { command?: Command; rest: readonly string[] } {
+/** The command the positionals name (two words before one). */
+function find(commands: readonly Command[], positionals: readonly string[]): Command | undefined {
   for (const words of [2, 1]) {
     const name = positionals.slice(0, words).join(' ');
     const command = positionals.length >= words ? commands.find((c) => c.name === name) : undefined;
-    if (command) return { command, rest: positionals.slice(words) };
+    if (command) return command;
   }
-  return { rest: positionals };
+  return undefined;
 }
 
 async function ask(question: string): Promise<boolean> {
@@ -120,53 +139,70 @@ async function ask(question: string): Promise<boolean> {
   }
 }
 
-export async function runCommands(commands: readonly Command[], argv: readonly string[], io: Io): Promise<number> {
+const GLOBAL_OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  yes: { type: 'boolean', short: 'y' },
+} as const;
+
+export async function runCommands(
+  commands: readonly Command[],
+  argv: readonly string[],
+  io: Io,
+  surroundings: Surroundings = {},
+): Promise<number> {
   let json = argv.includes('--json');
   const fail = (message: string, code: number) => {
     if (json) io.stdout.write(`${JSON.stringify({ error: message })}\n`);
     else io.stderr.write(`passwordless-auth: ${message}\n`);
     return code;
   };
-  const options = Object.assign(
-    { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, yes: { type: 'boolean', short: 'y' } } as const,
-    ...commands.map((c) => c.options ?? {}),
-  );
+  // The command first (its words are the leading positionals), so that a usage error can show its synopsis.
+  const everyOption = Object.assign({}, GLOBAL_OPTIONS, ...commands.map((c) => c.options ?? {}));
+  const loose = parseArgs({ args: [...argv], options: everyOption, allowPositionals: true, strict: false });
+  const words = loose.positionals;
+  if (words.length === 0) {
+    if (argv.some((a) => a !== '--help' && a !== '-h' && a !== '--json')) return fail(usageProblem('no command given', []), 2);
+    io.stdout.write(`${usage(commands)}\n`);
+    return loose.values.help ? 0 : 2;
+  }
+  const command = find(commands, words);
+  if (!command) {
+    const first = words[0] as string;
+    const group = commands.filter((c) => c.name.startsWith(`${first} `));
+    if (group.length > 0)
+      return fail(usageProblem(`${first} needs one of: ${group.map((c) => c.name.slice(first.length + 1)).join(', ')}`, group), 2);
+    return fail(usageProblem(`unknown command: ${words.join(' ')}`, []), 2);
+  }
   let parsed: { values: Values; positionals: string[] };
   try {
-    // No option is `multiple`, so every value is a string or a boolean.
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }) as typeof parsed;
+    // No option is `multiple`, so every value is a string or a boolean. (Entries share options: `revoke` reads the
+    // --email and --service that `grant` declares.)
+    parsed = parseArgs({ args: [...argv], options: everyOption, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (err) {
-    return fail(`${(err as Error).message}\n\n${usage(commands)}`, 2);
+    return fail(usageProblem((err as Error).message, [command]), 2);
   }
   const { values } = parsed;
   json = values.json === true;
-  if (parsed.positionals.length === 0) {
-    io.stdout.write(`${usage(commands)}\n`);
-    return values.help ? 0 : 2;
-  }
-  const { command, rest } = find(commands, parsed.positionals);
-  if (!command) {
-    const first = parsed.positionals[0] as string;
-    const subcommands = commands.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.slice(first.length + 1));
-    const problem =
-      subcommands.length > 0 ? `${first} needs one of: ${subcommands.join(', ')}` : `unknown command: ${parsed.positionals.join(' ')}`;
-    return fail(`${problem}\n\n${usage(commands)}`, 2);
-  }
   if (values.help) {
     io.stdout.write(help(command));
     return 0;
   }
+  const rest = parsed.positionals.slice(command.name.split(' ').length);
   const args: Args = { positionals: rest, values };
   if (command.confirm && values.yes !== true) {
-    if (!process.stdin.isTTY) return fail(`${command.name} needs --yes when there is no terminal to ask`, 2);
+    if (!(surroundings.terminal ?? process.stdin.isTTY)) return fail(`${command.name} needs --yes when there is no terminal to ask`, 2);
     if (!(await ask(command.confirm(args)))) return fail('cancelled', 1);
   }
+  const cwd = surroundings.cwd ?? process.cwd();
+  const load: LoadOptions = { cwd, env: readEnvironment(cwd, surroundings.env ?? process.env) };
 
   let config: Config | undefined;
   let runtime: Runtime | undefined;
   const ctx: Context = {
     args,
     io,
+    load,
     out: {
       json,
       result(value, text) {
@@ -175,29 +211,42 @@ export async function runCommands(commands: readonly Command[], argv: readonly s
     },
     async runtime() {
       if (!runtime) {
-        const loaded = loadConfigWithLocalKey();
+        const loaded = loadConfigWithLocalKey(load);
         config = loaded.config;
-        if (!json) for (const n of loaded.notices) io.stderr.write(`note: ${n}\n`);
         runtime = await openRuntime(config);
+        if (loaded.createdKeyFile !== undefined) {
+          // A key made just now must not seal anything next to secrets sealed with another one.
+          const problem = keyProblem(await checkKeys(runtime.store.sealedValues, runtime.keys));
+          if (problem) throw keysRefused(problem, config, loaded.createdKeyFile, 'run');
+        }
+        if (!json) for (const n of loaded.notices) io.stderr.write(`note: ${n}\n`);
       }
       return runtime;
     },
   };
+  // One audit line per admin change, or per change refused (both at info), on stderr (stdout is the command's result), at LOG_LEVEL
+  // like the server's.
+  const audit = () =>
+    createLogger(
+      { level: config?.logLevel ?? 'info', base: { service: 'passwordless-auth', by: 'cli' } },
+      { write: (line: string) => io.stderr.write(line) },
+    );
   try {
     const code = (await command.run(ctx)) ?? 0;
-    if (code === 0 && command.audit) {
-      // One audit line per admin change, on stderr (stdout is the command's result), at LOG_LEVEL like the server's.
-      const audit = pino(
-        { level: config?.logLevel ?? 'info', base: { service: 'passwordless-auth', by: 'cli' } },
-        pino.destination({ dest: 2, sync: true }),
-      );
-      audit.info({ event: command.audit.event, ...command.audit.fields(args) }, 'admin change');
-    }
+    if (code === 0 && command.audit) audit().info({ event: command.audit.event, ...command.audit.fields(args) }, 'admin change');
     return code;
   } catch (err) {
-    if (err instanceof UsageError) return fail(`${err.message}\n\n${usage(commands)}`, 2);
-    if (err instanceof AdminError || err instanceof ConfigError || err instanceof KeyCheckError) return fail(err.message, 1);
-    return fail(`failed: ${safeMessage(err)}`, 1);
+    if (err instanceof UsageError) return fail(usageProblem(err.message, [command]), 2);
+    if (err instanceof AdminError && command.audit) {
+      audit().info(
+        { event: command.audit.event, refused: true, reason: err.message, ...command.audit.fields(args) },
+        'admin change refused',
+      );
+    }
+    if (err instanceof AdminError || err instanceof ConfigError || err instanceof KeyCheckError || err instanceof StartUpError)
+      return fail(err.message, 1);
+    const explained = explainStartUpError(err, config);
+    return fail(explained ? `could not open the database: ${explained}` : `failed: ${safeMessage(err)}`, 1);
   } finally {
     await runtime?.close();
   }

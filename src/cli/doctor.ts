@@ -1,6 +1,6 @@
 // `doctor`: checks configuration, database, migrations and keys, and says what to fix. It changes nothing: it
 // neither migrates nor creates the local key file, and opens the database without the rest of the runtime.
-import { loadConfig } from '../config/config.js';
+import { type LoadOptions, loadConfig } from '../config/config.js';
 import { KeyRing } from '../core/crypto.js';
 import { checkKeys, keyProblem } from '../core/key-check.js';
 import { safeMessage } from '../logging.js';
@@ -15,12 +15,12 @@ interface Check {
   readonly detail: string;
 }
 
-async function diagnose(): Promise<Check[]> {
+async function diagnose(load: LoadOptions): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (name: string, status: Check['status'], detail: string) => checks.push({ name, status, detail });
   let loaded: ReturnType<typeof loadConfig>;
   try {
-    loaded = loadConfig();
+    loaded = loadConfig(load);
   } catch (err) {
     add('configuration', 'fail', err instanceof Error ? err.message : String(err));
     return checks;
@@ -57,7 +57,7 @@ async function diagnose(): Promise<Check[]> {
     const check = await checkKeys(store.sealedValues, keys);
     const problem = keyProblem(check);
     const stale = check.stale.reduce((sum, c) => sum + c.count, 0);
-    if (problem) add('keys', 'fail', problem);
+    if (problem) add('keys', 'fail', `${problem} The keys were read from ${config.keySource}.`);
     else if (stale > 0)
       add(
         'keys',
@@ -78,8 +78,8 @@ export const doctorCommand: Command = {
   synopsis: '',
   summary: 'check configuration, database, migrations and keys',
   help: 'Checks configuration, database reachability, migrations and encryption keys, and says what to fix.\nExit code 1 if any check fails.',
-  async run({ io, out }) {
-    const checks = await diagnose();
+  async run({ io, out, load }) {
+    const checks = await diagnose(load);
     const failed = checks.some((c) => c.status === 'fail');
     if (out.json) io.stdout.write(`${JSON.stringify({ ok: !failed, checks })}\n`);
     else

@@ -17,12 +17,17 @@ export async function printInvite(rt: Runtime, values: Values, out: Out, create:
     create,
   });
   const url = `${rt.config.publicUrl}/login/enroll/${token}`;
-  out.result({ url, expiresAt: iso(expiresAt), email: user.email, created }, [
+  // A link only this machine can open is worth a word: the server may well have its own PUBLIC_URL elsewhere.
+  const warning = rt.config.publicUrlIsDefault
+    ? `PUBLIC_URL is not set here, so the link uses the default ${rt.config.publicUrl}. If browsers reach the server elsewhere, set PUBLIC_URL in the environment or in .env in this directory (the server reads the same file) and invite again.`
+    : undefined;
+  out.result({ url, expiresAt: iso(expiresAt), email: user.email, created, ...(warning ? { warning } : {}) }, [
     `${created ? `Added ${user.role} ${user.email} (id ${user.id}) and invited them` : `Invited ${user.email}`}.`,
     '',
     'Send them this link. It works once, until the time below; they create a passkey or set up an authenticator app there.',
     `  ${url}`,
     `  expires: ${iso(expiresAt)}`,
+    ...(warning ? ['', `  note: ${warning}`] : []),
   ]);
 }
 
@@ -84,17 +89,47 @@ export const passkeyCommands: readonly Command[] = [
   },
   {
     name: 'passkey remove',
-    synopsis: '--id N [--yes]',
+    synopsis: '--id N [--passkey-only false | --lock-out] [--yes]',
     summary: 'remove a passkey; it stops signing in at once',
-    help: 'Removes a passkey; it cannot sign in from that moment. Asks first unless --yes.',
-    options: { id: { type: 'string' } },
+    help:
+      "Removes a passkey; it cannot sign in from that moment. Asks first unless --yes. The owner's last way in is\n" +
+      'refused: their only passkey while they sign in with passkeys only (add --passkey-only false to allow their\n' +
+      "authenticator app's codes again in the same step), or while they have no app (--lock-out removes it anyway;\n" +
+      'then send them an invite).',
+    options: { id: { type: 'string' }, 'passkey-only': { type: 'string' }, 'lock-out': { type: 'boolean' } },
     confirm: ({ values }) => `Remove passkey ${String(values.id)}? It stops signing in at once.`,
-    audit: { event: 'admin.passkey.removed', fields: ({ values }) => ({ passkeyId: values.id }) },
+    audit: {
+      event: 'admin.passkey.removed',
+      fields: ({ values }) => ({
+        passkeyId: values.id,
+        ...(values['passkey-only'] === 'false' ? { passkeyOnly: false } : {}),
+        ...(values['lock-out'] === true ? { lockOut: true } : {}),
+      }),
+    },
     async run({ runtime, args: { values }, out }) {
       const raw = need(values, 'id');
       if (!/^[1-9][0-9]{0,9}$/.test(raw)) throw new UsageError('--id must be a passkey id (a positive whole number)');
-      await (await runtime()).admin.removePasskey(Number(raw));
-      out.result({ removed: Number(raw) }, `Removed passkey ${raw}; it no longer signs in.`);
+      const passkeyOnly = values['passkey-only'];
+      if (passkeyOnly !== undefined && passkeyOnly !== 'false')
+        throw new UsageError('--passkey-only can only be false here (codes on again)');
+      const removed = await (await runtime()).admin.removePasskey(Number(raw), {
+        passkeyOnlyOff: passkeyOnly === 'false',
+        lockOut: values['lock-out'] === true,
+      });
+      out.result(
+        {
+          removed: Number(raw),
+          ...(removed.passkeyOnlyTurnedOff ? { passkeyOnly: false } : {}),
+          ...(removed.lockedOut ? { lockedOut: true } : {}),
+        },
+        [
+          `Removed passkey ${raw}; it no longer signs in.`,
+          ...(removed.passkeyOnlyTurnedOff ? [`${removed.email} may sign in with codes again.`] : []),
+          ...(removed.lockedOut
+            ? [`${removed.email} has no way to sign in now: send them an invite (user invite --email ${removed.email}).`]
+            : []),
+        ],
+      );
     },
   },
 ];

@@ -3,7 +3,7 @@
 // database driver (the wiring in runtime.ts and local-key.ts does what needs doing).
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { type AllowedOrigin, parseAllowedOrigin } from '../core/allowed-origins.js';
 import type { CacheOptions } from '../core/cache-options.js';
@@ -28,12 +28,18 @@ export interface Config {
   /** The first seals, all open. Empty only while `localKeyFile` is the key source and does not exist yet. */
   readonly encryptionKeys: readonly EncryptionKey[];
   /**
-   * Outside production with no ENCRYPTION_KEYS or ENCRYPTION_KEY_FILE: the local key file (`./data/encryption.key`)
-   * the keys come from. The server and the CLI create it when it is missing (local-key.ts); this only reads it.
+   * Outside production with no ENCRYPTION_KEYS or ENCRYPTION_KEY_FILE: the local key file the keys come from,
+   * `encryption.key` next to the SQLite database file (`./data/encryption.key` by default; for MySQL, PostgreSQL
+   * and an in-memory database `./data/encryption.key` in the working directory). The server and the CLI create it
+   * when it is missing (local-key.ts); this only reads it.
    */
   readonly localKeyFile: string | undefined;
+  /** Where the keys were read from, for messages: `ENCRYPTION_KEYS`, `ENCRYPTION_KEY_FILE (/path)`, the local key file. */
+  readonly keySource: string;
   /** Absolute external URL of this service, as browsers reach it (the login page is `${publicUrl}/login`). */
   readonly publicUrl: string;
+  /** PUBLIC_URL was not set: `publicUrl` is the default built from PORT, which only a browser on this machine reaches. */
+  readonly publicUrlIsDefault: boolean;
   /** Where a browser goes after login (or when already logged in) without a valid return URL. */
   readonly landingUrl: string;
   readonly cookie: {
@@ -72,8 +78,8 @@ export class ConfigError extends Error {
 
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
-/** Where the keys come from outside production when none are configured, relative to the working directory. */
-const LOCAL_KEY_FILE = 'data/encryption.key';
+/** The local key file's name, next to the SQLite database file; in `./data/` of the working directory otherwise. */
+const LOCAL_KEY_FILE = 'encryption.key';
 
 export interface LoadOptions {
   /** The environment; `process.env` merged over `.env` in `cwd` by default. */
@@ -87,10 +93,14 @@ export interface Loaded {
   readonly notices: readonly string[];
 }
 
-export function readEnvironment(cwd = process.cwd()): Record<string, string | undefined> {
+/** `.env` in `cwd` with `env` (the process environment) over it: what the server and the CLI both read. */
+export function readEnvironment(
+  cwd = process.cwd(),
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Record<string, string | undefined> {
   const file = resolve(cwd, '.env');
   const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
-  return { ...fromFile, ...process.env };
+  return { ...fromFile, ...env };
 }
 
 export function loadConfig(options: LoadOptions = {}): Loaded {
@@ -126,16 +136,23 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
   if (e.ENCRYPTION_KEYS) readKeys('ENCRYPTION_KEYS', e.ENCRYPTION_KEYS, production, keys, keyProblems);
   if (e.ENCRYPTION_KEY_FILE) {
     const file = resolve(cwd, e.ENCRYPTION_KEY_FILE);
-    if (existsSync(file)) readKeys('ENCRYPTION_KEY_FILE', readFileSync(file, 'utf8'), production, keys, keyProblems);
-    else keyProblems.push(`ENCRYPTION_KEY_FILE: ${file} does not exist`);
+    const text = readKeyFile(file, 'ENCRYPTION_KEY_FILE', keyProblems);
+    if (text !== undefined) readKeys('ENCRYPTION_KEY_FILE', text, production, keys, keyProblems);
   }
   let localKeyFile: string | undefined;
   if (keys.length === 0 && keyProblems.length === 0) {
     if (production) {
       keyProblems.push('ENCRYPTION_KEYS: required in production (NODE_ENV=production); the service will not invent keys there');
     } else {
-      localKeyFile = resolve(cwd, LOCAL_KEY_FILE);
-      if (existsSync(localKeyFile)) readKeys(localKeyFile, readFileSync(localKeyFile, 'utf8'), production, keys, keyProblems);
+      // Next to the database it opens, so that running from another directory finds the same key.
+      localKeyFile =
+        database?.dialect === 'sqlite' && database.path !== ':memory:'
+          ? resolve(dirname(database.path), LOCAL_KEY_FILE)
+          : resolve(cwd, 'data', LOCAL_KEY_FILE);
+      if (existsSync(localKeyFile)) {
+        const text = readKeyFile(localKeyFile, `the local key file ${localKeyFile}`, keyProblems);
+        if (text !== undefined) readKeys(localKeyFile, text, production, keys, keyProblems);
+      }
     }
   }
   problems.push(...keyProblems);
@@ -209,7 +226,13 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     databasePoolSize: e.DATABASE_POOL_SIZE ?? e.MYSQL_POOL_SIZE ?? DEFAULT_POOL_SIZE,
     encryptionKeys: keys,
     localKeyFile,
+    keySource: [
+      ...(e.ENCRYPTION_KEYS ? ['ENCRYPTION_KEYS'] : []),
+      ...(e.ENCRYPTION_KEY_FILE ? [`ENCRYPTION_KEY_FILE (${resolve(cwd, e.ENCRYPTION_KEY_FILE)})`] : []),
+      ...(localKeyFile ? [`the local key file ${localKeyFile}`] : []),
+    ].join(' and '),
     publicUrl,
+    publicUrlIsDefault: e.PUBLIC_URL === undefined,
     landingUrl,
     cookie: {
       domain: rawDomain || undefined,
@@ -235,6 +258,23 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     logLevel: e.LOG_LEVEL,
   };
   return { config: deepFreeze(config), notices };
+}
+
+/** A key file's text, or `undefined` with a problem saying what is wrong with it and what to do. */
+function readKeyFile(file: string, name: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    problems.push(
+      code === 'ENOENT'
+        ? `${name}: ${file} does not exist`
+        : code === 'EISDIR'
+          ? `${name}: ${file} is a directory; name the key file itself`
+          : `${name}: ${file} cannot be read (${code ?? 'error'}): make it readable for the user the service runs as`,
+    );
+    return undefined;
+  }
 }
 
 function deepFreeze<T>(o: T): T {

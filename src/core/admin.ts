@@ -4,7 +4,18 @@ import { HEX32, type KeyRing, newSaltedHash, newToken, sealContext } from './cry
 import { newGrant } from './grants.js';
 import { canonicalEmail, isServiceName, normaliseScope } from './identity.js';
 import type { Invites } from './invites.js';
-import { ConflictError, type Device, type Grant, type Passkey, type ProxyToken, type Service, type Store, type User } from './ports.js';
+import { decidePasskeyOnly, decideRemoval, hasWayIn } from './passkey-account.js';
+import {
+  ConflictError,
+  type Device,
+  type Grant,
+  type Passkey,
+  type ProxyToken,
+  type Service,
+  type SignInState,
+  type Store,
+  type User,
+} from './ports.js';
 import { accountSubject } from './throttle.js';
 import { newTotpSecret, totpUri } from './totp.js';
 import type { CacheInvalidation } from './verify-cache.js';
@@ -127,9 +138,9 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
     /** Turns code sign-in off (only for a user with a passkey) or on again. */
     async setPasskeyOnly(input: string, passkeyOnly: boolean): Promise<User> {
       const user = await userByEmail(input);
-      if (passkeyOnly && (await store.passkeys.list(user.id)).length === 0)
-        throw new AdminError(`${user.email} has no passkey yet; passkey-only would lock them out`);
-      await store.users.setPasskeyOnly(user.id, passkeyOnly);
+      const done = await store.users.changeSignIn(user.id, (state) => decidePasskeyOnly(state, passkeyOnly));
+      if (done === undefined) throw new AdminError(`no user with email ${user.email}`);
+      if (done === 'no-passkey') throw new AdminError(`${user.email} has no passkey yet; passkey-only would lock them out`);
       return { ...user, passkeyOnly };
     },
 
@@ -140,9 +151,42 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
       return passkeys.map((p) => ({ ...p, email: emails.get(p.userId) ?? '?' }));
     },
 
-    /** Removes a passkey; it cannot sign in from that moment. */
-    async removePasskey(id: number): Promise<void> {
-      if (!Number.isSafeInteger(id) || id < 1 || !(await store.passkeys.delete(id))) throw new AdminError(`no passkey with id ${id}`);
+    /**
+     * Removes a passkey; it cannot sign in from that moment. The owner's last way in (their only passkey while
+     * codes are off, or while they have no authenticator app) is refused unless `passkeyOnlyOff` turns codes on in
+     * the same change (for an owner with an app) or `lockOut` says to remove it anyway.
+     */
+    async removePasskey(
+      id: number,
+      options: { readonly passkeyOnlyOff?: boolean; readonly lockOut?: boolean } = {},
+    ): Promise<{ email: string; passkeyOnlyTurnedOff: boolean; lockedOut: boolean }> {
+      const passkey = Number.isSafeInteger(id) && id >= 1 ? await store.passkeys.find(id) : undefined;
+      const owner = passkey && (await store.users.findById(passkey.userId));
+      let before: SignInState | undefined;
+      const result =
+        owner &&
+        (await store.users.changeSignIn(owner.id, (state) => {
+          before = state;
+          return decideRemoval(state, id, options);
+        }));
+      if (!owner || !before || result === undefined || result === 'none') throw new AdminError(`no passkey with id ${id}`);
+      if (result === 'last') {
+        const invite = `send them a new invite (user invite --email ${owner.email})`;
+        throw new AdminError(
+          before.hasApp
+            ? `passkey ${id} is the last passkey of ${owner.email}, who signs in with passkeys only: removing it would lock them out. ` +
+                `Add --passkey-only false to allow their authenticator app's codes again, or --lock-out to remove it anyway and ${invite}.`
+            : `passkey ${id} is the only way ${owner.email} signs in (they have no authenticator app): removing it would lock them out. ` +
+                `Add --lock-out to remove it anyway, and ${invite}.`,
+        );
+      }
+      const passkeyOnlyTurnedOff = before.passkeyOnly && options.passkeyOnlyOff === true;
+      const after = {
+        ...before,
+        passkeyIds: before.passkeyIds.filter((p) => p !== id),
+        passkeyOnly: before.passkeyOnly && !passkeyOnlyTurnedOff,
+      };
+      return { email: owner.email, passkeyOnlyTurnedOff, lockedOut: !hasWayIn(after) };
     },
 
     /** Clears the failed-code count of an account, so a real user locked out by guessing can sign in again. */

@@ -146,4 +146,6 @@ export const sealContext = {
   totpSecret: (userId: number) => `users.totp_secret:${userId}`,
   grantToken: (userId: number, serviceId: number) => `grants.token:${userId}:${serviceId}`,
   pendingTotpSecret: (inviteTokenHash: string) => `invites.pending_totp:${inviteTokenHash}`,
+  /** Never stored: the secret the account page offers, carried by its form until the first code confirms it. */
+  offeredTotpSecret: (userId: number) => `account.offered_totp:${userId}`,
 } as const;

@@ -63,6 +63,18 @@ export class Devices {
     return (await this.#revoke(device.id)) ? device : undefined;
   }
 
+  /**
+   * Names one of the user's own devices (by its reference), so that two of the same kind can be told apart; the
+   * renamed device, or `undefined` if none.
+   */
+  async renameOwn(userId: number, ref: string, name: string): Promise<Device | undefined> {
+    const device = (await this.of(userId)).find((d) => d.ref === ref);
+    if (!device) return undefined;
+    // MySQL reports no change for the name it already has: that is a success too.
+    const renamed = (await this.#store.devices.rename(device.id, userId, name)) || device.deviceType === name;
+    return renamed ? { ...device, deviceType: name } : undefined;
+  }
+
   /** Revokes every device of the user: "sign out everywhere". */
   async revokeAll(userId: number): Promise<number> {
     let n = 0;

@@ -23,7 +23,14 @@ export interface OpenInvite {
 }
 
 export type RedeemResult =
-  | { readonly ok: true; readonly device: NewDevice; readonly email: string; readonly deviceType: string }
+  | {
+      readonly ok: true;
+      readonly device: NewDevice;
+      readonly email: string;
+      readonly deviceType: string;
+      /** The account signed in with passkeys only, and its new app turned codes on again. */
+      readonly passkeyOnlyTurnedOff?: boolean;
+    }
   | {
       readonly ok: false;
       readonly reason: 'invalid' | 'wrong-code' | 'duplicate' | 'throttled' | 'abandoned';
@@ -91,13 +98,15 @@ export class Invites {
     signal?: AbortSignal,
   ): Promise<RedeemResult> {
     const now = this.#clock.now();
-    const token = typeof input.token === 'string' && INVITE_TOKEN.test(input.token) ? input.token : '';
+    // Every token counts under its own hash, well-formed or not (its length is bounded by the URL's): a malformed one is
+    // one more unknown token, never a budget shared by all of them that anyone could spend for everyone.
+    const token = typeof input.token === 'string' ? input.token : '';
     const tokenHash = inviteTokenHash(token);
     const attempt = await countAttempt(this.#store.loginFailures, now, [
       { subject: addressSubject(input.client), limits: LOGIN_LIMITS.address },
       { subject: `invite:${tokenHash.slice(0, 32)}`, limits: LOGIN_LIMITS.account },
     ]);
-    const found = token === '' ? undefined : await this.open(token);
+    const found = await this.open(token);
     const secret = found?.totp?.secret ?? this.#keys.open(this.#decoy.sealed, this.#decoy.context) ?? '';
     const code = attempt.withinBudget && typeof input.code === 'string' ? input.code : '';
     const step = await matchTotp(secret, code, now, null);
@@ -119,7 +128,13 @@ export class Invites {
     if (result === 'refused') return { ok: false, reason: 'invalid', email };
     await this.#store.loginFailures.forget(attempt.id);
     if (result === 'abandoned') return { ok: false, reason: 'abandoned', email };
-    return { ok: true, device: device.credential, email: found.user.email, deviceType: device.deviceType };
+    return {
+      ok: true,
+      device: device.credential,
+      email: found.user.email,
+      deviceType: device.deviceType,
+      passkeyOnlyTurnedOff: found.user.passkeyOnly,
+    };
   }
 
   /** Redeems the invite with a passkey already verified against it (see `Passkeys.verifyRegistration`). */

@@ -15,6 +15,7 @@ import {
 import { countAttempt } from './attempts.js';
 import type { Clock } from './clock.js';
 import { newDevice } from './devices.js';
+import { isUsablePasskey } from './passkey-key.js';
 import { type ChallengePurpose, ConflictError, type NewPasskey, type Passkey, type Store, type User } from './ports.js';
 import type { RelyingParty } from './relying-party.js';
 import type { NewDevice } from './sign-in.js';
@@ -45,6 +46,7 @@ type PasskeyFailure =
   | 'verification'
   | 'counter' // the counter went backwards: a cloned authenticator
   | 'duplicate'
+  | 'unusable' // a credential id or public key that could never sign in (see passkey-key.ts)
   | 'refused'
   | 'abandoned';
 
@@ -142,6 +144,7 @@ export class Passkeys {
         expectedOrigin: origin,
         expectedRPID: this.#rp.id,
         requireUserVerification: true,
+        supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
       });
       info = verified.verified ? verified.registrationInfo : undefined;
     } catch {
@@ -149,8 +152,12 @@ export class Passkeys {
       info = undefined;
     }
     if (!info) return { ok: false, reason: 'verification' };
-    await this.#store.loginFailures.forget(attempt.id);
     const { credential } = info;
+    // The id the browser reported is the one in the authenticator data, and the key imports: else it could never
+    // sign in. Refused before anything is stored (or an invite spent).
+    if (credential.id !== input.response.id || !isUsablePasskey(credential.id, credential.publicKey))
+      return { ok: false, reason: 'unusable' };
+    await this.#store.loginFailures.forget(attempt.id);
     return {
       ok: true,
       passkey: {
@@ -158,7 +165,7 @@ export class Passkeys {
         credentialId: credential.id,
         publicKey: Buffer.from(credential.publicKey).toString('base64url'),
         signCount: credential.counter,
-        transports: (input.response.response.transports ?? []).filter((t) => TRANSPORTS.has(t)),
+        transports: [...new Set((input.response.response.transports ?? []).filter((t) => TRANSPORTS.has(t)))],
         name: input.name,
         createdAt: now,
       },

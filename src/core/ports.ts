@@ -102,6 +102,21 @@ export interface WebAuthnChallenge {
   readonly expiresAt: number;
 }
 
+/** How an account signs in, as read inside the transaction that holds its lock (`UserStore.changeSignIn`). */
+export interface SignInState {
+  /** The account's passkeys, oldest first. */
+  readonly passkeyIds: readonly number[];
+  readonly passkeyOnly: boolean;
+  /** An authenticator app is set up (a TOTP secret is stored). */
+  readonly hasApp: boolean;
+}
+
+/** A change to how an account signs in, decided on its `SignInState`. */
+export interface SignInChange {
+  readonly removePasskey?: number;
+  readonly passkeyOnly?: boolean;
+}
+
 /** A unique name or email is already taken. */
 export class ConflictError extends Error {
   override readonly name = 'ConflictError';
@@ -119,8 +134,28 @@ export interface UserStore {
   deleteByEmail(email: string): Promise<boolean>;
   /** Atomically moves the replay guard forward; `false` if `step` is not newer than the stored one. */
   advanceTotpStep(userId: number, step: number): Promise<boolean>;
-  /** Turns code sign-in off (`true`) or on again; `false` if there is no such user. */
-  setPasskeyOnly(userId: number, passkeyOnly: boolean): Promise<boolean>;
+  /**
+   * Changes how an account signs in, under its lock: reads its state, asks `decide`, and applies the change it
+   * returns, in one transaction that holds the user's row (SELECT … FOR UPDATE on MySQL and PostgreSQL; on SQLite
+   * a write first, which makes the transaction the database's only writer). Every path that removes a passkey or
+   * turns passkey-only on goes through here, so two changes can never both pass a check made on the same state.
+   * `undefined` when there is no such user.
+   */
+  changeSignIn<R>(
+    userId: number,
+    decide: (state: SignInState) => { readonly change?: SignInChange; readonly result: R },
+  ): Promise<R | undefined>;
+  /**
+   * Gives an account without a TOTP secret one (confirmed by a first code at `step`, which becomes the replay
+   * guard) and allows codes; `false` if the user is gone or has a secret already.
+   */
+  addTotpSecret(userId: number, sealed: string, step: number): Promise<boolean>;
+  /**
+   * Removes the user's TOTP secret (and turns passkey-only off: there are no codes to refuse), only while they
+   * have a passkey to sign in with, checked under the account's lock as `changeSignIn` does; `false` if the user
+   * has no secret, or no passkey.
+   */
+  removeTotpSecret(userId: number): Promise<boolean>;
 }
 
 /** `abandoned`: the caller stopped waiting before the commit, so nothing was committed (as for codes). */
@@ -132,10 +167,9 @@ export interface PasskeyStore {
   findByCredentialId(credentialId: string): Promise<Passkey | undefined>;
   /** Every passkey, or one user's, oldest first. */
   list(userId?: number): Promise<Passkey[]>;
+  find(id: number): Promise<Passkey | undefined>;
   /** Renames the passkey if it belongs to `userId`. */
   rename(userId: number, id: number, name: string): Promise<boolean>;
-  /** Deletes the passkey; with `userId`, only if it belongs to that user. */
-  delete(id: number, userId?: number): Promise<boolean>;
   /**
    * A sign-in with a passkey, in one transaction: moves its counter to `signCount` and stamps its last use, then
    * adds the device. The counter must move forwards (or stay 0 on an authenticator that keeps none): `refused`
@@ -152,8 +186,9 @@ export interface InviteStore {
   listPending(now: number): Promise<Invite[]>;
   /**
    * Redeems the invite in one transaction: marks it used (only if unused and unexpired at `now`), then replaces
-   * the user's TOTP secret (`totp`, confirmed by a first code at `step`) or adds their passkey, and adds the
-   * device. `refused` when the invite was no longer valid: nothing is written then.
+   * the user's TOTP secret (`totp`, confirmed by a first code at `step`; codes are allowed again, passkey-only
+   * goes off) or adds their passkey, and adds the device. `refused` when the invite was no longer valid: nothing
+   * is written then.
    */
   redeem(input: {
     readonly tokenHash: string;
@@ -189,6 +224,8 @@ export interface DeviceStore {
   findWithUser(deviceId: string): Promise<{ device: Device; user: User } | undefined>;
   list(userId?: number): Promise<Device[]>;
   delete(deviceId: string): Promise<boolean>;
+  /** Gives the device a name of the user's choosing (shown where its type was), if it belongs to `userId`. */
+  rename(deviceId: string, userId: number, name: string): Promise<boolean>;
   touch(deviceIds: readonly string[], at: number): Promise<void>;
 }
 

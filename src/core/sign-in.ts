@@ -6,7 +6,7 @@ import { type KeyRing, randomHex, sealContext, UnreadableSecretError } from './c
 import { newDevice } from './devices.js';
 import { canonicalEmail } from './identity.js';
 import type { Store } from './ports.js';
-import { accountSubject, addressSubject, LOGIN_LIMITS, withinLimits } from './throttle.js';
+import { accountSubject, addressSubject, exceededWindowInMs, LOGIN_LIMITS, withinLimits } from './throttle.js';
 import { isWellFormedCode, matchTotp, newTotpSecret } from './totp.js';
 
 export interface LoginInput {
@@ -31,6 +31,11 @@ export type LoginResult =
       readonly ok: false;
       readonly reason: 'invalid' | 'passkey-only' | 'replayed' | 'throttled' | 'abandoned';
       readonly email: string | undefined;
+      /**
+       * Throttled because this client's address spent its budget: at most how long until it may try again. Only
+       * for the address budget, which says nothing about the account; a spent account budget leaves it out.
+       */
+      readonly addressRetryInMs?: number;
     };
 
 export interface SignInDeps {
@@ -75,9 +80,11 @@ export class SignIn {
     const windows = [...LOGIN_LIMITS.account, ...LOGIN_LIMITS.address].map((l) => now - l.windowInMs);
     const counts = await failures.counts(attemptId, [account, address], windows);
     const nAccount = LOGIN_LIMITS.account.length;
+    const addressCounts = counts.get(address)?.slice(nAccount) ?? [];
+    const addressRetryInMs = exceededWindowInMs(addressCounts, LOGIN_LIMITS.address);
     const withinBudget =
       withinLimits(counts.get(account)?.slice(0, nAccount) ?? [], LOGIN_LIMITS.account) &&
-      withinLimits(counts.get(address)?.slice(nAccount) ?? [], LOGIN_LIMITS.address);
+      withinLimits(addressCounts, LOGIN_LIMITS.address);
 
     const user = await this.#store.users.findByEmail(email ?? '');
     // An account without a TOTP secret (enrolled with a passkey) opens the decoy, as an unknown email does.
@@ -97,7 +104,7 @@ export class SignIn {
     if (!withinBudget) {
       // Refused unevaluated, so it is no guess: take it back, and the budget refills as old failures age out.
       await failures.forget(attemptId);
-      return { ok: false, reason: 'throttled', email };
+      return { ok: false, reason: 'throttled', email, ...(addressRetryInMs === undefined ? {} : { addressRetryInMs }) };
     }
     if (!user || !email || step === null) return { ok: false, reason: user?.passkeyOnly ? 'passkey-only' : 'invalid', email };
     const stillWanted = () => signal?.aborted !== true;

@@ -33,6 +33,15 @@ export function withinLimits(counts: readonly number[], limits: readonly Limit[]
   return limits.every((limit, i) => (counts[i] ?? 0) <= limit.max);
 }
 
+/** When counts (as for `withinLimits`) exceed limits: the longest window among those exceeded, else `undefined`. */
+export function exceededWindowInMs(counts: readonly number[], limits: readonly Limit[]): number | undefined {
+  let longest: number | undefined;
+  limits.forEach((limit, i) => {
+    if ((counts[i] ?? 0) > limit.max) longest = Math.max(longest ?? 0, limit.windowInMs);
+  });
+  return longest;
+}
+
 /**
  * The key a client's attempts are counted under: an IPv4 address as it is, an IPv6 address by its /64, since one
  * subscriber usually has a whole /64 to rotate through.

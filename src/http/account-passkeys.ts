@@ -59,6 +59,7 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
         'passkey refused',
       );
       if (added.reason === 'duplicate') return jsonError(c, 'passkeyDuplicate');
+      if (added.reason === 'unusable') return jsonError(c, 'passkeyUnusable');
       return jsonError(c, added.reason === 'throttled' ? 'tooManyAttempts' : 'passkeyRefused');
     }
     log(c, 'passkey.added', me.user.email, { passkeyId: added.passkey.id }, 'passkey added');
@@ -81,14 +82,29 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     const me = await signedIn(c);
     if (!me) return toLogin(c);
     const id = Number(c.req.param('id'));
-    const removed = await c.var.deps.passkeyAccount.remove(me.user.id, id);
+    const { passkeyAccount, logger } = c.var.deps;
+    const removed = await passkeyAccount.remove(me.user.id, id);
     if (removed === 'removed') log(c, 'passkey.removed', me.user.email, { passkeyId: id }, 'passkey removed');
-    const notice = {
-      removed: 'The passkey was removed; it cannot sign in any more.',
-      none: 'No such passkey.',
-      last: 'This is your only passkey and codes are turned off: allow codes again first, or add another passkey.',
-    }[removed];
-    return render(c, me, notice, removed === 'last' ? 409 : 200);
+    if (removed === 'last') {
+      const { passkeyOnly, hasTotp } = await passkeyAccount.state(me.user.id);
+      logger.warn(
+        {
+          event: 'passkey.refused',
+          by: 'account',
+          reason: 'last-way-in',
+          passkeyId: id,
+          email: me.user.email,
+          client: clientOf(c).address,
+        },
+        'passkey removal refused: the account would have no way to sign in',
+      );
+      const why =
+        passkeyOnly && hasTotp
+          ? 'This is your only passkey and codes are turned off: allow codes again first, or add another passkey.'
+          : 'This is your only passkey, and this account cannot sign in with codes: add another passkey or an authenticator app first.';
+      return render(c, me, why, 409);
+    }
+    return render(c, me, removed === 'removed' ? 'The passkey was removed; it cannot sign in any more.' : 'No such passkey.');
   })
 
   .post('/login/account/passkey-only', async (c) => {
@@ -97,8 +113,24 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     const form = v.safeParse(PasskeyOnlyForm, await formFields(c));
     if (!form.success) return render(c, me, 'Please use the button on this page.', 400);
     const on = form.output.passkey_only === 'on';
+    if (on && !(await c.var.deps.passkeyAccount.state(me.user.id)).hasTotp) {
+      return render(c, me, 'This account has no authenticator app: it signs in with passkeys only already.');
+    }
     const done = await c.var.deps.passkeyAccount.setPasskeyOnly(me.user.id, on);
-    if (done === 'no-passkey') return render(c, me, 'Add a passkey first: without one you could not sign in.', 409);
+    if (done === 'no-passkey') {
+      c.var.deps.logger.warn(
+        {
+          event: 'account.passkey-only',
+          by: 'account',
+          refused: true,
+          reason: 'no-passkey',
+          email: me.user.email,
+          client: clientOf(c).address,
+        },
+        'passkey-only refused: the account has no passkey',
+      );
+      return render(c, me, 'Add a passkey first: without one you could not sign in.', 409);
+    }
     log(c, 'account.passkey-only', me.user.email, { passkeyOnly: on }, on ? 'codes turned off' : 'codes allowed again');
     return render(c, me, on ? 'Codes are turned off: sign in with a passkey from now on.' : 'Codes are allowed again.');
   });

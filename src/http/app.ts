@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { safeEqual } from '../core/crypto.js';
 import { messagePage } from '../views/pages.js';
 import { accountRoutes } from './account.js';
+import { accountAuthenticatorRoutes } from './account-authenticator.js';
 import { accountPasskeyRoutes } from './account-passkeys.js';
 import { bodyReader } from './body.js';
 import type { AppDeps, AppEnv } from './context.js';
@@ -11,8 +12,8 @@ import { DeadlineError, deadline } from './deadline.js';
 import { enrollRoutes } from './enroll.js';
 import { trustList } from './forwarded.js';
 import { healthRoutes } from './health.js';
-import { loggedPath } from './log-path.js';
 import { loginRoutes } from './login.js';
+import { loginHostGuard } from './login-host.js';
 import { pageHeaders, pageHeadersMiddleware } from './page-headers.js';
 import { passkeyLoginRoutes } from './passkey-login.js';
 import { errorBody } from './responses.js';
@@ -43,7 +44,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       logger.debug(
         {
           method: c.req.method,
-          path: loggedPath(c.req.path),
+          path: c.req.path,
           status: c.res.status,
           ms: Math.round((performance.now() - started) * 10) / 10,
         },
@@ -68,6 +69,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   for (const path of ['/', '/login', '/login/*', '/logout', '/device/add']) app.use(path, headers, csrf);
   // The body first (the client's time), then the request's deadline (the database's time).
   app.use(bodyReader(MAX_BODY_BYTES, BODY_TIMEOUT_IN_MS, logger));
+  // Before anything is checked or spent: login pages asked for on a host where they cannot work go to PUBLIC_URL.
+  const hostGuard = loginHostGuard(config);
+  for (const path of ['/login', '/login/*']) app.use(path, hostGuard);
   app.use(deadline(config.verifyDeadlineInMs * 2));
 
   app.route('/', healthRoutes);
@@ -84,6 +88,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', loginRoutes);
   app.route('/', accountRoutes);
   app.route('/', accountPasskeyRoutes);
+  app.route('/', accountAuthenticatorRoutes);
   app.route('/', passkeyLoginRoutes);
   app.route('/', enrollRoutes);
 
@@ -91,12 +96,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.onError((err, c) => {
     if (c.var.deadline?.aborted && !(err instanceof DeadlineError)) {
       // The request was answered (503) at its deadline; this is the work it left behind failing later.
-      logger.warn({ path: loggedPath(c.req.path), method: c.req.method, err }, 'request failed after its deadline');
+      logger.warn({ path: c.req.path, method: c.req.method, err }, 'request failed after its deadline');
       return c.body(null, 503);
     }
-    if (err instanceof DeadlineError)
-      logger.error({ path: loggedPath(c.req.path), method: c.req.method }, `request failed: ${err.message}`);
-    else logger.error({ err, path: loggedPath(c.req.path), method: c.req.method }, 'request failed');
+    if (err instanceof DeadlineError) logger.error({ path: c.req.path, method: c.req.method }, `request failed: ${err.message}`);
+    else logger.error({ err, path: c.req.path, method: c.req.method }, 'request failed');
     // Fail closed: a failure anywhere (the database down, a slow query) is a denial, never a pass.
     c.header('Retry-After', '5');
     if (c.req.path === '/' || c.req.path.startsWith('/login') || c.req.path === '/logout') {

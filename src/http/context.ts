@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Access } from '../core/access.js';
+import type { AuthenticatorApp } from '../core/authenticator-app.js';
 import type { Devices } from '../core/devices.js';
 import type { Invites } from '../core/invites.js';
 import type { PasskeyAccount } from '../core/passkey-account.js';
@@ -20,6 +21,7 @@ export interface AppDeps {
   /** `undefined` when passkeys are off (PUBLIC_URL names an IP address): the pages then offer codes only. */
   readonly passkeys: Passkeys | undefined;
   readonly passkeyAccount: PasskeyAccount;
+  readonly authenticatorApp: AuthenticatorApp;
   readonly logger: Logger;
   /** Readiness: resolves when the database answers and is migrated. */
   readonly ready: () => Promise<boolean>;

@@ -2,10 +2,10 @@
 // (QR code and secret on the page, confirmed by a first code). Either way the browser ends signed in as a new
 // device. Every token that cannot be used (malformed, unknown, expired, used, voided) gets the same answer.
 import { type Context, Hono } from 'hono';
-import QRCode from 'qrcode';
 import * as v from 'valibot';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
 import type { OpenInvite, RedeemResult } from '../core/invites.js';
+import { totpSetup } from '../views/authenticator.js';
 import { messagePage } from '../views/pages.js';
 import { enrollPage } from '../views/passkeys.js';
 import type { AppEnv } from './context.js';
@@ -25,10 +25,7 @@ const CodeForm = v.strictObject({
 });
 
 async function render(c: Context<AppEnv>, found: OpenInvite, rd: string | undefined, error?: string, status: 200 | 401 | 429 = 200) {
-  const totp = found.totp && {
-    secret: found.totp.secret,
-    qrDataUri: `data:image/svg+xml;base64,${Buffer.from(await QRCode.toString(found.totp.uri, { type: 'svg', margin: 1 })).toString('base64')}`,
-  };
+  const totp = found.totp && (await totpSetup(found.totp.secret, found.totp.uri));
   const path = `/login/enroll/${c.req.param('token')}`;
   const page = enrollPage({
     email: found.user.email,
@@ -36,6 +33,7 @@ async function render(c: Context<AppEnv>, found: OpenInvite, rd: string | undefi
     expiresAt: found.invite.expiresAt,
     totp,
     passkeys: c.var.deps.passkeys !== undefined,
+    passkeyOnly: found.user.passkeyOnly,
     rd,
     error,
   });
@@ -48,9 +46,19 @@ function audit(c: Context<AppEnv>, method: 'totp' | 'passkey', result: RedeemRes
   const client = clientOf(c).address;
   metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
   if (result.ok) {
+    const codesOn = result.passkeyOnlyTurnedOff === true;
     logger.info(
-      { event: 'invite.redeemed', method, email: result.email, deviceType: result.deviceType, client },
-      'invite redeemed, device added',
+      {
+        event: 'invite.redeemed',
+        method,
+        email: result.email,
+        deviceType: result.deviceType,
+        ...(codesOn ? { passkeyOnly: false } : {}),
+        client,
+      },
+      codesOn
+        ? 'invite redeemed, device added; passkey-only turned off (the new app signs in with codes)'
+        : 'invite redeemed, device added',
     );
     return;
   }
@@ -133,6 +141,7 @@ export const enrollRoutes = new Hono<AppEnv>()
     });
     if (!made.ok) {
       audit(c, 'passkey', { ok: false, reason: made.reason, email: found.user.email });
+      if (made.reason === 'unusable') return jsonError(c, 'passkeyUnusable');
       return jsonError(c, made.reason === 'throttled' ? 'tooManyAttempts' : 'passkeyRefused');
     }
     const result = await invites.redeemWithPasskey({ token, passkey: made.passkey, deviceType }, c.var.deadline);

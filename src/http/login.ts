@@ -4,7 +4,7 @@ import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
 import type { LoginResult } from '../core/sign-in.js';
 import { clientKey } from '../core/throttle.js';
-import { loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage } from '../views/pages.js';
+import { FAVICON, FAVICON_PATH, loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage } from '../views/pages.js';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies, setDeviceCookies } from './device-cookies.js';
 import { clientAddress } from './forwarded.js';
@@ -13,6 +13,16 @@ import { headerValues } from './request-headers.js';
 import { errorBody, OK_BODY } from './responses.js';
 
 const GENERIC_LOGIN_ERROR = 'Invalid email or code.';
+
+/** Where the browser goes once this device is signed out: the login page, saying so. */
+export const SIGNED_OUT_PATH = '/login?signed_out=1';
+
+/** What a person is told when their address, not the account, has spent its guess budget. */
+function addressThrottledMessage(retryInMs: number): string {
+  const minutes = Math.ceil(retryInMs / 60_000);
+  const when = minutes >= 120 ? `in ${Math.round(minutes / 60)} hours` : `in ${minutes} minutes`;
+  return `Too many sign-in attempts from your network. Please try again ${when}.`;
+}
 
 function deviceOf(c: Context<AppEnv>) {
   return readDeviceCookies(c.req.header('cookie'));
@@ -74,7 +84,8 @@ function audited(c: Context<AppEnv>, result: LoginResult | 'already-signed-in', 
 
 /**
  * One login attempt, shared by the form and the JSON API: refused if already signed in, audited, and on success
- * the cookies set. `null` for every failure.
+ * the cookies set. `device` is `null` for every failure; `addressRetryInMs` is set when this client's address has
+ * spent its budget (see `LoginResult`).
  */
 async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: unknown; deviceType: unknown }) {
   const { devices, signIn, config } = c.var.deps;
@@ -83,7 +94,8 @@ async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: 
   const result = alreadyIn ? 'already-signed-in' : await signIn.login({ ...fields, client: client.key }, c.var.deadline);
   const device = audited(c, result, client.address);
   if (device) setDeviceCookies(c, config, device);
-  return device;
+  const addressRetryInMs = result !== 'already-signed-in' && !result.ok ? result.addressRetryInMs : undefined;
+  return { device, addressRetryInMs };
 }
 
 function json(c: Context<AppEnv>, body: string, status: 200 | 401) {
@@ -102,25 +114,36 @@ export const loginRoutes = new Hono<AppEnv>()
     return c.html(signedInPage({ email: found.user.email, deviceType: found.device.deviceType }));
   })
 
+  .get(FAVICON_PATH, (c) => {
+    c.header('Content-Type', 'image/svg+xml');
+    return c.body(FAVICON);
+  })
+
   .get('/login', async (c) => {
     const { devices, config } = c.var.deps;
     const rd = returnUrl(c, c.req.queries('rd'));
     if (await devices.authenticate(deviceOf(c))) return c.redirect(rd ?? config.landingUrl, 302);
-    return c.html(loginPage({ rd, passkeys: c.var.deps.passkeys !== undefined }));
+    const notice = c.req.query('signed_out') === '1' ? 'You have signed out.' : undefined;
+    return c.html(loginPage({ rd, notice, passkeys: c.var.deps.passkeys !== undefined }));
   })
 
   .post('/login', async (c) => {
     const { config } = c.var.deps;
     const form = await formFields(c);
     const rd = returnUrl(c, form.rd);
-    const device = await attemptLogin(c, {
+    const { device, addressRetryInMs } = await attemptLogin(c, {
       email: form.email,
       code: form.code,
       deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')),
     });
     if (!device) {
       const email = typeof form.email === 'string' ? form.email.slice(0, 254) : undefined;
-      return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR, passkeys: c.var.deps.passkeys !== undefined }), 401);
+      const passkeys = c.var.deps.passkeys !== undefined;
+      if (addressRetryInMs !== undefined) {
+        c.header('Retry-After', String(Math.ceil(addressRetryInMs / 1000)));
+        return c.html(loginPage({ rd, email, error: addressThrottledMessage(addressRetryInMs), passkeys }), 429);
+      }
+      return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR, passkeys }), 401);
     }
     return c.redirect(rd ?? config.landingUrl, 303);
   })
@@ -134,7 +157,11 @@ export const loginRoutes = new Hono<AppEnv>()
       body = undefined;
     }
     const fields = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-    const device = await attemptLogin(c, { email: fields.email, code: fields.device_registration_code, deviceType: fields.device_type });
+    const { device } = await attemptLogin(c, {
+      email: fields.email,
+      code: fields.device_registration_code,
+      deviceType: fields.device_type,
+    });
     if (!device) return json(c, errorBody('loginFailed'), 401);
     return json(c, OK_BODY, 200);
   })
@@ -147,7 +174,7 @@ export const loginRoutes = new Hono<AppEnv>()
     }
     clearDeviceCookies(c, config);
     if ((c.req.header('accept') ?? '').includes('application/json')) return json(c, OK_BODY, 200);
-    return c.redirect(returnUrl(c, form.rd ?? c.req.queries('rd')) ?? `${config.publicUrl}/login`, 303);
+    return c.redirect(returnUrl(c, form.rd ?? c.req.queries('rd')) ?? `${config.publicUrl}${SIGNED_OUT_PATH}`, 303);
   })
 
   .get('/logout', (c) =>

@@ -4,12 +4,13 @@ import type { Context } from 'hono';
 import { setCookie } from 'hono/cookie';
 import * as v from 'valibot';
 import type { Config } from '../config/config.js';
+import { PASSKEY_BOUNDS } from '../core/passkey-key.js';
 import { CHALLENGE_HANDLE, CHALLENGE_LIFETIME_IN_MS } from '../core/passkeys.js';
 import type { AppEnv } from './context.js';
 
 const b64url = (max: number) => v.pipe(v.string(), v.minLength(1), v.maxLength(max), v.regex(/^[A-Za-z0-9_-]+$/));
 /** A credential id is at most 1023 bytes (WebAuthn), so 1364 base64url characters. */
-const credentialId = b64url(1364);
+const credentialId = b64url(PASSKEY_BOUNDS.credentialIdChars);
 const common = {
   id: credentialId,
   rawId: credentialId,
@@ -49,7 +50,7 @@ export const PasskeyName = v.pipe(
       .trim(),
   ),
   v.minLength(1),
-  v.maxLength(64),
+  v.maxLength(PASSKEY_BOUNDS.nameChars),
 );
 
 const RdField = v.optional(v.pipe(v.string(), v.maxLength(2048)));

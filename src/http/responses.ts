@@ -23,6 +23,7 @@ export const ERRORS = {
   // Passkeys and invites (JSON for the page script).
   passkeyRefused: { status: 401, error: 'That passkey was not accepted. Please try again.' },
   passkeyDuplicate: { status: 409, error: 'This passkey is registered already.' },
+  passkeyUnusable: { status: 400, error: 'This passkey cannot be used: its key or id is not valid. Please try another authenticator.' },
   inviteInvalid: { status: 404, error: 'This invite link cannot be used.' },
   tooManyAttempts: { status: 429, error: 'Too many attempts. Please wait a few minutes and try again.' },
   signInRequiredJson: { status: 401, error: 'Please sign in again.' },

@@ -70,6 +70,15 @@ export function createDeviceStore(database: OpenDatabase): DeviceStore {
     async delete(deviceId) {
       return affected(await db.deleteFrom('devices').where('id', '=', deviceId).executeTakeFirst());
     },
+    async rename(deviceId, userId, name) {
+      const r = await db
+        .updateTable('devices')
+        .set({ device_type: name })
+        .where('id', '=', deviceId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      return affected(r);
+    },
     async touch(ids, at) {
       if (ids.length === 0) return;
       await db.updateTable('devices').set({ last_seen_at: at }).where('id', 'in', ids).execute();

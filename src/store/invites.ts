@@ -60,7 +60,8 @@ export function createInviteStore(database: OpenDatabase): InviteStore {
           if (totp) {
             await trx
               .updateTable('users')
-              .set({ totp_secret_sealed: totp.sealed, last_totp_step: totp.step })
+              // Set up with an app from an invite: codes are the way in again, so passkey-only goes off.
+              .set({ totp_secret_sealed: totp.sealed, last_totp_step: totp.step, passkey_only: 0 })
               .where('id', '=', device.userId)
               .execute();
           }

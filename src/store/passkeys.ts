@@ -1,6 +1,6 @@
 // The core's PasskeyStore over Kysely: WebAuthn credentials, and the sign-in that moves a credential's counter
 // forwards and adds a device in one transaction.
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { NewPasskey, PasskeyStore } from '../core/ports.js';
 import type { OpenDatabase } from './database.js';
 import { addDeviceAfter } from './devices.js';
@@ -45,18 +45,20 @@ export function createPasskeyStore(database: OpenDatabase): PasskeyStore {
       if (userId !== undefined) q = q.where('user_id', '=', userId);
       return (await q.execute()).map(toPasskey);
     },
+    find: findById,
     async rename(userId, id, name) {
       await db.updateTable('passkeys').set({ name }).where('id', '=', id).where('user_id', '=', userId).execute();
       // MySQL counts changed rows only (a rename to the same name changes none), so look instead.
       return (await findById(id))?.userId === userId;
     },
-    async delete(id, userId) {
-      let q = db.deleteFrom('passkeys').where('id', '=', id);
-      if (userId !== undefined) q = q.where('user_id', '=', userId);
-      return affected(await q.executeTakeFirst());
-    },
     signIn: (passkeyId, signCount, device, stillWanted) =>
       addDeviceAfter(db, device, stillWanted, async (trx) => {
+        // MySQL: the user's row first (shared), as a passkey's removal locks it first too. The new device's foreign
+        // key takes that row's shared lock anyway, but only after the passkey's, and the opposite order of a removal
+        // running at the same moment would deadlock. (PostgreSQL's key-share lock does not wait for a removal's.)
+        if (database.dialect === 'mysql') {
+          await trx.selectFrom('users').select('id').where('id', '=', device.userId).modifyEnd(sql`lock in share mode`).execute();
+        }
         // Forwards only; an authenticator that keeps no counter reports 0 every time, and stays at 0.
         const moved = await trx
           .updateTable('passkeys')

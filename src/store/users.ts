@@ -1,8 +1,36 @@
 // The core's UserStore over Kysely.
-import type { Role, UserStore } from '../core/ports.js';
-import type { OpenDatabase } from './database.js';
+import { sql, type Transaction } from 'kysely';
+import type { Role, SignInState, UserStore } from '../core/ports.js';
+import type { Dialect, OpenDatabase } from './database.js';
 import { toUser } from './rows.js';
+import type { Database } from './schema.js';
 import { affected, exact, insertedId, uniquely } from './sql-helpers.js';
+
+/**
+ * Takes the account's lock for the rest of `trx` and reads how it signs in; `undefined` if there is no such user.
+ * MySQL and PostgreSQL lock the user's row (PostgreSQL's FOR NO KEY UPDATE still lets a sign-in's new device
+ * reference the user meanwhile); SQLite has no row locks, so a write to the row makes this transaction the
+ * database's only writer until it ends (other processes wait for it, up to busy_timeout).
+ */
+async function lockSignIn(trx: Transaction<Database>, dialect: Dialect, userId: number): Promise<SignInState | undefined> {
+  const read = trx.selectFrom('users').select(['passkey_only', 'totp_secret_sealed']).where('id', '=', userId);
+  let user: { passkey_only: number; totp_secret_sealed: string } | undefined;
+  if (dialect === 'sqlite') {
+    await trx.updateTable('users').set({ passkey_only: sql<number>`passkey_only` }).where('id', '=', userId).execute();
+    user = await read.executeTakeFirst();
+  } else {
+    user = await (dialect === 'postgres' ? read.forNoKeyUpdate() : read.forUpdate()).executeTakeFirst();
+  }
+  if (!user) return undefined;
+  // Read after the lock: on PostgreSQL a new statement sees what the lock's previous holder committed, and on MySQL
+  // the transaction's first plain read takes its snapshot now.
+  const passkeys = await trx.selectFrom('passkeys').select('id').where('user_id', '=', userId).orderBy('id').execute();
+  return {
+    passkeyIds: passkeys.map((p) => Number(p.id)),
+    passkeyOnly: Number(user.passkey_only) === 1,
+    hasApp: user.totp_secret_sealed !== '',
+  };
+}
 
 export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
   return {
@@ -48,15 +76,40 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
         .executeTakeFirst();
       return affected(r);
     },
-    async setPasskeyOnly(userId, passkeyOnly) {
+    changeSignIn: (userId, decide) =>
+      db.transaction().execute(async (trx) => {
+        const state = await lockSignIn(trx, dialect, userId);
+        if (!state) return undefined;
+        const { change, result } = decide(state);
+        if (change?.removePasskey !== undefined) {
+          await trx.deleteFrom('passkeys').where('id', '=', change.removePasskey).where('user_id', '=', userId).execute();
+        }
+        if (change?.passkeyOnly !== undefined) {
+          await trx
+            .updateTable('users')
+            .set({ passkey_only: change.passkeyOnly ? 1 : 0 })
+            .where('id', '=', userId)
+            .execute();
+        }
+        return result;
+      }),
+    async addTotpSecret(userId, sealed, step) {
       const r = await db
         .updateTable('users')
-        .set({ passkey_only: passkeyOnly ? 1 : 0 })
+        .set({ totp_secret_sealed: sealed, last_totp_step: step, passkey_only: 0 })
         .where('id', '=', userId)
+        .where('totp_secret_sealed', '=', '')
         .executeTakeFirst();
-      // MySQL counts changed rows only: setting the value it already has reports none, so look again.
-      if (affected(r)) return true;
-      return (await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
+      return affected(r);
     },
+    removeTotpSecret: (userId) =>
+      // Under the account's lock, like every change that could leave it without a way in: a passkey removed at the
+      // same moment is either gone before this reads the passkeys, or waits until this has committed.
+      db.transaction().execute(async (trx) => {
+        const state = await lockSignIn(trx, dialect, userId);
+        if (!state?.hasApp || state.passkeyIds.length === 0) return false;
+        await trx.updateTable('users').set({ totp_secret_sealed: '', passkey_only: 0 }).where('id', '=', userId).execute();
+        return true;
+      }),
   };
 }

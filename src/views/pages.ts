@@ -4,6 +4,8 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 import { PASSKEYS_SCRIPT_PATH, WEBAUTHN_SCRIPT_PATH } from './passkeys-script.js';
 
 export const STYLESHEET_PATH = '/login/static/style.css';
+/** Under /login/ so that the proxies route it to this service with the other login pages. */
+export const FAVICON_PATH = '/login/static/favicon.svg';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -17,6 +19,7 @@ export function layout(title: string, body: Html, scripts = false) {
 <meta name="referrer" content="same-origin">
 <title>${title}</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
+<link rel="icon" href="${FAVICON_PATH}" type="image/svg+xml">
 ${
   scripts
     ? html`<script src="${WEBAUTHN_SCRIPT_PATH}" defer></script>
@@ -36,14 +39,17 @@ export interface LoginPageProps {
   readonly rd?: string | undefined;
   readonly email?: string | undefined;
   readonly error?: string | undefined;
+  /** A notice that is no error, e.g. "You have signed out." */
+  readonly notice?: string | undefined;
   /** Offer "Sign in with a passkey" and passkeys in the email field's autofill. */
   readonly passkeys?: boolean | undefined;
 }
 
-export function loginPage({ rd, email, error, passkeys }: LoginPageProps) {
+export function loginPage({ rd, email, error, notice, passkeys }: LoginPageProps) {
   return layout(
     'Sign in',
     html`<h1>Sign in</h1>
+${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 ${error ? html`<p class="error" role="alert" id="login-error">${error}</p>` : ''}
 <form method="post" action="/login" ${error ? html`aria-describedby="login-error"` : ''}>
   ${rd ? html`<input type="hidden" name="rd" value="${rd}">` : ''}
@@ -101,12 +107,17 @@ export interface AccountPageProps {
   readonly notice?: string | undefined;
   /** The passkeys section, when passkeys are on. */
   readonly passkeys?: Html | undefined;
+  /** The authenticator-app section. */
+  readonly authenticator: Html;
+  /** LANDING_URL: the way back to the app. */
+  readonly landingUrl: string;
 }
 
-export function accountPage({ email, devices, notice, passkeys }: AccountPageProps) {
+export function accountPage({ email, devices, notice, passkeys, authenticator, landingUrl }: AccountPageProps) {
   return layout(
     'Your devices',
-    html`<h1>Your devices</h1>
+    html`<p class="back"><a href="${landingUrl}">← Back to the app</a></p>
+<h1>Your devices</h1>
 <p>Signed in as <strong>${email}</strong>.</p>
 ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 <table>
@@ -115,18 +126,19 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
   <tbody>
   ${devices.map(
     (d) => html`<tr>
-    <td>${d.deviceType}${d.current ? html` <strong>(this device)</strong>` : ''}</td>
+    <td><form method="post" action="/login/account/devices/${d.ref}/rename"><input name="name" value="${d.deviceType}" maxlength="64" required aria-label="Name of device ${d.deviceType} added ${when(d.createdAt)}"><button type="submit">Rename</button></form>${d.current ? html`<strong>(this device)</strong>` : ''}</td>
     <td>${when(d.createdAt)}</td>
-    <td>${when(d.lastSeenAt)}</td>
-    <td><form method="post" action="/login/account/devices/${d.ref}/revoke"><button type="submit" aria-label="Sign out ${d.deviceType} added ${when(d.createdAt)}">Sign out</button></form></td>
+    <td>${d.current ? 'now' : when(d.lastSeenAt)}</td>
+    <td><form method="post" action="/login/account/devices/${d.ref}/revoke"><button type="submit" class="danger" aria-label="Sign out ${d.deviceType} added ${when(d.createdAt)}">Sign out</button></form></td>
   </tr>`,
   )}
   </tbody>
 </table>
 <form method="post" action="/login/account/sign-out-everywhere">
-  <button type="submit">Sign out everywhere</button>
+  <button type="submit" class="danger">Sign out everywhere</button>
 </form>
-${passkeys ?? ''}`,
+${passkeys ?? ''}
+${authenticator}`,
     passkeys !== undefined,
   );
 }
@@ -146,9 +158,28 @@ export function noAccessPage({ email, service, unknown }: { email: string; servi
         : html`and that account has no access to this service (<code>${service}</code>).`
     }</p>
 <p>If you should have access, ask whoever runs it to grant it, or sign in with another account.</p>
+<p><a href="/login/account">Your account</a></p>
 <form method="post" action="/logout">
   <button type="submit">Sign out</button>
 </form>`,
+  ).toString();
+}
+
+/**
+ * What a person sees when the proxy in front of a site asks this service without a usable token (Traefik and
+ * Caddy pass /verify's page on): nothing they can fix, so it speaks to whoever runs the site.
+ */
+export function proxyNotSetUpPage(): string {
+  return layout(
+    'Sign-in is not set up correctly',
+    html`<h1>Sign-in is not set up correctly</h1>
+<p>This site's proxy could not check who you are, so the site cannot be opened right now. Please tell whoever runs it.</p>
+<h2>For whoever runs this site</h2>
+<p>The proxy asked passwordless-auth's <code>/verify</code> without a token it accepts. Check that the proxy sends
+<code>X-Service-Token</code> (or <code>Authorization: Bearer</code>) with a token from
+<code>passwordless-auth proxy-token add</code> (or <code>service add</code>), that the value came through (an unset
+environment variable leaves it empty), and that the sidecar uses the database the token was made in. The sidecar's
+log has a <code>verify.bad-credential</code> warning naming the proxy, its address and what was wrong.</p>`,
   ).toString();
 }
 
@@ -159,7 +190,7 @@ export function messagePage(title: string, message: string) {
 export const STYLESHEET = `
 :root { color-scheme: light dark; font-family: system-ui, sans-serif; }
 body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: Canvas; color: CanvasText; }
-main { width: min(40rem, 92vw); padding: 2rem; border: 1px solid color-mix(in srgb, CanvasText 20%, transparent); border-radius: .75rem; }
+main { width: min(40rem, 92vw); box-sizing: border-box; margin: 2rem 0; padding: 2rem; border: 1px solid color-mix(in srgb, CanvasText 20%, transparent); border-radius: .75rem; }
 h1 { margin-top: 0; font-size: 1.5rem; }
 form { display: grid; gap: .5rem; }
 label { font-weight: 600; margin-top: .5rem; }
@@ -170,7 +201,7 @@ button:focus-visible, input:focus-visible { outline: 3px solid #7aa2ff; outline-
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
 th, td { text-align: left; padding: .4rem; border-bottom: 1px solid color-mix(in srgb, CanvasText 20%, transparent); }
 caption { text-align: left; font-weight: 600; }
-td button { margin: 0; padding: .3rem .6rem; }
+td button { margin: 0; padding: .3rem .6rem; white-space: nowrap; }
 .notice { padding: .6rem; border-radius: .4rem; background: #e6f4ea; color: #14532d; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 [hidden] { display: none !important; }
@@ -182,4 +213,11 @@ h2 { font-size: 1.15rem; margin-top: 2rem; }
 td form { display: flex; gap: .3rem; }
 td input { padding: .3rem; width: 9rem; }
 .error { padding: .6rem; border-radius: .4rem; background: #fde8e8; color: #8a1111; }
+button.danger { background: #b42318; }
+button.danger:focus-visible { outline-color: #f29b93; }
+a.button { display: inline-block; padding: .7rem; border-radius: .4rem; background: #2457c5; color: white; text-decoration: none; }
+.back { margin: 0 0 1rem; }
 `;
+
+/** A key on a blue tile. */
+export const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#2457c5"/><circle cx="12" cy="16" r="6" fill="none" stroke="#fff" stroke-width="3"/><path d="M18 16h10M24 16v5M28 16v4" stroke="#fff" stroke-width="3" fill="none"/></svg>`;

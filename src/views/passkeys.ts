@@ -1,6 +1,7 @@
 // The pages of invites and passkeys: the enrolment page an invite link opens, and the passkeys section of the
 // account page. Plain forms where they can be; the passkey buttons need the page script (see passkeys-script.ts).
 import { html } from 'hono/html';
+import { type TotpSetup, totpSetupSection } from './authenticator.js';
 import { layout, when } from './pages.js';
 
 export interface EnrollPageProps {
@@ -8,15 +9,14 @@ export interface EnrollPageProps {
   /** The link's path, `/login/enroll/<token>`: the forms post to it. */
   readonly path: string;
   readonly expiresAt: number;
-  /** The authenticator-app setup: the QR code as an SVG data URI, and the secret for typing. */
-  readonly totp: { readonly qrDataUri: string; readonly secret: string } | undefined;
+  /** The authenticator-app setup: the QR code, the secret for typing and the link for phones. */
+  readonly totp: TotpSetup | undefined;
   readonly passkeys: boolean;
+  /** The account signs in with passkeys only: an app set up here turns codes on again, and the page says so. */
+  readonly passkeyOnly?: boolean;
   readonly rd?: string | undefined;
   readonly error?: string | undefined;
 }
-
-/** The secret in groups of four, as people type it. */
-const grouped = (secret: string) => secret.match(/.{1,4}/g)?.join(' ') ?? secret;
 
 export function enrollPage(p: EnrollPageProps) {
   return layout(
@@ -36,19 +36,17 @@ ${
 }
 ${
   p.totp
-    ? html`<section>
-  <h2>${p.passkeys ? 'Or set up an authenticator app' : 'Set up an authenticator app'}</h2>
-  <p class="help">Scan this code with your authenticator app.</p>
-  <img class="qr" src="${p.totp.qrDataUri}" alt="QR code for your authenticator app" width="192" height="192">
-  <p class="help">Cannot scan it? Enter this key instead:</p>
-  <p class="secret" id="totp-secret">${grouped(p.totp.secret)}</p>
-  <form method="post" action="${p.path}" ${p.error ? html`aria-describedby="enroll-error"` : ''}>
-    ${p.rd ? html`<input type="hidden" name="rd" value="${p.rd}">` : ''}
-    <label for="code">First code from the app</label>
-    <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" minlength="6" maxlength="6" required>
-    <button type="submit">Confirm and sign in</button>
-  </form>
-</section>`
+    ? totpSetupSection({
+        heading: p.passkeys ? 'Or set up an authenticator app' : 'Set up an authenticator app',
+        totp: p.totp,
+        action: p.path,
+        hidden: { rd: p.rd },
+        submit: 'Confirm and sign in',
+        describedBy: p.error ? 'enroll-error' : undefined,
+        note: p.passkeyOnly
+          ? 'Your account signs in with passkeys only now. Setting up an app here allows codes from it again; your passkeys keep working.'
+          : undefined,
+      })
     : ''
 }`,
     p.passkeys,
@@ -62,7 +60,7 @@ export interface AccountPasskey {
   readonly lastUsedAt: number | null;
 }
 
-export function accountPasskeys({ passkeys, passkeyOnly }: { passkeys: readonly AccountPasskey[]; passkeyOnly: boolean }) {
+export function accountPasskeys({ passkeys }: { passkeys: readonly AccountPasskey[] }) {
   return html`<h2 id="passkeys">Passkeys</h2>
 ${
   passkeys.length === 0
@@ -76,7 +74,7 @@ ${
     <td><form method="post" action="/login/account/passkeys/${k.id}/rename"><input name="name" value="${k.name}" maxlength="64" required aria-label="Name of passkey ${k.name}"><button type="submit">Rename</button></form></td>
     <td>${when(k.createdAt)}</td>
     <td>${when(k.lastUsedAt)}</td>
-    <td><form method="post" action="/login/account/passkeys/${k.id}/remove"><button type="submit" aria-label="Remove passkey ${k.name}">Remove</button></form></td>
+    <td><form method="post" action="/login/account/passkeys/${k.id}/remove"><button type="submit" class="danger" aria-label="Remove passkey ${k.name}">Remove</button></form></td>
   </tr>`,
   )}
   </tbody>
@@ -87,14 +85,5 @@ ${
   <input id="passkey-name" name="name" maxlength="64" placeholder="e.g. Work laptop">
   <button type="submit">Add a passkey</button>
 </form>
-<p id="passkey-status" class="error" role="alert" hidden></p>
-${
-  passkeys.length > 0 || passkeyOnly
-    ? html`<form method="post" action="/login/account/passkey-only">
-  <input type="hidden" name="passkey_only" value="${passkeyOnly ? 'off' : 'on'}">
-  <p>${passkeyOnly ? 'Codes from an authenticator app are turned off: this account signs in with a passkey only.' : 'This account also signs in with codes from an authenticator app.'}</p>
-  <button type="submit">${passkeyOnly ? 'Allow codes again' : 'Sign in with passkeys only'}</button>
-</form>`
-    : ''
-}`;
+<p id="passkey-status" class="error" role="alert" hidden></p>`;
 }

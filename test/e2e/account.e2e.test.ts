@@ -79,7 +79,7 @@ describe.skipIf(requirementsGate('account page in the browser', [chromium, sidec
     expect((await verify(laptop.header)).status).toBe(200);
 
     await laptop.page.getByRole('button', { name: 'Sign out everywhere' }).click();
-    await laptop.page.waitForURL(`${base}/login`);
+    await laptop.page.waitForURL(`${base}/login?signed_out=1`);
     expect((await verify(laptop.header)).status).toBe(404);
     expect(await laptop.context.cookies()).toEqual([]);
     await laptop.context.close();

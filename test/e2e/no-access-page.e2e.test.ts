@@ -1,13 +1,16 @@
-// Rule: behind a proxy that passes /verify's answer to the browser (Caddy, Traefik), a signed-in
-// user without access to the service sees a page, not raw JSON: it says they have no access to this service and
-// who they are signed in as, carries its stylesheet and a working sign-out button, and the app sees nothing.
-// An API client in the same situation still gets the JSON 403, whose "status code" is 403.
+// Rule: behind every shipped proxy config (Caddy and Traefik pass /verify's answer to the browser; nginx's
+// `error_page 403` asks for it as a page), a signed-in user without access to the service sees a page, not raw
+// JSON or nginx's bare 403: it says they have no access to this service and who they are signed in as, carries
+// its stylesheet, a link to the account page and a working sign-out button, and the app sees nothing. An API
+// client in the same situation still gets the JSON 403, whose "status code" is 403. A proxy sending a token the
+// sidecar does not know shows a page load a page for whoever runs the site (issue 19, point 7), and an API client
+// the JSON 401.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_HOST, launchChromium, TEST_DOMAIN } from './support/browser.js';
 import type { ProxyKind } from './support/config-contract.js';
 import { reservePort } from './support/processes.js';
-import { type ProxyTargets, type RunningProxy, startCaddy, startTraefik } from './support/proxies.js';
+import { type ProxyTargets, type RunningProxy, startCaddy, startNginx, startTraefik } from './support/proxies.js';
 import { rawRequest } from './support/raw-http.js';
 import { binary, builtSidecar, chromiumBinary, pathOf, type Requirement, requirementsGate, traefikBinary } from './support/requirements.js';
 import { type EchoUpstream, startEchoUpstream } from './support/servers.js';
@@ -16,9 +19,8 @@ import { type CreatedUser, type RunningSidecar, startSidecar, totpCode } from '.
 const chromium = chromiumBinary();
 const sidecarBuild = builtSidecar();
 
-const PROXIES: ReadonlyArray<
-  readonly [Exclude<ProxyKind, 'nginx'>, Requirement, (path: string, targets: ProxyTargets) => Promise<RunningProxy>]
-> = [
+const PROXIES: ReadonlyArray<readonly [ProxyKind, Requirement, (path: string, targets: ProxyTargets) => Promise<RunningProxy>]> = [
+  ['nginx', binary('nginx'), startNginx],
   ['caddy', binary('caddy'), startCaddy],
   ['traefik', traefikBinary(), startTraefik],
 ];
@@ -85,10 +87,43 @@ for (const [kind, proxyBinary, startProxy] of PROXIES) {
         const styled = await page.evaluate('getComputedStyle(document.querySelector("main")).borderTopStyle');
         expect(styled).toBe('solid');
         expect(upstream.last('/private/report')).toBeUndefined();
+        expect(await page.getByRole('link', { name: 'Your account' }).getAttribute('href')).toBe('/login/account');
+        if (process.env.MISTAKES_SCREENSHOTS) await page.screenshot({ path: `${process.env.MISTAKES_SCREENSHOTS}/no-access-${kind}.png` });
 
         await Promise.all([page.waitForURL((url) => url.pathname === '/login'), page.getByRole('button', { name: 'Sign out' }).click()]);
         expect((await context.cookies(origin)).filter((c) => c.name === 'device_id' || c.name === 'hmac_secret')).toEqual([]);
         await context.close();
+      });
+
+      it('shows a page for whoever runs the site when the proxy token is wrong, and API clients the JSON 401', async () => {
+        const typo = await startProxy(pathOf(proxyBinary), {
+          sidecarPort: sidecar.port,
+          upstreamPort: upstream.port,
+          proxyToken: 'pa_a-token-with-a-typo',
+          hostName: APP_HOST,
+        });
+        try {
+          const context = await browser.newContext();
+          const page = await context.newPage();
+          const answer = await page.goto(`http://${APP_HOST}:${typo.port}/private/report`);
+          expect(answer?.status()).toBe(401);
+          expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Sign-in is not set up correctly');
+          expect(await page.evaluate('getComputedStyle(document.querySelector("main")).borderTopStyle')).toBe('solid');
+          if (process.env.MISTAKES_SCREENSHOTS)
+            await page.screenshot({ path: `${process.env.MISTAKES_SCREENSHOTS}/bad-token-${kind}.png` });
+          await context.close();
+          const api = await rawRequest({
+            port: typo.port,
+            host: typo.hostHeader,
+            path: '/api/data',
+            headers: [['Accept', 'application/json']],
+          });
+          expect(api.status).toBe(401);
+          expect(JSON.parse(api.body)).toEqual({ 'status code': 401, error: 'Could not verify service' });
+          expect(upstream.last('/private/report')).toBeUndefined();
+        } finally {
+          await typo.stop();
+        }
       });
 
       it('gives an API client the JSON 403 instead', async () => {

@@ -11,9 +11,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'otplib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCALHOST_ONLY, launchChromium, signOutByForm } from './support/browser.js';
+import { LOCALHOST_ONLY, launchChromium, pageWithAuthenticator, signOutByForm } from './support/browser.js';
 import { type ProxyKind, startProxy } from './support/config-contract.js';
 import { REPO_ROOT } from './support/paths.js';
 import { reservePort } from './support/processes.js';
@@ -26,25 +26,6 @@ const SERVICE = 'protected-app';
 const HOST = 'app.localhost';
 const chromium = chromiumBinary();
 const sidecarBuilt = builtSidecar();
-
-/** A page in a fresh browser context with a virtual platform authenticator attached. */
-async function pageWithAuthenticator(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return { context, page };
-}
 
 for (const kind of ['nginx', 'caddy'] as const satisfies readonly ProxyKind[]) {
   const proxyBinary = binary(kind);

@@ -16,7 +16,7 @@ describe('a login does the same work for every email', () => {
     t = await createTestApp('sqlite');
     await t.runtime.admin.addUser({ email: 'known@example.com' });
     const only = await t.runtime.admin.addUser({ email: 'only@example.com' });
-    await t.runtime.store.users.setPasskeyOnly(only.user.id, true);
+    await t.runtime.store.users.changeSignIn(only.user.id, () => ({ change: { passkeyOnly: true }, result: true }));
     await t.runtime.admin.inviteUser({ email: 'nosecret@example.com', create: 'always' });
   });
   afterAll(async () => t?.close());

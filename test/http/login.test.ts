@@ -185,7 +185,7 @@ for (const dialect of DIALECTS) {
       const id = /device_id=([0-9a-f]{32})/.exec(cookie)?.[1] as string;
       const res = await t.request('/logout', { method: 'POST', headers: { Cookie: cookie } });
       expect(res.status).toBe(303);
-      expect(res.headers.get('location')).toBe('https://auth.example.com/login');
+      expect(res.headers.get('location')).toBe('https://auth.example.com/login?signed_out=1');
       const cleared = res.headers.getSetCookie();
       expect(cleared.some((c) => /^device_id=;.*Max-Age=0/.test(c) && c.includes('Domain=example.com'))).toBe(true);
       expect(cleared.some((c) => /^hmac_secret=;.*Max-Age=0/.test(c))).toBe(true);

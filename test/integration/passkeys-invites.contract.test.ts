@@ -1,6 +1,8 @@
 // The contract of the passkey, invite and challenge stores, run against every database: what the core relies on
 // for single use (invites, challenges), a counter that only moves forwards, and cascades must hold on each.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decideRemoval, PasskeyAccount } from '../../src/core/passkey-account.js';
+import { PASSKEY_BOUNDS } from '../../src/core/passkey-key.js';
 import { ConflictError, type NewPasskey, type Store } from '../../src/core/ports.js';
 import { openDatabase } from '../../src/store/database.js';
 import { migrate } from '../../src/store/migrate.js';
@@ -59,9 +61,27 @@ for (const dialect of DIALECTS) {
       expect(await store.passkeys.rename(u.id, p.id, 'Phone')).toBe(true);
       expect(await store.passkeys.rename(u.id, p.id, 'Phone')).toBe(true);
       expect((await store.passkeys.list(u.id)).map((x) => x.name)).toEqual(['Phone']);
-      expect(await store.passkeys.delete(p.id, other.id)).toBe(false);
-      expect(await store.passkeys.delete(p.id, u.id)).toBe(true);
+      expect(await store.passkeys.find(p.id)).toEqual({ ...p, name: 'Phone' });
+      // Removed only as the owner's: another user's state never lists it.
+      const remove = (userId: number) => store.users.changeSignIn(userId, (state) => decideRemoval(state, p.id, { lockOut: true }));
+      expect(await remove(other.id)).toBe('none');
+      expect(await remove(u.id)).toBe('removed');
       expect(await store.passkeys.findByCredentialId('Cred-AbC_1')).toBeUndefined();
+      expect(await store.passkeys.find(p.id)).toBeUndefined();
+    });
+
+    // The bounds the core checks before storing (src/core/passkey-key.ts) fit the columns: nothing within them can
+    // reach the database too long (MariaDB's ER_DATA_TOO_LONG, PostgreSQL's 22001).
+    it('stores a passkey at every bound', async () => {
+      const u = await addUser('bounds@example.com');
+      const longest = {
+        ...passkey(u.id, 'x'.repeat(PASSKEY_BOUNDS.credentialIdChars)),
+        publicKey: 'k'.repeat(PASSKEY_BOUNDS.publicKeyChars),
+        name: 'é'.repeat(PASSKEY_BOUNDS.nameChars),
+        transports: ['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'],
+      };
+      const p = await store.passkeys.create(longest);
+      expect(await store.passkeys.find(p.id)).toEqual({ ...longest, id: p.id, lastUsedAt: null });
     });
 
     it('signs in with a passkey only when its counter moves forwards, adding the device in the same transaction', async () => {
@@ -104,17 +124,62 @@ for (const dialect of DIALECTS) {
 
     it('turns passkey-only on and off, and reports unknown users', async () => {
       const u = await addUser('only@example.com');
+      const set = (userId: number, on: boolean) => store.users.changeSignIn(userId, () => ({ change: { passkeyOnly: on }, result: true }));
       expect((await store.users.findByEmail('only@example.com'))?.passkeyOnly).toBe(false);
-      expect(await store.users.setPasskeyOnly(u.id, true)).toBe(true);
-      expect(await store.users.setPasskeyOnly(u.id, true)).toBe(true);
+      expect(await set(u.id, true)).toBe(true);
+      expect(await set(u.id, true)).toBe(true);
       expect((await store.users.findByEmail('only@example.com'))?.passkeyOnly).toBe(true);
       // The device look-up (the /verify cold path) reads the same user.
       const d = device(u.id);
       await store.devices.create(d);
       expect((await store.devices.findWithUser(d.id))?.user.passkeyOnly).toBe(true);
-      expect(await store.users.setPasskeyOnly(u.id, false)).toBe(true);
+      expect(await set(u.id, false)).toBe(true);
       expect((await store.users.findByEmail('only@example.com'))?.passkeyOnly).toBe(false);
-      expect(await store.users.setPasskeyOnly(999_999, true)).toBe(false);
+      expect(await set(999_999, true)).toBeUndefined();
+    });
+
+    // Rule: no change leaves an account without a way in, however many arrive at once. Removals and passkey-only
+    // run at the same moment, on separate connections; the account ends with a passkey, or with codes it can use.
+    it('keeps every account a way in when removals and passkey-only race', async () => {
+      const account = new PasskeyAccount({ store });
+      const u = await addUser('race@example.com');
+      for (let round = 0; round < 6; round++) {
+        const a = await store.passkeys.create(passkey(u.id, `race-a-${round}`));
+        const b = await store.passkeys.create(passkey(u.id, `race-b-${round}`));
+        expect(await account.setPasskeyOnly(u.id, true)).toBe('done');
+        const removed = await Promise.all([account.remove(u.id, a.id), account.remove(u.id, b.id)]);
+        expect(removed.sort(), `round ${round}`).toEqual(['last', 'removed']);
+        const left = await store.passkeys.list(u.id);
+        expect(left).toHaveLength(1);
+        // Passkey-only on and the last passkey's removal at once: one of them is refused.
+        expect(await account.setPasskeyOnly(u.id, false)).toBe('done');
+        const raced = await Promise.all([account.setPasskeyOnly(u.id, true), account.remove(u.id, left[0]?.id ?? 0)]);
+        expect([
+          ['done', 'last'],
+          ['no-passkey', 'removed'],
+        ]).toContainEqual(raced);
+        const user = await store.users.findById(u.id);
+        const passkeys = await store.passkeys.list(u.id);
+        expect(user?.passkeyOnly && passkeys.length === 0, `round ${round}: passkey-only without a passkey`).toBe(false);
+        await account.setPasskeyOnly(u.id, false);
+        for (const p of passkeys) expect(await account.remove(u.id, p.id)).toBe('removed');
+      }
+      // Removing the app and removing the last passkey at once: one of them is refused.
+      for (let round = 0; round < 6; round++) {
+        const app = await store.users.create(
+          { email: `race-app-${round}@example.com`, username: null, role: 'user', createdAt: 1 },
+          () => 'sealed',
+        );
+        const p = await store.passkeys.create(passkey(app.id, `race-app-${round}`));
+        await Promise.all([store.users.removeTotpSecret(app.id), account.remove(app.id, p.id)]);
+        const [user, left] = [await store.users.findById(app.id), await store.passkeys.list(app.id)];
+        expect(user?.totpSecretSealed !== '' || left.length > 0, `round ${round}: neither an app nor a passkey`).toBe(true);
+      }
+      // Without an app, the last passkey stays whatever passkey-only says.
+      const noApp = await store.users.create({ email: 'race-no-app@example.com', username: null, role: 'user', createdAt: 1 }, () => '');
+      const only = await store.passkeys.create(passkey(noApp.id, 'race-no-app'));
+      expect(await account.remove(noApp.id, only.id)).toBe('last');
+      expect(await store.users.changeSignIn(noApp.id, (s) => decideRemoval(s, only.id, { passkeyOnlyOff: true }))).toBe('last');
     });
 
     const invite = (userId: number, tokenHash: string, expiresAt = 1_000) => ({

@@ -65,6 +65,11 @@ for (const dialect of DIALECTS) {
       expect(await store.devices.findWithUser(hex('A'))).toBeUndefined();
       await store.devices.touch([hex('a')], 77);
       expect((await store.devices.list(u.id))[0]?.lastSeenAt).toBe(77);
+      // A name of the owner's choosing, up to 64 characters of any script; nobody else's.
+      const name = `Läptop ${'x'.repeat(57)}`;
+      expect(await store.devices.rename(hex('a'), u.id, name)).toBe(true);
+      expect(await store.devices.rename(hex('a'), u.id + 1, 'Mine')).toBe(false);
+      expect((await store.devices.list(u.id))[0]?.deviceType).toBe(name);
       expect(await store.devices.delete(hex('a'))).toBe(true);
       expect(await store.devices.delete(hex('a'))).toBe(false);
     });

@@ -1,16 +1,17 @@
 // An app on a fresh database with a fixed clock, plus the steps tests repeat: log in, call /verify. Requests go
 // either in-process (`app.request`) or, with transport 'node', through the production listener (the Node fast
 // path for /verify, the Hono app behind it) on a real server on 127.0.0.1.
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generate } from 'otplib';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import { fixedClock } from '../../src/core/clock.js';
 import { createApp } from '../../src/http/app.js';
 import type { AppDeps } from '../../src/http/context.js';
 import { createMetrics } from '../../src/http/metrics.js';
-import { createNodeListener } from '../../src/http/node-listener.js';
+import { createNodeServer } from '../../src/http/node-listener.js';
+import { createLogger } from '../../src/logging.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import type { Dialect } from '../../src/store/database.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
@@ -38,6 +39,8 @@ export interface TestApp {
   readonly config: Config;
   readonly clock: ReturnType<typeof fixedClock>;
   readonly transport: Transport;
+  /** The real server's port on 127.0.0.1 (transport 'node'; 0 in-process), for clients that write raw bytes. */
+  readonly port: number;
   /**
    * The socket peer the app sees; set it to test trusted-proxy handling. Over the 'node' transport the request
    * really comes from a loopback address standing in for it: TRUSTED_PROXY from 127.0.0.2 (which is trusted
@@ -59,7 +62,7 @@ export interface TestApp {
 export async function createTestApp(
   dialect: Dialect,
   env: Record<string, string> = {},
-  logger: Logger = pino({ level: 'silent' }),
+  logger: Logger = createLogger({ level: 'silent' }),
   transport: Transport = 'in-process',
 ): Promise<TestApp> {
   const tdb: TestDatabase = await createTestDatabase(dialect);
@@ -136,6 +139,9 @@ export async function createTestApp(
     config,
     clock,
     transport,
+    get port() {
+      return port;
+    },
     peer: undefined,
     request: (path, init) => send(new Request(`http://auth.example.com${path}`, init)),
     send,
@@ -171,6 +177,7 @@ export async function createTestApp(
     invites: runtime.invites,
     passkeys: runtime.passkeys,
     passkeyAccount: runtime.passkeyAccount,
+    authenticatorApp: runtime.authenticatorApp,
     logger,
     metrics,
     ready: runtime.ready,
@@ -180,7 +187,7 @@ export async function createTestApp(
   if (transport === 'node') {
     // The production listener, as main.ts builds it: the peer is the real socket's address.
     const { getConnInfo } = await import('@hono/node-server/conninfo');
-    server = createServer(createNodeListener({ ...deps, peerAddress: (c) => getConnInfo(c).remote.address }));
+    server = createNodeServer({ ...deps, peerAddress: (c) => getConnInfo(c).remote.address });
     server.keepAliveTimeout = 1;
     await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;

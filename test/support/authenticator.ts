@@ -3,7 +3,7 @@
 // wrong origin or RP ID, a counter going backwards, no user verification, a replayed assertion.
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 
-type Cbor = number | string | Uint8Array | Map<number | string, Cbor>;
+export type Cbor = number | string | Uint8Array | Map<number | string, Cbor>;
 
 function head(major: number, n: number): Buffer {
   if (n < 24) return Buffer.from([(major << 5) | n]);
@@ -16,7 +16,7 @@ function head(major: number, n: number): Buffer {
 }
 
 /** The little CBOR WebAuthn needs: integers, text, bytes and maps. */
-function cbor(value: Cbor): Buffer {
+export function cbor(value: Cbor): Buffer {
   if (typeof value === 'number') return value >= 0 ? head(0, value) : head(1, -1 - value);
   if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'utf8');
@@ -52,6 +52,12 @@ export interface CeremonyOptions {
   readonly counter?: number;
   /** Sign over this challenge instead of the one in the options. */
   readonly challenge?: string;
+  /** Registration: this COSE public key instead of the real one (a broken key no real authenticator makes). */
+  readonly cose?: Uint8Array;
+  /** Registration: this credential id in the authenticator data (and, unless `reportedId`, in the JSON). */
+  readonly credentialId?: Uint8Array;
+  /** Registration: the id the JSON reports, whatever the authenticator data holds. */
+  readonly reportedId?: string;
 }
 
 export class SoftAuthenticator {
@@ -66,16 +72,18 @@ export class SoftAuthenticator {
   register(options: { challenge: string; rp: { id?: string }; user: { id: string } }, o: CeremonyOptions = {}) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = publicKey.export({ format: 'jwk' });
-    const cose = cbor(
-      new Map<number, Cbor>([
-        [1, 2], // kty: EC2
-        [3, -7], // alg: ES256
-        [-1, 1], // crv: P-256
-        [-2, Buffer.from(jwk.x as string, 'base64url')],
-        [-3, Buffer.from(jwk.y as string, 'base64url')],
-      ]),
-    );
-    const id = randomBytes(16);
+    const cose =
+      o.cose ??
+      cbor(
+        new Map<number, Cbor>([
+          [1, 2], // kty: EC2
+          [3, -7], // alg: ES256
+          [-1, 1], // crv: P-256
+          [-2, Buffer.from(jwk.x as string, 'base64url')],
+          [-3, Buffer.from(jwk.y as string, 'base64url')],
+        ]),
+      );
+    const id = Buffer.from(o.credentialId ?? randomBytes(16));
     const counter = o.counter ?? 0;
     const credIdLength = Buffer.from([id.length >> 8, id.length & 255]);
     const authData = Buffer.concat([
@@ -102,8 +110,8 @@ export class SoftAuthenticator {
     );
     this.credentials.push({ id, key: privateKey, publicKey, userHandle: options.user.id, counter });
     return {
-      id: b64url(id),
-      rawId: b64url(id),
+      id: o.reportedId ?? b64url(id),
+      rawId: o.reportedId ?? b64url(id),
       type: 'public-key' as const,
       authenticatorAttachment: 'platform' as const,
       clientExtensionResults: {},

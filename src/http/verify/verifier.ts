@@ -8,6 +8,7 @@ import { withDeadline } from '../deadline.js';
 import { trustList } from '../forwarded.js';
 import { pageHeaders } from '../page-headers.js';
 import { type Answer, allowAnswer, errorAnswer, UNAVAILABLE } from './answer.js';
+import { credentialProblem, credentialWarnings } from './credential-warnings.js';
 import type { VerifyRequest } from './request.js';
 import { styleOf } from './styles/index.js';
 import type { ProxyStyle, StyleContext } from './styles/style.js';
@@ -46,12 +47,15 @@ export function createVerifier(deps: Pick<AppDeps, 'access' | 'config' | 'logger
   const ctx: StyleContext = { config, trusted: trustList(config.trustedProxies), pageHeaders: pageHeaders(config) };
   const debug = logger.isLevelEnabled('debug');
 
-  function render(req: VerifyRequest, style: ProxyStyle, outcome: VerifyOutcome): Answer {
+  const warnCredential = credentialWarnings(logger);
+
+  function render(req: VerifyRequest, style: ProxyStyle, outcome: VerifyOutcome, credential: string | undefined): Answer {
     switch (outcome.kind) {
       case 'allow':
         return allowAnswer(outcome.identity);
       case 'bad-credential':
-        return errorAnswer('badServiceCredential');
+        warnCredential(req, credentialProblem(req, credential));
+        return style.badCredential?.(req, ctx) ?? errorAnswer('badServiceCredential');
       case 'unauthenticated':
         return style.unauthenticated(req, ctx);
       default:
@@ -74,9 +78,9 @@ export function createVerifier(deps: Pick<AppDeps, 'access' | 'config' | 'logger
     return finish(req, UNAVAILABLE, started);
   }
 
-  function decided(req: VerifyRequest, style: ProxyStyle, outcome: VerifyOutcome, started: number): Answer {
+  function decided(req: VerifyRequest, style: ProxyStyle, outcome: VerifyOutcome, credential: string | undefined, started: number): Answer {
     metrics?.verified(outcome.kind, started);
-    return finish(req, render(req, style, outcome), started);
+    return finish(req, render(req, style, outcome, credential), started);
   }
 
   return function verify(req) {
@@ -87,9 +91,9 @@ export function createVerifier(deps: Pick<AppDeps, 'access' | 'config' | 'logger
       const credential = readCredential(req.authorization, req.serviceToken);
       const device = readDeviceCookies(req.cookie.length === 1 ? req.cookie[0] : req.cookie.join('; '));
       const outcome = access.verify(req.service, credential, device);
-      if (!(outcome instanceof Promise)) return decided(req, style, outcome, started);
+      if (!(outcome instanceof Promise)) return decided(req, style, outcome, credential, started);
       return withDeadline(outcome, config.verifyDeadlineInMs)
-        .then((o) => decided(req, style, o, started))
+        .then((o) => decided(req, style, o, credential, started))
         .catch((err: unknown) => failed(req, err, started));
     } catch (err) {
       return failed(req, err, started);

@@ -1,6 +1,6 @@
 // Headless Debian Chromium through playwright-core. *.example.test resolves to 127.0.0.1 inside the browser,
 // so cookies can carry a real Domain attribute while every packet stays on loopback.
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const TEST_DOMAIN = 'example.test';
 export const APP_HOST = `app.${TEST_DOMAIN}`;
@@ -43,4 +43,23 @@ export async function signOutByForm(page: Page): Promise<void> {
       form.submit();
     }`),
   ]);
+}
+
+/** A page in a fresh browser context with a virtual platform authenticator attached. */
+export async function pageWithAuthenticator(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { context, page };
 }

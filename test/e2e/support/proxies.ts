@@ -59,7 +59,8 @@ export function renderNginxConfig(targets: ProxyTargets & { port: number }): str
   text = replaceExactlyOnce(text, 'listen 80;', `listen 127.0.0.1:${targets.port};`, file);
   text = replaceExactlyOnce(text, 'server_name app.example.com;', `server_name ${targets.hostName};`, file);
   // The placeholder the official nginx image's envsubst step fills in (see the file's header).
-  text = replaceExactlyOnce(text, `"$\{PASSWORDLESS_AUTH_PROXY_TOKEN}"`, `"${targets.proxyToken}"`, file);
+  // Twice: the auth subrequest and the no-access page.
+  text = replaceExactly(text, `"$\{PASSWORDLESS_AUTH_PROXY_TOKEN}"`, `"${targets.proxyToken}"`, file, 2);
   return text;
 }
 

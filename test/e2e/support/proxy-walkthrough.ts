@@ -3,7 +3,8 @@
 // own, as in a terminal of its own), the proxy token the CLI printed goes where the document says
 // `<proxy token>`, the curl must print what the document shows, and Chromium signs in through the proxy and sees
 // the app greet the user with the identity headers it received.
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCALHOST_ONLY, launchChromium } from './browser.js';
@@ -96,6 +97,9 @@ function walkthrough(kind: WalkthroughProxy): Walkthrough {
   }
   const origin = /Open <(http:\/\/[a-z.]+\.localhost:\d+)\/>/.exec(section)?.[1];
   if (origin === undefined) throw shape('no "Open <http://….localhost:PORT/>"');
+  // What Caddy writes into the home directory is said where the steps are.
+  if (kind === 'caddy' && !section.includes('`~/.config/caddy/autosave.json`'))
+    throw shape('no word on what Caddy writes into `~/.config/caddy/autosave.json`');
 
   return {
     sidecar,
@@ -183,6 +187,14 @@ export function defineProxyWalkthrough(kind: WalkthroughProxy): void {
 
       // The document's curl prints what the document shows.
       expect((await runOk(fillIn(DOC, steps.check, []), shell)).trim()).toBe(steps.checkPrints);
+      if (kind === 'caddy') {
+        // Another host name on Caddy's port: a 404 that says what this is, not Caddy's empty 200.
+        const stray = await rawRequest({ port: proxyPort, host: `elsewhere.localhost:${proxyPort}`, path: '/' });
+        expect(stray.status).toBe(404);
+        expect(stray.body).toContain('PASSWORDLESS_SITE_ADDRESS');
+        // "Caddy writes … the configuration it last ran to ~/.config/caddy/autosave.json" (here XDG_CONFIG_HOME).
+        expect(existsSync(join(env.XDG_CONFIG_HOME as string, 'caddy/autosave.json'))).toBe(true);
+      }
 
       // "Open <origin/>, sign in with your email and the code, and the app greets you by name."
       browser = await launchChromium(pathOf(chromium), LOCALHOST_ONLY);
@@ -195,6 +207,14 @@ export function defineProxyWalkthrough(kind: WalkthroughProxy): void {
       await Promise.all([page.waitForURL(`${steps.origin}/`), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
       const username = /--username (\S+)/.exec(steps.userAdd)?.[1];
       expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe(`Hello, ${username}`);
+      // Plain http on *.localhost, without INSECURE_HTTP: the browser keeps the device cookies, Secure as in production.
+      const cookies = await page.context().cookies(steps.origin);
+      expect(cookies.filter((c) => c.name === 'device_id' || c.name === 'hmac_secret').map((c) => [c.name, c.secure])).toEqual(
+        expect.arrayContaining([
+          ['device_id', true],
+          ['hmac_secret', true],
+        ]),
+      );
 
       // "whoami.json shows what the identity headers told it": the grant's scopes, nothing more.
       await page.goto(`${steps.origin}/whoami.json`);

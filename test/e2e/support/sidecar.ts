@@ -1,13 +1,10 @@
-// The real sidecar as a black box: `node dist/main.js` with a fresh SQLite file, and its admin CLI.
-import { execFile } from 'node:child_process';
+// The real sidecar as a black box: `node dist/main.js` with a fresh SQLite file, and its admin CLI (in this process).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { generate } from 'otplib';
+import { runCli } from '../../../src/cli.js';
 import { REPO_ROOT, tempDir } from './paths.js';
 import { freePort, type ManagedProcess, retryOnPortClash, startProcess, waitUntilReady } from './processes.js';
-
-const run = promisify(execFile);
 
 /** ENCRYPTION_KEYS and friends from the repository's public test keys. */
 function testingEnv(): Record<string, string> {
@@ -37,7 +34,7 @@ export interface CreatedUser {
 export interface RunningSidecar {
   readonly port: number;
   readonly process: ManagedProcess;
-  /** Runs `node dist/cli.js <args> --json` against the same database; returns its JSON answer. */
+  /** Runs `passwordless-auth <args> --json` against the same database; returns its JSON answer. */
   cli(args: readonly string[]): Promise<Record<string, unknown>>;
   addUser(email: string, options?: { username?: string; admin?: boolean }): Promise<CreatedUser>;
   stop(): Promise<void>;
@@ -73,19 +70,19 @@ async function startSidecarOnce(options: SidecarOptions): Promise<RunningSidecar
     timeoutInMs: 30_000,
   });
 
+  // The CLI in this process, with the sidecar's environment and directory: these tests are about the proxies, and
+  // the CLI as a process is tested in test/integration/cli.test.ts.
   const cli = async (args: readonly string[]) => {
-    try {
-      const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'dist/cli.js'), ...args, '--json'], {
-        env,
-        cwd: dir.path,
-        timeout: 30_000,
-      });
-      const line = stdout.trim().split('\n').filter(Boolean).at(-1) ?? '';
-      return JSON.parse(line) as Record<string, unknown>;
-    } catch (error) {
-      const details = error as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`cli ${args.join(' ')} failed: ${details.message}\n${details.stdout ?? ''}\n${details.stderr ?? ''}`);
-    }
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(
+      [...args, '--json'],
+      { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) } },
+      { env, cwd: dir.path, terminal: false },
+    );
+    if (code !== 0) throw new Error(`cli ${args.join(' ')} failed with exit code ${code}:\n${stdout}\n${stderr}`);
+    const line = stdout.trim().split('\n').filter(Boolean).at(-1) ?? '';
+    return JSON.parse(line) as Record<string, unknown>;
   };
 
   return {

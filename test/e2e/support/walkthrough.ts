@@ -2,7 +2,7 @@
 // written, in a fresh copy of the repository, with a newcomer's environment. A document whose shape no longer
 // matches what its test expects fails loudly (WalkthroughShapeError) instead of being skipped or guessed at.
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -286,19 +286,94 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+/** The inodes of the TCP sockets listening on `port` (IPv4 and IPv6), from /proc/net (Linux). */
+function listeningInodes(port: number): Set<string> {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      const local = fields[1];
+      // State 0A is LISTEN; the local address ends in the port, in hex.
+      if (fields[3] === '0A' && local !== undefined && Number.parseInt(local.split(':').at(-1) ?? '', 16) === port && fields[9]) {
+        inodes.add(fields[9]);
+      }
+    }
+  }
+  return inodes;
+}
+
 /**
- * The walk-throughs listen on the fixed ports their documents name. If one is taken, wait up to `waitInMs`
- * for it (another test may be finishing); then fail under CI, or skip with the reason on a developer's
- * machine. Returns the reason to skip, or undefined when every port is free.
+ * Who listens on `port`, for the message that says what is in the way: `pid 123 (node dist/main.js, in /path)`,
+ * with a hint when it is a passwordless-auth server; `something` when /proc does not tell (another user's process).
  */
-export async function waitForPorts(what: string, ports: readonly number[], waitInMs = 90_000): Promise<string | undefined> {
+function listenerOf(port: number): string {
+  const inodes = listeningInodes(port);
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    // not Linux
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode === undefined || !inodes.has(inode)) continue;
+      let command = '';
+      let cwd = '';
+      try {
+        command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+        cwd = readlinkSync(`/proc/${pid}/cwd`);
+      } catch {
+        // it ended meanwhile, or is not ours to read
+      }
+      const sidecar = /\bdist\/(main|cli)\.js\b/.test(command)
+        ? ': a passwordless-auth server, perhaps your own `npm start` (stop it with Ctrl-C in its terminal)'
+        : '';
+      return `pid ${pid} (${command || 'unknown command'}${cwd ? `, in ${cwd}` : ''})${sidecar}`;
+    }
+  }
+  return "something this user cannot see (another user's process?)";
+}
+
+/**
+ * The walk-throughs listen on the fixed ports their documents name. If one is taken, say at once what holds it:
+ * on a developer's machine the test skips with that reason straight away (a server left running from the README's
+ * `npm start` is the usual case). Under CI the port may be held by a test that is finishing, so it waits up to
+ * `waitInMs` (90 s) and then fails with the same reason. Returns the reason to skip, or undefined when every port
+ * is free.
+ */
+export async function waitForPorts(
+  what: string,
+  ports: readonly number[],
+  waitInMs = process.env.CI ? 90_000 : 0,
+): Promise<string | undefined> {
   const deadline = Date.now() + waitInMs;
   for (;;) {
     const busy: number[] = [];
     for (const port of ports) if (!(await portIsFree(port))) busy.push(port);
     if (busy.length === 0) return undefined;
-    if (Date.now() > deadline) {
-      const reason = `${what} needs port ${busy.join(', ')} as its document says, and it stayed in use for ${waitInMs / 1000} s (stop whatever listens there)`;
+    if (Date.now() >= deadline) {
+      const holders = busy.map((port) => `port ${port} is held by ${listenerOf(port)}`).join('; ');
+      const waited = waitInMs > 0 ? ` (it stayed in use for ${waitInMs / 1000} s)` : '';
+      const reason = `${what} needs port ${busy.join(', ')}, as its document says, and ${holders}${waited}`;
       if (process.env.CI) throw new Error(reason);
       console.warn(`[e2e] skipping: ${reason}`);
       return reason;

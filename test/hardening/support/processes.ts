@@ -1,15 +1,15 @@
-// The built server and CLI as real processes: start on a free port, wait until healthy, keep every line of
+// The built server as a real process (the CLI that sets it up runs in this one): start on a free port, wait until healthy, keep every line of
 // their output (for the audit and secret scans), stop with a signal and report how they ended.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseEnv } from 'node:util';
+import { runCli } from '../../../src/cli.js';
 import { freePort } from '../../e2e/support/processes.js';
 
 const MAIN = new URL('../../../dist/main.js', import.meta.url).pathname;
-const CLI = new URL('../../../dist/cli.js', import.meta.url).pathname;
 
 /** `ENCRYPTION_KEYS` from `.env.testing`: the public test keys, never used anywhere real. */
 export const TEST_ENCRYPTION_KEYS: string = (() => {
@@ -20,7 +20,7 @@ export const TEST_ENCRYPTION_KEYS: string = (() => {
 })();
 
 function requireBuild(): void {
-  if (!existsSync(MAIN) || !existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
+  if (!existsSync(MAIN)) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
 }
 
 /** A working directory with no `.env` in it, so only the environment we pass counts. */
@@ -133,7 +133,7 @@ export function parseLogLines(text: string): Record<string, unknown>[] {
 }
 
 export interface CliResult {
-  readonly code: number | null;
+  readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
   // biome-ignore lint/suspicious/noExplicitAny: the CLI's --json output; tests state its shape with expectations
@@ -141,34 +141,30 @@ export interface CliResult {
 }
 
 /**
- * Runs `node dist/cli.js --json ...args` against the database in `env`. Asynchronous on purpose: a synchronous
- * spawn would stall this process's event loop, and keep-alive connections to the servers would go stale unnoticed.
+ * Runs `passwordless-auth --json ...args` against the database in `env`, in this process (the same command table
+ * and wiring as dist/cli.js; the CLI as a process is tested in test/integration/cli.test.ts): the servers here are
+ * the processes under test, the CLI only sets them up and leaves its audit lines.
  */
-export function cli(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
-  requireBuild();
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, '--json', ...args],
-      { cwd: WORKDIR, env: baseEnv({ LOG_LEVEL: 'info', ...env }), encoding: 'utf8', timeout: 30_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-        const result: CliResult = {
-          code,
-          stdout,
-          stderr,
-          json: () => {
-            try {
-              return JSON.parse(stdout);
-            } catch {
-              throw new Error(`cli ${args.join(' ')} printed no JSON (exit ${code}):\n${stdout}\n${stderr}`);
-            }
-          },
-        };
-        resolve(result);
-      },
-    );
-  });
+export async function cli(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(
+    ['--json', ...args],
+    { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } },
+    { env: baseEnv({ LOG_LEVEL: 'info', ...env }), cwd: WORKDIR, terminal: false },
+  );
+  return {
+    code,
+    stdout,
+    stderr,
+    json: () => {
+      try {
+        return JSON.parse(stdout);
+      } catch {
+        throw new Error(`cli ${args.join(' ')} printed no JSON (exit ${code}):\n${stdout}\n${stderr}`);
+      }
+    },
+  };
 }
 
 /** Like `cli`, but fails with the output unless the command succeeded. */

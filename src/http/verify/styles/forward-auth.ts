@@ -1,7 +1,7 @@
 // Traefik `forwardAuth` and Caddy `forward_auth`: any non-2xx answer goes to the browser as it is. Page loads
 // get a redirect to the login page (always absolute: Traefik would resolve a relative one against the sidecar's
 // address) or a small "no access" page; scripts and API clients get the JSON answer.
-import { noAccessPage } from '../../../views/pages.js';
+import { noAccessPage, proxyNotSetUpPage } from '../../../views/pages.js';
 import { isTrustedPeer, singleValue } from '../../forwarded.js';
 import { errorAnswer, htmlAnswer, redirectAnswer } from '../answer.js';
 import type { VerifyRequest } from '../request.js';
@@ -40,5 +40,10 @@ export const forwardAuth: ProxyStyle = {
     if (!isPageLoad(req)) return errorAnswer(json);
     const page = noAccessPage({ email: denial.email, service: req.service, unknown: denial.kind === 'unknown-service' });
     return htmlAnswer(403, page, ctx.pageHeaders);
+  },
+  // A person who meets a misconfigured proxy gets a page that tells whoever runs the site what to check.
+  badCredential(req, ctx) {
+    if (!isPageLoad(req)) return errorAnswer('badServiceCredential');
+    return htmlAnswer(401, proxyNotSetUpPage(), ctx.pageHeaders);
   },
 };

@@ -6,6 +6,8 @@ import type { ProxyStyle } from './style.js';
 
 const BY_NAME: ReadonlyMap<string, ProxyStyle> = new Map([
   ['nginx', authRequest],
+  // The shipped nginx config's no-access page (its `error_page 403`): answered as Traefik and Caddy are.
+  ['nginx-page', forwardAuth],
   ['traefik', forwardAuth],
   ['caddy', forwardAuth],
 ]);

@@ -17,6 +17,8 @@ type Denial = Extract<VerifyOutcome, { kind: 'forbidden' | 'unknown-service' }>;
 export interface ProxyStyle {
   unauthenticated(req: VerifyRequest, ctx: StyleContext): Answer;
   forbidden(req: VerifyRequest, denial: Denial, ctx: StyleContext): Answer;
+  /** The caller's credential was missing or unknown; without this, the reference's JSON 401. */
+  badCredential?(req: VerifyRequest, ctx: StyleContext): Answer;
 }
 
 /** Where the browser was going, if a trusted proxy said so; only ever used to build the return URL. */

@@ -1,6 +1,6 @@
 // Opening a Kysely database from a parsed DATABASE_URL (config/database-url.ts): embedded SQLite, a MySQL/MariaDB pool or a PostgreSQL pool.
-import { accessSync, constants, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
 import { createPool } from 'mysql2';
@@ -51,33 +51,9 @@ const pgTypes: pg.CustomTypesConfig = {
     oid === pg.types.builtins.INT8 && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
 };
 
-/**
- * SQLite writes next to its file (the WAL and shared-memory files), and opens a file it cannot write read-only
- * without a word, so the first write would fail deep inside the migrations. Says so before opening instead.
- * (Root passes the permission check, but not a read-only mount: a container's volume mounted `:ro`.)
- */
-function assertWritableDirectory(path: string): void {
-  const dir = resolve(dirname(path));
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EROFS'
-        ? 'is on a read-only file system'
-        : code === 'EACCES' || code === 'EPERM'
-          ? `is not writable by this user (uid ${process.getuid?.() ?? '?'})`
-          : `cannot be written (${code ?? String(err)})`;
-    throw new Error(`the SQLite database ${resolve(path)} cannot be opened for writing: its directory ${dir} ${why}`);
-  }
-}
-
 export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}): OpenDatabase {
   if (target.dialect === 'sqlite') {
-    if (target.path !== ':memory:') {
-      mkdirSync(dirname(target.path), { recursive: true });
-      assertWritableDirectory(target.path);
-    }
+    if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
     const sqlite = new SQLite(target.path);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');

@@ -1,40 +1,41 @@
-// Composition root of the server: config → database → migrations → app → serve; graceful shutdown.
+// Composition root of the server: config → database → migrations → app → serve; graceful shutdown. With
+// WORKERS > 1 this runs in each worker, and the primary (cluster.ts) starts them.
+import cluster from 'node:cluster';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { reportStartFailure, runPrimary, workerLink } from './cluster.js';
 import { type Config, ConfigError, readEnvironment } from './config/config.js';
 import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createMetrics } from './http/metrics.js';
 import { createNodeServer } from './http/node-listener.js';
 import { keysRefused, loadConfigWithLocalKey } from './local-key.js';
-import { createLogger } from './logging.js';
-import { isEntryPoint, openRuntime } from './runtime.js';
+import { createLogger as createMaskingLogger } from './logging.js';
+import { isEntryPoint, openRuntime, type Runtime } from './runtime.js';
 import { StartUpError, startUpFailure } from './start-up-errors.js';
 
-export async function startServer(): Promise<() => Promise<void>> {
-  let config: Config | undefined;
-  try {
-    return await start((loaded) => {
-      config = loaded;
-    });
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof KeyCheckError) throw err;
-    throw new StartUpError(startUpFailure(err, config), { cause: err });
-  }
-}
+/** The configuration as loaded at start, with the key file made just now, if any. */
+type Loaded = ReturnType<typeof loadConfigWithLocalKey>;
 
-async function start(configured: (config: Config) => void): Promise<() => Promise<void>> {
-  const { config, notices, createdKeyFile } = loadConfigWithLocalKey();
-  configured(config);
+/** Change feed rows are kept this long: every instance reads them within a second, or forgets everything anyway. */
+const CHANGE_RETENTION_MS = 60 * 60_000;
+
+/** Log lines name the process that wrote them when there are several: `worker: 'primary'` or the worker's number. */
+function createLogger(config: Config, worker: number | 'primary' | undefined) {
   // JSON lines in production (and whenever output goes to a file or a collector); readable lines on a terminal.
   const pretty = !config.production && process.stdout.isTTY;
-  const logger = createLogger({
+  return createMaskingLogger({
     level: config.logLevel,
-    base: { service: 'passwordless-auth' },
+    base: { service: 'passwordless-auth', ...(worker !== undefined ? { worker } : {}) },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' } } } : {}),
   });
-  for (const notice of notices) logger.warn(notice);
+}
+
+/** The runtime, migrated, with keys that open the stored secrets; closed again and thrown if not. */
+async function openCheckedRuntime(loaded: Loaded, logger: ReturnType<typeof createLogger>): Promise<Runtime> {
+  const { config, createdKeyFile } = loaded;
   const runtime = await openRuntime(config, {
     onDatabaseError: (err) => logger.warn({ err }, 'database connection lost; the pool opens a new one'),
+    warn: (details, message) => logger.warn(details, message),
   });
   if (runtime.migrations?.applied.length) logger.info({ applied: runtime.migrations.applied }, 'database migrated');
   // Keys that open none of the stored secrets would make every sign-in and /verify fail while /readyz says ready.
@@ -47,7 +48,43 @@ async function start(configured: (config: Config) => void): Promise<() => Promis
     await runtime.close();
     throw keysRefused(problem, config, createdKeyFile);
   }
-  const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.() });
+  return runtime;
+}
+
+/** Anything but a configuration or key problem is told as what to fix (start-up-errors.ts). */
+function explained(err: unknown, config: Config | undefined): unknown {
+  if (err instanceof ConfigError || err instanceof KeyCheckError) return err;
+  return new StartUpError(startUpFailure(err, config), { cause: err });
+}
+
+export async function startServer(given?: Loaded): Promise<() => Promise<void>> {
+  let config: Config | undefined = given?.config;
+  try {
+    const loaded = given ?? loadConfigWithLocalKey();
+    config = loaded.config;
+    return await start(loaded);
+  } catch (err) {
+    throw explained(err, config);
+  }
+}
+
+async function start(loaded: Loaded): Promise<() => Promise<void>> {
+  const { config, notices } = loaded;
+  const logger = createLogger(config, cluster.isWorker ? (cluster.worker?.id ?? 0) : undefined);
+  // In a worker the primary has printed the notices already.
+  if (!cluster.isWorker) for (const notice of notices) logger.warn(notice);
+  const runtime = await openCheckedRuntime(loaded, logger);
+  await runtime.feed.start().catch(async (err: unknown) => {
+    await runtime.close();
+    throw err;
+  });
+  const feedStatus = () => runtime.feed.status;
+  const metrics = createMetrics({ cacheStats: runtime.cacheStats, pool: () => runtime.database.poolStats?.(), feed: feedStatus });
+  const link = workerLink(runtime.forget, metrics.registry);
+  if (link) {
+    runtime.store.changes.onCommitted((change) => link.committed(change));
+    metrics.render = link.metrics;
+  }
   const server = createNodeServer({
     config,
     signIn: runtime.signIn,
@@ -60,6 +97,7 @@ async function start(configured: (config: Config) => void): Promise<() => Promis
     logger,
     metrics,
     ready: runtime.ready,
+    feedStatus,
     peerAddress: (c) => {
       try {
         return getConnInfo(c).remote.address;
@@ -88,7 +126,8 @@ async function start(configured: (config: Config) => void): Promise<() => Promis
     runtime.lastSeen.flush().catch((err: unknown) => logger.warn({ err }, 'could not write last-seen times; will retry'));
   }, flushEvery);
   flusher.unref();
-  // Failed-login rows older than the longest budget window count for nothing; expired WebAuthn challenges neither.
+  // Failed-login rows older than the longest budget window count for nothing; expired WebAuthn challenges neither;
+  // change feed rows are kept CHANGE_RETENTION_MS.
   const prune = () =>
     Promise.all([
       runtime.store.loginFailures
@@ -97,6 +136,9 @@ async function start(configured: (config: Config) => void): Promise<() => Promis
       runtime.store.challenges
         .prune(Date.now())
         .catch((err: unknown) => logger.warn({ err }, 'could not prune expired passkey challenges')),
+      runtime.store.changes
+        .prune(Date.now() - CHANGE_RETENTION_MS)
+        .catch((err: unknown) => logger.warn({ err }, 'could not prune old change feed rows')),
     ]);
   void prune();
   const pruner = setInterval(prune, 60 * 60_000);
@@ -113,27 +155,66 @@ async function start(configured: (config: Config) => void): Promise<() => Promis
   };
 }
 
+function failedToStart(err: unknown): void {
+  let text =
+    err instanceof ConfigError || err instanceof KeyCheckError
+      ? `passwordless-auth: ${err.message}\n`
+      : `passwordless-auth: could not start: ${err instanceof StartUpError ? err.message : startUpFailure(err)}\n`;
+  // The stack is for whoever debugs the code, not for whoever starts the server.
+  if (/^(debug|trace)$/.test(readEnvironment().LOG_LEVEL ?? '')) {
+    const original = err instanceof StartUpError ? err.cause : err;
+    text += `${original instanceof Error ? original.stack : String(original)}\n`;
+  }
+  // A worker leaves the telling to the primary, so the reason is printed once, not once per worker.
+  if (reportStartFailure(text)) return;
+  process.stderr.write(text);
+  process.exit(1);
+}
+
+/** One process, or one worker: serve until SIGTERM, then stop gracefully. */
+function serve(loaded?: Loaded): void {
+  let stop: (() => Promise<void>) | undefined;
+  let stopRequested = false;
+  const onSignal = () => {
+    stopRequested = true;
+    stop?.().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  // Listening from the start (a worker may be signalled while it is still starting: it stops once started), and
+  // `on`, not `once`: a second signal (the process group signalled along with the primary) must not kill the
+  // process halfway through its graceful stop.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, onSignal);
+  startServer(loaded).then((started) => {
+    stop = started;
+    if (stopRequested) onSignal();
+  }, failedToStart);
+}
+
+/** WORKERS > 1: the primary migrates and checks the keys once (workers then find nothing to do), then forks. */
+async function startPrimary(loaded: Loaded): Promise<void> {
+  const logger = createLogger(loaded.config, 'primary');
+  for (const notice of loaded.notices) logger.warn(notice);
+  const runtime = await openCheckedRuntime(loaded, logger).catch((err: unknown) => {
+    throw explained(err, loaded.config);
+  });
+  await runtime.close();
+  runPrimary(loaded.config.workers, logger);
+}
+
 if (isEntryPoint(import.meta.url)) {
-  startServer().then(
-    (stop) => {
-      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-        process.once(signal, () => {
-          stop().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        });
-      }
-    },
-    (err: unknown) => {
-      if (err instanceof ConfigError || err instanceof KeyCheckError) process.stderr.write(`passwordless-auth: ${err.message}\n`);
-      else process.stderr.write(`passwordless-auth: could not start: ${err instanceof StartUpError ? err.message : startUpFailure(err)}\n`);
-      // The stack is for whoever debugs the code, not for whoever starts the server.
-      if (/^(debug|trace)$/.test(readEnvironment().LOG_LEVEL ?? '')) {
-        const original = err instanceof StartUpError ? err.cause : err;
-        process.stderr.write(`${original instanceof Error ? original.stack : String(original)}\n`);
-      }
-      process.exit(1);
-    },
-  );
+  if (cluster.isWorker) serve();
+  else {
+    let loaded: Loaded | undefined;
+    try {
+      loaded = loadConfigWithLocalKey();
+    } catch (err) {
+      failedToStart(err);
+    }
+    if (loaded === undefined) {
+      // failedToStart has exited
+    } else if (loaded.config.workers > 1) startPrimary(loaded).catch(failedToStart);
+    else serve(loaded);
+  }
 }

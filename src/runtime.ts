@@ -5,6 +5,8 @@ import { type Config, ConfigError } from './config/config.js';
 import { Access } from './core/access.js';
 import { createAdmin } from './core/admin.js';
 import { AuthenticatorApp } from './core/authenticator-app.js';
+import { ChangeFeed } from './core/change-feed.js';
+import type { Change } from './core/changes.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { KeyRing } from './core/crypto.js';
 import { Devices } from './core/devices.js';
@@ -33,8 +35,12 @@ export interface Runtime {
   readonly passkeyAccount: PasskeyAccount;
   readonly authenticatorApp: AuthenticatorApp;
   readonly cacheStats: () => CacheStats;
+  /** Drops what a change names from this process's cache (a change another worker of this instance committed). */
+  readonly forget: (change: Change) => void;
   readonly admin: ReturnType<typeof createAdmin>;
   readonly lastSeen: LastSeen;
+  /** The change feed reader of this process's cache; the server starts it, the CLI does not need it. */
+  readonly feed: ChangeFeed;
   readonly migrations: MigrationReport | undefined;
   ready(): Promise<boolean>;
   close(): Promise<void>;
@@ -42,7 +48,12 @@ export interface Runtime {
 
 export async function openRuntime(
   config: Config,
-  options: { migrate?: boolean; clock?: Clock; onDatabaseError?: (err: Error) => void } = {},
+  options: {
+    migrate?: boolean;
+    clock?: Clock;
+    onDatabaseError?: (err: Error) => void;
+    warn?: (details: Record<string, unknown>, message: string) => void;
+  } = {},
 ): Promise<Runtime> {
   if (config.encryptionKeys.length === 0) {
     const where = config.localKeyFile ? ` and ${config.localKeyFile} does not exist yet` : '';
@@ -59,30 +70,43 @@ export async function openRuntime(
     const clock = options.clock ?? systemClock;
     const lastSeen = new LastSeen(store, clock, config.lastSeenIntervalInMs);
     const cache = new VerifyCache(config.cache, clock);
+    // Changes this process commits are forgotten at once; the feed (ChangeFeed) brings everyone else's.
+    store.changes.onCommitted((change) => cache.forget(change));
+    const feed = new ChangeFeed({
+      changes: store.changes,
+      cache,
+      clock,
+      pollEveryInMs: config.changePollInMs,
+      warn: options.warn ?? (() => {}),
+    });
     const invites = new Invites({ store, keys, clock, lifetimeInMs: config.inviteLifetimeInHours * 3_600_000, issuer: config.totpIssuer });
     const passkeys = config.relyingParty ? new Passkeys({ store, clock, relyingParty: config.relyingParty }) : undefined;
-    const admin = createAdmin({ store, keys, clock, cache, issuer: config.totpIssuer, invites });
+    const devices = new Devices({ store, cache });
+    const admin = createAdmin({ store, keys, clock, issuer: config.totpIssuer, invites, devices });
     return {
       config,
       database,
       store,
       keys,
       signIn: new SignIn({ store, keys, clock }),
-      devices: new Devices({ store, cache }),
-      access: new Access({ store, keys, clock, cache, lastSeen }),
+      devices,
+      access: new Access({ store, keys, clock, cache, devices, lastSeen }),
       invites,
       passkeys,
       passkeyAccount: new PasskeyAccount({ store }),
       authenticatorApp: new AuthenticatorApp({ store, keys, clock, issuer: config.totpIssuer }),
       cacheStats: () => cache.stats,
+      forget: (change) => cache.forget(change),
       admin,
       lastSeen,
+      feed,
       migrations,
       ready: async () => {
         await store.ping();
         return isMigrated(database);
       },
       async close() {
+        await feed.stop();
         await lastSeen.flush().catch(() => {});
         await store.close();
       },

@@ -28,7 +28,8 @@ export function explainStartUpError(err: unknown, config?: Config): string | und
   const code = typeof e.code === 'string' ? e.code : undefined;
   const path = typeof e.path === 'string' ? e.path : undefined;
 
-  if (e.syscall === 'listen') {
+  // A cluster worker's listen fails in the primary's bind, and is reported to the worker with that syscall.
+  if (e.syscall === 'listen' || e.syscall === 'bind') {
     const address =
       typeof e.address === 'string' && e.address !== '::' && e.address !== '0.0.0.0'
         ? `${e.address.includes(':') ? `[${e.address}]` : e.address}:${String(e.port)}`

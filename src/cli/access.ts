@@ -1,19 +1,33 @@
 // `grant`, `grant list`, `revoke`, `device list` and `device revoke`: who may use what, and with which devices.
 import { deviceRef } from '../core/crypto.js';
-import { type Command, need, one } from './command.js';
+import { type Args, type Command, many, need, one } from './command.js';
 import { deviceJson, emailAndService, grantJson, iso, table } from './format.js';
 
 const SCOPES = 'read:email,read:username,read:user-role';
 
+const emailOrGroupAndService = (args: Args) =>
+  args.values.group !== undefined
+    ? { group: many(args.values, 'group').join(','), serviceName: args.values.service }
+    : emailAndService(args);
+
 export const accessCommands: readonly Command[] = [
   {
     name: 'grant',
-    synopsis: `--email E --service NAME [--scope ${SCOPES}]`,
-    summary: 'give a user access (or change the scope of an existing grant)',
-    help: 'Gives a user access, or changes the scope of an existing grant (the pseudonymous token stays).',
+    synopsis: `--email E | --group G --service NAME [--scope ${SCOPES}]`,
+    summary: 'give a user or a group access (or change the scope of an existing grant)',
+    help:
+      'Gives a user access, or changes the scope of an existing grant (the pseudonymous token stays).\n' +
+      'With --group instead of --email: every member of the group gets access, with that scope.',
     options: { email: { type: 'string' }, service: { type: 'string' }, scope: { type: 'string' } },
-    audit: { event: 'admin.grant.changed', fields: emailAndService },
+    audit: { event: 'admin.grant.changed', fields: emailOrGroupAndService },
     async run({ runtime, args: { values }, out }) {
+      if (values.group !== undefined) {
+        const group = need(values, 'group');
+        const service = need(values, 'service');
+        const { scope } = await (await runtime()).admin.grantGroup({ group, service, scope: values.scope as string | undefined });
+        out.result({ group, service, scope }, `Granted group ${group} access to ${service}${scope ? ` with scope ${scope}` : ''}.`);
+        return;
+      }
       const email = need(values, 'email');
       const service = need(values, 'service');
       const { grant, created } = await (await runtime()).admin.grant({ email, service, scope: values.scope as string | undefined });
@@ -25,12 +39,20 @@ export const accessCommands: readonly Command[] = [
   },
   {
     name: 'revoke',
-    synopsis: '--email E --service NAME [--yes]',
-    summary: "take a user's access to a service away",
-    help: "Takes a user's access away. Asks first unless --yes.",
-    confirm: ({ values }) => `Revoke ${String(values.email)}'s access to ${String(values.service)}?`,
-    audit: { event: 'admin.grant.revoked', fields: emailAndService },
+    synopsis: '--email E | --group G --service NAME [--yes]',
+    summary: "take a user's (or a group's) access to a service away",
+    help: "Takes a user's access away (or, with --group, a group's grant). Asks first unless --yes.",
+    confirm: ({ values }) =>
+      `Revoke ${values.group !== undefined ? `group ${String(values.group)}` : String(values.email)}'s access to ${String(values.service)}?`,
+    audit: { event: 'admin.grant.revoked', fields: emailOrGroupAndService },
     async run({ runtime, args: { values }, out }) {
+      if (values.group !== undefined) {
+        const group = need(values, 'group');
+        const service = need(values, 'service');
+        await (await runtime()).admin.revokeGroup({ group, service });
+        out.result({ group, service, revoked: true }, `Revoked group ${group}'s access to ${service}.`);
+        return;
+      }
       const email = need(values, 'email');
       const service = need(values, 'service');
       await (await runtime()).admin.revoke({ email, service });
@@ -74,7 +96,7 @@ export const accessCommands: readonly Command[] = [
     name: 'device revoke',
     synopsis: 'ID [--yes]',
     summary: 'sign a device out; its cookies stop working',
-    help: 'Revokes a device; its cookies stop working (on other instances within VERIFY_CACHE_TTL_SECONDS). Asks first unless --yes.',
+    help: 'Revokes a device; its cookies stop working (on every instance within a second, through the change feed). Asks first unless --yes.',
     confirm: ({ positionals }) => `Revoke device ${String(positionals[0])}?`,
     // The id is half of the device's credential: the audit line names it by its public reference only.
     audit: { event: 'device.revoked', fields: ({ positionals }) => ({ device: deviceRef(positionals[0] ?? '') }) },

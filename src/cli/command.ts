@@ -10,7 +10,7 @@ import { createLogger, safeMessage } from '../logging.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { explainStartUpError, StartUpError } from '../start-up-errors.js';
 
-export type Values = Readonly<Record<string, string | boolean | undefined>>;
+export type Values = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
 export interface Args {
   readonly positionals: readonly string[];
@@ -57,7 +57,9 @@ export interface Command {
   /** What `<command> --help` says besides the synopsis. */
   readonly help: string;
   /** Options this command reads, besides --json, --help and --yes. */
-  readonly options?: Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string }>>;
+  readonly options?: Readonly<
+    Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string; readonly multiple?: boolean }>
+  >;
   /** A destructive command asks this question first (--yes skips it). */
   readonly confirm?: (args: Args) => string;
   /** An admin change leaves one audit line with this event and these fields (never secrets or device ids). */
@@ -71,11 +73,23 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** The value of a required option. */
+/** The value of a required option (a repeatable one given exactly once). */
 export function need(values: Values, name: string): string {
-  const value = values[name];
+  const raw = values[name];
+  if (Array.isArray(raw) && raw.length > 1) throw new UsageError(`--${name} may be given once here`);
+  const value = Array.isArray(raw) ? raw[0] : raw;
   if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
   return value;
+}
+
+/** A repeatable option's values; each may also be a comma-separated list. */
+export function many(values: Values, name: string): string[] {
+  const raw = values[name];
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : [];
+  return list
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 /** The one positional argument a command takes. */
@@ -176,8 +190,8 @@ export async function runCommands(
   }
   let parsed: { values: Values; positionals: string[] };
   try {
-    // No option is `multiple`, so every value is a string or a boolean. (Entries share options: `revoke` reads the
-    // --email and --service that `grant` declares.)
+    // Every value is a string, a boolean, or (for `multiple` options) a list of strings. (Entries share options:
+    // `revoke` reads the --email and --service that `grant` declares.)
     parsed = parseArgs({ args: [...argv], options: everyOption, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (err) {
     return fail(usageProblem((err as Error).message, [command]), 2);

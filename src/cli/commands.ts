@@ -4,6 +4,7 @@ import { accessCommands } from './access.js';
 import type { Command } from './command.js';
 import { doctorCommand } from './doctor.js';
 import { passkeyCommands } from './passkeys.js';
+import { groupCommands, policyCommands, ruleCommands } from './rules.js';
 import { serverCommands } from './server.js';
 import { proxyTokenCommands, serviceCommands } from './services.js';
 import { userCommands } from './users.js';
@@ -28,6 +29,9 @@ export const COMMANDS: readonly Command[] = [
   ...passkeyCommands,
   ...serviceCommands,
   ...accessCommands,
+  ...groupCommands,
+  ...ruleCommands,
+  ...policyCommands,
   ...proxyTokenCommands,
   importReference,
 ];

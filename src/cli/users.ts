@@ -49,13 +49,15 @@ export const userCommands: readonly Command[] = [
   {
     name: 'user list',
     synopsis: '',
-    summary: 'list users and how they sign in (code, passkeys, pending invite)',
+    summary: 'list users, their groups and how they sign in (code, passkeys, pending invite)',
     help: 'Lists users and how each signs in: code, passkeys (and whether codes are off), a pending invite.',
     async run({ runtime, out }) {
-      const users = await (await runtime()).admin.listUsersWithMethods();
+      const admin = (await runtime()).admin;
+      const [users, groups] = await Promise.all([admin.listUsersWithMethods(), admin.groupsByUser()]);
       out.result(
         users.map((u) => ({
           ...userJson(u),
+          groups: groups.get(u.id) ?? [],
           signIn: {
             code: u.methods.code,
             passkeys: u.methods.passkeys,
@@ -66,8 +68,16 @@ export const userCommands: readonly Command[] = [
         users.length === 0
           ? 'No users.'
           : table([
-              ['ID', 'EMAIL', 'USERNAME', 'ROLE', 'SIGN-IN', 'CREATED'],
-              ...users.map((u) => [String(u.id), u.email, u.username ?? '-', u.role, methodsText(u.methods), iso(u.createdAt)]),
+              ['ID', 'EMAIL', 'USERNAME', 'ROLE', 'GROUPS', 'SIGN-IN', 'CREATED'],
+              ...users.map((u) => [
+                String(u.id),
+                u.email,
+                u.username ?? '-',
+                u.role,
+                (groups.get(u.id) ?? []).join(',') || '-',
+                methodsText(u.methods),
+                iso(u.createdAt),
+              ]),
             ]),
       );
     },

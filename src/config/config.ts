@@ -3,6 +3,7 @@
 // database driver (the wiring in runtime.ts and local-key.ts does what needs doing).
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { type AllowedOrigin, parseAllowedOrigin } from '../core/allowed-origins.js';
@@ -62,6 +63,10 @@ export interface Config {
   /** When set, /metrics needs this bearer token. */
   readonly metricsToken: string | undefined;
   readonly cache: CacheOptions;
+  /** Server processes sharing the port (node:cluster); 1 = one process, no primary. `auto` is resolved here. */
+  readonly workers: number;
+  /** How often the change feed is read (on PostgreSQL, NOTIFY brings changes sooner). */
+  readonly changePollInMs: number;
   /** "Last seen" times are written at most once per device and grant per this interval; 0 = never. */
   readonly lastSeenIntervalInMs: number;
   /** /verify fails closed (503) when the database has not answered within this time. */
@@ -249,10 +254,15 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     metricsToken: e.METRICS_TOKEN || undefined,
     cache: {
       positiveTtlInMs: e.VERIFY_CACHE_TTL_SECONDS * 1000,
+      // Never longer than the TTL itself.
+      fallbackTtlInMs: Math.min(e.VERIFY_CACHE_FALLBACK_TTL_SECONDS, e.VERIFY_CACHE_TTL_SECONDS) * 1000,
       positiveMaxEntries: e.VERIFY_CACHE_MAX_ENTRIES,
       negativeTtlInMs: e.NEGATIVE_CACHE_TTL_SECONDS * 1000,
       negativeMaxEntries: e.NEGATIVE_CACHE_MAX_ENTRIES,
     },
+    changePollInMs: e.CHANGE_POLL_MS,
+    // `auto`: the cores this process may use (its CPU affinity), as the Go gates do.
+    workers: e.WORKERS === 'auto' ? availableParallelism() : Number(e.WORKERS),
     lastSeenIntervalInMs: e.LAST_SEEN_INTERVAL_SECONDS * 1000,
     verifyDeadlineInMs: e.VERIFY_DEADLINE_MS,
     logLevel: e.LOG_LEVEL,

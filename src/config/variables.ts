@@ -100,11 +100,25 @@ const VARIABLES = {
   TOTP_ISSUER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(64)), 'passwordless-auth'),
   INVITE_LIFETIME_HOURS: v.optional(intIn(1, 720), '72'),
   VERIFY_CACHE_TTL_SECONDS: v.optional(intIn(0, 3600), seconds(DEFAULT_CACHE_OPTIONS.positiveTtlInMs)),
+  VERIFY_CACHE_FALLBACK_TTL_SECONDS: v.optional(intIn(0, 3600), seconds(DEFAULT_CACHE_OPTIONS.fallbackTtlInMs)),
+  CHANGE_POLL_MS: v.optional(intIn(10, 1000), '250'),
   VERIFY_CACHE_MAX_ENTRIES: v.optional(intIn(0, 10_000_000), String(DEFAULT_CACHE_OPTIONS.positiveMaxEntries)),
   NEGATIVE_CACHE_TTL_SECONDS: v.optional(intIn(0, 86_400), seconds(DEFAULT_CACHE_OPTIONS.negativeTtlInMs)),
   NEGATIVE_CACHE_MAX_ENTRIES: v.optional(intIn(0, 10_000_000), String(DEFAULT_CACHE_OPTIONS.negativeMaxEntries)),
   LAST_SEEN_INTERVAL_SECONDS: v.optional(intIn(0, 86_400), '300'),
   VERIFY_DEADLINE_MS: v.optional(intIn(50, 60_000), '2000'),
+  WORKERS: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.check(
+        (s) => s === 'auto' || (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 1023),
+        'must be auto or a whole number from 1 to 1023',
+      ),
+    ),
+    'auto',
+  ),
   LOG_LEVEL: v.optional(
     v.picklist(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

@@ -1,6 +1,8 @@
 // Administration: what the command line does, as plain functions over the store. No printing, no process.
+import { createAccessAdmin } from './access-admin.js';
 import type { Clock } from './clock.js';
 import { HEX32, type KeyRing, newSaltedHash, newToken, sealContext } from './crypto.js';
+import type { Devices } from './devices.js';
 import { newGrant } from './grants.js';
 import { canonicalEmail, isServiceName, normaliseScope } from './identity.js';
 import type { Invites } from './invites.js';
@@ -18,7 +20,6 @@ import {
 } from './ports.js';
 import { accountSubject } from './throttle.js';
 import { newTotpSecret, totpUri } from './totp.js';
-import type { CacheInvalidation } from './verify-cache.js';
 
 /** A mistake the operator can fix: a message worth printing as it is. */
 export class AdminError extends Error {
@@ -29,11 +30,11 @@ export interface AdminDeps {
   readonly store: Store;
   readonly keys: KeyRing;
   readonly clock: Clock;
-  /** This instance's /verify caches, told of every change (other instances see it within their cache TTL). */
-  readonly cache: CacheInvalidation;
   /** Shown in authenticator apps next to the account. */
   readonly issuer: string;
   readonly invites: Invites;
+  /** Devices are listed and revoked through their lifecycle module, as everywhere else. */
+  readonly devices: Devices;
 }
 
 /** How a user can sign in, for `user list`. */
@@ -46,7 +47,7 @@ export interface SignInMethods {
   readonly inviteExpiresAt: number | null;
 }
 
-export function createAdmin({ store, keys, clock, cache, issuer, invites }: AdminDeps) {
+export function createAdmin({ store, keys, clock, issuer, invites, devices }: AdminDeps) {
   async function userByEmail(input: string): Promise<User> {
     const email = canonicalEmail(input);
     if (!email) throw new AdminError(`not an email address: ${input}`);
@@ -199,7 +200,6 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
     async deleteUser(input: string): Promise<void> {
       const user = await userByEmail(input);
       await store.users.deleteByEmail(user.email);
-      cache.userChanged(user.id);
     },
 
     async addService(name: string): Promise<{ service: Service; token: string }> {
@@ -216,14 +216,12 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
     async deleteService(name: string): Promise<void> {
       const service = await serviceByName(name);
       await store.services.deleteByName(service.name);
-      cache.servicesChanged();
     },
 
     async rotateServiceToken(name: string): Promise<{ token: string }> {
       const service = await serviceByName(name);
       const token = newToken();
       await store.services.setToken(service.name, newSaltedHash(token));
-      cache.servicesChanged();
       return { token };
     },
 
@@ -236,7 +234,6 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
       const service = await serviceByName(input.service);
       const created = await store.grants.insertIfAbsent(newGrant(keys, clock.now(), user.id, service.id, scoped.scope));
       if (!created) await store.grants.setScope(user.id, service.id, scoped.scope);
-      cache.grantChanged(user.id, service.id);
       const grant = await store.grants.find(user.id, service.id);
       if (!grant) throw new Error('grant vanished while it was written');
       return { grant, created };
@@ -246,7 +243,6 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
       const user = await userByEmail(input.email);
       const service = await serviceByName(input.service);
       const deleted = await store.grants.delete(user.id, service.id);
-      cache.grantChanged(user.id, service.id);
       if (!deleted) throw new AdminError(`${user.email} has no grant for ${service.name}`);
     },
 
@@ -254,20 +250,21 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
       const [grants, users, services] = await Promise.all([store.grants.list(), store.users.list(), store.services.list()]);
       const emails = new Map(users.map((u) => [u.id, u.email]));
       const names = new Map(services.map((s) => [s.id, s.name]));
-      return grants.map((g) => ({ ...g, email: emails.get(g.userId) ?? '?', service: names.get(g.serviceId) ?? '?' }));
+      // A group member's token row is no grant of its own: their group's grant is listed with the group.
+      return grants
+        .filter((g) => g.viaGroup !== true)
+        .map((g) => ({ ...g, email: emails.get(g.userId) ?? '?', service: names.get(g.serviceId) ?? '?' }));
     },
 
     async listDevices(email?: string): Promise<Device[]> {
-      if (email === undefined) return store.devices.list();
+      if (email === undefined) return devices.list();
       const user = await userByEmail(email);
-      return store.devices.list(user.id);
+      return devices.list(user.id);
     },
 
     async revokeDevice(id: string): Promise<void> {
       if (!HEX32.test(id)) throw new AdminError(`no device with id ${id}`);
-      const deleted = await store.devices.delete(id);
-      cache.deviceRevoked(id);
-      if (!deleted) throw new AdminError(`no device with id ${id}`);
+      if (!(await devices.revoke(id))) throw new AdminError(`no device with id ${id}`);
     },
 
     async addProxyToken(name: string): Promise<{ proxyToken: ProxyToken; token: string }> {
@@ -283,8 +280,9 @@ export function createAdmin({ store, keys, clock, cache, issuer, invites }: Admi
 
     async deleteProxyToken(name: string): Promise<void> {
       const deleted = await store.proxyTokens.deleteByName(name);
-      cache.proxyTokensChanged();
       if (!deleted) throw new AdminError(`no proxy token named ${name}`);
     },
+
+    ...createAccessAdmin({ store, keys, clock, fail: (message) => new AdminError(message), userByEmail, serviceByName }),
   };
 }

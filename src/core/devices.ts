@@ -1,15 +1,18 @@
-// Devices: proving a cookie pair, listing a user's devices, signing them out. Free of HTTP and SQL.
+// The device lifecycle in one place, as Lucia's core owns a session: a device is created at sign-in (`newDevice`),
+// read from its cookie pair (`cookies.ts` parses the header strictly; `http/device-cookies.ts` writes it),
+// validated against its stored signature, listed, and revoked (by its user, by "sign out everywhere", at logout,
+// by an admin). Every other module asks this one. Free of HTTP and SQL.
 import type { DeviceCredential } from './cookies.js';
 import { deviceRef, deviceSignature, randomHex, safeEqual } from './crypto.js';
 import { deviceLabel } from './identity.js';
-import type { Device, Store, User } from './ports.js';
+import type { Device, NewDevice, SignInMethod, Store, User } from './ports.js';
 import type { CachedDevice, VerifyCache } from './verify-cache.js';
 
 /** Compared against when no device was found, so that path costs the same as a wrong secret. */
 const DECOY_SIGNATURE = '0'.repeat(64);
 
 /** `found` if the pair's HMAC matches its stored signature, else `null`. The HMAC is computed on every path. */
-export function checkSignature(credential: DeviceCredential | undefined, found: CachedDevice | undefined): CachedDevice | null {
+function checkSignature(credential: DeviceCredential | undefined, found: CachedDevice | undefined): CachedDevice | null {
   if (!credential) return null;
   const expected = deviceSignature(credential.deviceId, credential.secret);
   const ok = safeEqual(expected, found?.device.signature ?? DECOY_SIGNATURE);
@@ -18,17 +21,31 @@ export function checkSignature(credential: DeviceCredential | undefined, found: 
 
 /**
  * A new device for `userId`, as every sign-in makes one (code, passkey, invite): a fresh id and secret, never
- * taken from the client; only their HMAC goes in the row. `credential` becomes the two cookies.
+ * taken from the client; only their HMAC goes in the row. `credential` becomes the two cookies. `method` is how
+ * it signed in (what `passkey` access rules ask). With `renew` (a genuine device of this same user, already
+ * proven), no new device is made: that one's sign-in method and time are renewed and it keeps its cookies.
  */
-export function newDevice(userId: number, deviceType: unknown, now: number) {
-  const deviceId = randomHex(16);
-  const secret = randomHex(16);
+export function newDevice(
+  userId: number,
+  deviceType: unknown,
+  now: number,
+  method: SignInMethod = 'code',
+  renew?: { readonly deviceId: string; readonly secret: string },
+) {
+  const deviceId = renew?.deviceId ?? randomHex(16);
+  const secret = renew?.secret ?? randomHex(16);
   const label = deviceLabel(deviceType);
-  return {
-    credential: { deviceId, secret, userId },
-    row: { id: deviceId, userId, signature: deviceSignature(deviceId, secret), deviceType: label, createdAt: now },
+  const row: NewDevice = {
+    id: deviceId,
+    userId,
+    signature: deviceSignature(deviceId, secret),
     deviceType: label,
+    createdAt: now,
+    signedInWith: method,
+    signedInAt: now,
+    ...(renew ? { renews: true } : {}),
   };
+  return { credential: { deviceId, secret, userId }, row, deviceType: label };
 }
 
 export class Devices {
@@ -45,10 +62,25 @@ export class Devices {
     if (!credential || this.#cache.isKnownBad(credential)) return null;
     const cached = this.#cache.device(credential);
     if (cached) return cached;
-    const found = checkSignature(credential, await this.#store.devices.findWithUser(credential.deviceId));
-    if (found) this.#cache.rememberDevice(credential, found);
-    else this.#cache.rememberBad(credential);
-    return found;
+    return this.validate(credential, await this.#store.devices.findWithUser(credential.deviceId));
+  }
+
+  /**
+   * The one check of a cookie pair against what the database holds for its id (`found`, possibly nothing): the
+   * device if genuine, else `null`. Either answer is remembered (a genuine pair as a device, any other as junk).
+   */
+  validate(credential: DeviceCredential | undefined, found: CachedDevice | undefined): CachedDevice | null {
+    const genuine = checkSignature(credential, found);
+    if (credential) {
+      if (genuine) this.#cache.rememberDevice(credential, genuine);
+      else this.#cache.rememberBad(credential);
+    }
+    return genuine;
+  }
+
+  /** Every device, or one user's, oldest first. */
+  list(userId?: number): Promise<Device[]> {
+    return this.#store.devices.list(userId);
   }
 
   /** A user's devices, each with a reference that names it on the account page without exposing its id. */
@@ -60,7 +92,7 @@ export class Devices {
   async revokeOwn(userId: number, ref: string): Promise<Device | undefined> {
     const device = (await this.of(userId)).find((d) => d.ref === ref);
     if (!device) return undefined;
-    return (await this.#revoke(device.id)) ? device : undefined;
+    return (await this.revoke(device.id)) ? device : undefined;
   }
 
   /**
@@ -78,18 +110,21 @@ export class Devices {
   /** Revokes every device of the user: "sign out everywhere". */
   async revokeAll(userId: number): Promise<number> {
     let n = 0;
-    for (const d of await this.#store.devices.list(userId)) if (await this.#revoke(d.id)) n++;
+    for (const d of await this.#store.devices.list(userId)) if (await this.revoke(d.id)) n++;
     return n;
   }
 
   /** Deletes this device if the pair is genuine. */
   async logout(credential: DeviceCredential | undefined): Promise<boolean> {
     const found = await this.authenticate(credential);
-    return found ? this.#revoke(found.device.id) : false;
+    return found ? this.revoke(found.device.id) : false;
   }
 
-  #revoke(deviceId: string): Promise<boolean> {
-    this.#cache.deviceRevoked(deviceId);
+  /**
+   * Revokes a device by its id (every revocation ends here); `false` if there was none. The store records the
+   * change in the feed, which drops the device from every instance's cache (this one's as soon as it commits).
+   */
+  revoke(deviceId: string): Promise<boolean> {
     return this.#store.devices.delete(deviceId);
   }
 }

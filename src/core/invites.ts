@@ -142,7 +142,7 @@ export class Invites {
     const now = this.#clock.now();
     const found = await this.open(input.token);
     if (!found || found.user.id !== input.passkey.userId) return { ok: false, reason: 'invalid', email: undefined };
-    const device = newDevice(found.user.id, input.deviceType, now);
+    const device = newDevice(found.user.id, input.deviceType, now, 'passkey');
     let result: SignInWrite;
     try {
       result = await this.#store.invites.redeem({

@@ -188,7 +188,14 @@ export class Passkeys {
    * exactly as with a code. Within the per-address budget.
    */
   async finishSignIn(
-    input: { handle: unknown; response: AuthenticationResponseJSON; deviceType: unknown; client: string },
+    input: {
+      handle: unknown;
+      response: AuthenticationResponseJSON;
+      deviceType: unknown;
+      client: string;
+      /** A step-up on a device already signed in (proven by the caller): renewed with its cookies, same user only. */
+      renew?: { deviceId: string; secret: string; userId: number } | undefined;
+    },
     signal?: AbortSignal,
   ): Promise<PasskeySignInResult> {
     const now = this.#clock.now();
@@ -225,7 +232,9 @@ export class Passkeys {
       return fail('verification');
     }
     if ((newCounter > 0 || passkey.signCount > 0) && newCounter <= passkey.signCount) return fail('counter');
-    const device = newDevice(user.id, input.deviceType, now);
+    // Another account's passkey on a signed-in device: refused (sign out first to switch accounts).
+    if (input.renew !== undefined && input.renew.userId !== user.id) return fail('verification');
+    const device = newDevice(user.id, input.deviceType, now, 'passkey', input.renew);
     const written = await this.#store.passkeys.signIn(passkey.id, newCounter, device.row, () => signal?.aborted !== true);
     // Refused here: the passkey was removed, or another sign-in moved the counter, since it was read.
     if (written === 'refused') return fail('refused');

@@ -1,5 +1,6 @@
 // What the core needs from storage. `store/` implements these for SQLite, MySQL and PostgreSQL; tests run one
 // contract suite against every implementation.
+import type { Change, ChangeRow } from './changes.js';
 import type { TokenAlg } from './crypto.js';
 
 export type Role = 'admin' | 'user';
@@ -19,6 +20,9 @@ export interface User {
   readonly passkeyOnly: boolean;
 }
 
+/** How a device last signed in: what `passkey` access rules ask about. */
+export type SignInMethod = 'code' | 'passkey';
+
 export interface Device {
   readonly id: string;
   readonly userId: number;
@@ -27,7 +31,20 @@ export interface Device {
   readonly deviceType: string;
   readonly createdAt: number;
   readonly lastSeenAt: number | null;
+  /** How and when (ms) the device last signed in: at its creation, or a fresh sign-in since. */
+  readonly signedInWith: SignInMethod;
+  readonly signedInAt: number;
 }
+
+/** A device as a sign-in creates it; without a method and time it counts as signed in with a code at creation. */
+export type NewDevice = Omit<Device, 'lastSeenAt' | 'signedInWith' | 'signedInAt'> &
+  Partial<Pick<Device, 'signedInWith' | 'signedInAt'>> & {
+    /**
+     * The sign-in renews this existing device of the same user (a fresh sign-in that keeps its cookies): only its
+     * sign-in method and time are written; rolled back as abandoned when it is gone or someone else's.
+     */
+    readonly renews?: boolean;
+  };
 
 export interface StoredTokenHash {
   readonly hash: string;
@@ -50,7 +67,47 @@ export interface Grant {
   /** The pseudonymous user-service token, sealed with `sealContext.grantToken(userId, serviceId)`. */
   readonly tokenSealed: string;
   readonly createdAt: number;
+  /**
+   * The row only holds the token of a user who uses the service through a group grant: it grants nothing by
+   * itself. `false` when omitted on insert.
+   */
+  readonly viaGroup?: boolean;
 }
+
+/** A named set of users; a group may be granted a service like a user, and rules may name it. */
+export interface Group {
+  readonly id: number;
+  /** See `isGroupName`. */
+  readonly name: string;
+  readonly createdAt: number;
+}
+
+export interface GroupGrant {
+  readonly groupId: number;
+  readonly serviceId: number;
+  readonly scope: string;
+  readonly createdAt: number;
+}
+
+/** One access rule as stored; `core/rules.ts` validates and compiles it. Empty lists match anything. */
+export interface StoredRule {
+  readonly id: number;
+  readonly serviceId: number;
+  /** The order within the service (then `id`): first match wins. */
+  readonly position: number;
+  readonly paths: readonly string[];
+  readonly methods: readonly string[];
+  readonly networks: readonly string[];
+  /** Canonical emails. */
+  readonly users: readonly string[];
+  /** Group names. */
+  readonly groups: readonly string[];
+  /** `public`, `deny`, `signed-in`, `passkey` or `recent:<minutes>`. */
+  readonly policy: string;
+  readonly createdAt: number;
+}
+
+export type NewRule = Omit<StoredRule, 'id' | 'position'>;
 
 export interface ProxyToken {
   readonly id: number;
@@ -175,7 +232,7 @@ export interface PasskeyStore {
    * adds the device. The counter must move forwards (or stay 0 on an authenticator that keeps none): `refused`
    * when it did not, or the passkey is gone; nothing is written then.
    */
-  signIn(passkeyId: number, signCount: number, device: Omit<Device, 'lastSeenAt'>, stillWanted: () => boolean): Promise<SignInWrite>;
+  signIn(passkeyId: number, signCount: number, device: NewDevice, stillWanted: () => boolean): Promise<SignInWrite>;
 }
 
 export interface InviteStore {
@@ -193,7 +250,7 @@ export interface InviteStore {
   redeem(input: {
     readonly tokenHash: string;
     readonly now: number;
-    readonly device: Omit<Device, 'lastSeenAt'>;
+    readonly device: NewDevice;
     readonly totp?: { readonly sealed: string; readonly step: number };
     readonly passkey?: NewPasskey;
     readonly stillWanted: () => boolean;
@@ -209,17 +266,13 @@ export interface ChallengeStore {
 }
 
 export interface DeviceStore {
-  create(device: Omit<Device, 'lastSeenAt'>): Promise<void>;
+  create(device: NewDevice): Promise<void>;
   /**
    * A sign-in with a code, in one transaction: moves the user's replay guard to `step` and adds the device, or
    * does neither. `replayed` when `step` is not newer than the stored one; `abandoned` (rolled back) when
    * `stillWanted()` answers false just before the commit.
    */
-  addWithCodeStep(
-    device: Omit<Device, 'lastSeenAt'>,
-    step: number,
-    stillWanted: () => boolean,
-  ): Promise<'created' | 'replayed' | 'abandoned'>;
+  addWithCodeStep(device: NewDevice, step: number, stillWanted: () => boolean): Promise<'created' | 'replayed' | 'abandoned'>;
   /** The device and its owner in one round trip. */
   findWithUser(deviceId: string): Promise<{ device: Device; user: User } | undefined>;
   list(userId?: number): Promise<Device[]>;
@@ -245,6 +298,65 @@ export interface GrantStore {
   delete(userId: number, serviceId: number): Promise<boolean>;
   list(): Promise<Grant[]>;
   touch(keys: readonly { userId: number; serviceId: number }[], at: number): Promise<void>;
+}
+
+export interface GroupStore {
+  /** Throws `ConflictError` when the name is taken. */
+  create(name: string, createdAt: number): Promise<Group>;
+  findByName(name: string): Promise<Group | undefined>;
+  /** Deletes the group with its memberships and grants. */
+  delete(id: number): Promise<boolean>;
+  list(): Promise<Group[]>;
+  /** `false` when the user already was a member. */
+  addMember(groupId: number, userId: number, createdAt: number): Promise<boolean>;
+  removeMember(groupId: number, userId: number): Promise<boolean>;
+  /** Every membership, by group then user. */
+  members(): Promise<{ groupId: number; userId: number }[]>;
+  /** Adds the group's grant of the service, or sets its scope. */
+  grant(groupId: number, serviceId: number, scope: string, createdAt: number): Promise<void>;
+  revoke(groupId: number, serviceId: number): Promise<boolean>;
+  grants(): Promise<GroupGrant[]>;
+  /**
+   * What /verify needs about a user beyond their own grant, in one round trip: the names of their groups, and
+   * the scopes of their groups' grants of the service (one per granting group; none when no group grants it).
+   */
+  accessOf(userId: number, serviceId: number): Promise<{ groups: string[]; scopes: string[] }>;
+}
+
+/** A whole access policy with names resolved to ids, as `PolicyStore.apply` writes it. */
+export interface ResolvedPolicy {
+  readonly groups: ReadonlyArray<{
+    readonly name: string;
+    readonly memberIds: readonly number[];
+    readonly grants: ReadonlyArray<{ readonly serviceId: number; readonly scope: string }>;
+  }>;
+  /** The services the policy names; others are left as they are. */
+  readonly services: ReadonlyArray<{
+    readonly serviceId: number;
+    /** Every user grant of the service (a new one is inserted with its sealed token; an existing one keeps its token). */
+    readonly grants: readonly Grant[];
+    readonly rules: readonly NewRule[];
+  }>;
+  readonly now: number;
+}
+
+export interface PolicyStore {
+  /**
+   * Makes groups, memberships, group grants, and the named services' user grants and rules match `policy`, in
+   * one transaction: all of it or nothing. Groups not in the policy are deleted; rules are replaced in order.
+   */
+  apply(policy: ResolvedPolicy): Promise<void>;
+}
+
+export interface RuleStore {
+  /** One service's rules (or every rule), in order. */
+  list(serviceId?: number): Promise<StoredRule[]>;
+  /**
+   * Adds the rule at the end of its service's list, or just before rule `beforeId`; `undefined` (nothing
+   * written) when `beforeId` is not a rule of that service.
+   */
+  add(rule: NewRule, beforeId?: number): Promise<StoredRule | undefined>;
+  delete(id: number): Promise<boolean>;
 }
 
 export interface ProxyTokenStore {
@@ -292,11 +404,45 @@ export interface SealedValueStore {
   groupByKeyId(samplesPerKey: number): Promise<SealedKeyGroup[]>;
 }
 
+/** A row of the change feed as read back; its id orders the feed. */
+export interface FedChange {
+  readonly id: number;
+  readonly row: ChangeRow;
+}
+
+/**
+ * The change feed. Store mutations that can alter a /verify answer append their changes in their own transaction
+ * (store/changes.ts: `ChangeLog.transaction`); instances read them back here.
+ */
+export interface ChangeStore {
+  /** The newest row's id (0 when there is none): a starting instance reads only what comes after it. */
+  latestId(): Promise<number>;
+  /** Rows with an id above `afterId`, oldest first, at most `limit`: one query on the primary key. */
+  since(afterId: number, limit: number): Promise<FedChange[]>;
+  /** Deletes rows written before `before`. */
+  prune(before: number): Promise<number>;
+  /**
+   * Calls `listener` with every change this process commits, right after the commit; the mutation resolves only
+   * once what the listener returns has settled.
+   */
+  onCommitted(listener: (change: Change) => void | Promise<void>): void;
+  /**
+   * PostgreSQL only: calls `onNotify` whenever a transaction that appended rows commits, on any instance, until
+   * the returned stop function is called or the connection fails (`onError`).
+   */
+  listen?: (onNotify: () => void, onError: (err: Error) => void) => Promise<() => Promise<void>>;
+}
+
 /** Everything one /verify needs, fetched in one round trip. */
 export interface VerifyLookup {
   readonly found?: { readonly device: Device; readonly user: User };
   readonly service?: Service;
   readonly grant?: Grant;
+  /** How many access rules the service has (with `service`). */
+  readonly ruleCount?: number;
+  /** The user's group names, and the scopes of their groups' grants of the service, all in one comma-joined text, none without a group grant (with `found` and `service`). */
+  readonly groups?: readonly string[];
+  readonly groupScopes?: readonly string[];
 }
 
 export interface Store {
@@ -310,6 +456,10 @@ export interface Store {
   readonly invites: InviteStore;
   readonly challenges: ChallengeStore;
   readonly sealedValues: SealedValueStore;
+  readonly changes: ChangeStore;
+  readonly groups: GroupStore;
+  readonly rules: RuleStore;
+  readonly policy: PolicyStore;
   /** The device with its user (if `deviceId` is given), the service by name, and their grant: one query. */
   lookupForVerify(deviceId: string | undefined, serviceName: string | undefined): Promise<VerifyLookup>;
   /** Cheap round trip for readiness checks. */

@@ -15,6 +15,11 @@ export interface LoginInput {
   readonly deviceType: unknown;
   /** The client's address key (see `clientKey`), for the per-address budget. */
   readonly client: string;
+  /**
+   * A fresh sign-in on a device already signed in (proven by the caller): the code must be this device's user's,
+   * and the device is renewed (it keeps its cookies) instead of a new one being made.
+   */
+  readonly renew?: NewDevice | undefined;
 }
 
 export interface NewDevice extends DeviceCredential {
@@ -107,12 +112,14 @@ export class SignIn {
       return { ok: false, reason: 'throttled', email, ...(addressRetryInMs === undefined ? {} : { addressRetryInMs }) };
     }
     if (!user || !email || step === null) return { ok: false, reason: user?.passkeyOnly ? 'passkey-only' : 'invalid', email };
+    // Another account's code on a signed-in device: refused like a wrong one (sign out first to switch accounts).
+    if (input.renew !== undefined && input.renew.userId !== user.id) return { ok: false, reason: 'invalid', email };
     const stillWanted = () => signal?.aborted !== true;
     if (!stillWanted()) {
       await failures.forget(attemptId);
       return { ok: false, reason: 'abandoned', email };
     }
-    const device = newDevice(user.id, input.deviceType, now);
+    const device = newDevice(user.id, input.deviceType, now, 'code', input.renew);
     // The replay guard is a conditional UPDATE in the same transaction as the new device, so of many parallel
     // logins with one code exactly one wins, and an abandoned one leaves the code unused.
     const result = await this.#store.devices.addWithCodeStep(device.row, step, stillWanted);

@@ -76,13 +76,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.route('/', healthRoutes);
   if (deps.metrics) {
-    const { registry } = deps.metrics;
+    const metrics = deps.metrics;
+    const { registry } = metrics;
     app.get('/metrics', async (c) => {
       const expected = config.metricsToken;
       if (expected !== undefined && !safeEqual(c.req.header('authorization') ?? '', `Bearer ${expected}`)) {
         return c.body(errorBody('unauthorized'), 401, { 'Content-Type': 'application/json', 'WWW-Authenticate': 'Bearer' });
       }
-      return c.body(await registry.metrics(), 200, { 'Content-Type': registry.contentType });
+      return c.body(await metrics.render(), 200, { 'Content-Type': registry.contentType });
     });
   }
   app.route('/', loginRoutes);

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Access } from '../core/access.js';
 import type { AuthenticatorApp } from '../core/authenticator-app.js';
+import type { FeedStatus } from '../core/change-feed.js';
 import type { Devices } from '../core/devices.js';
 import type { Invites } from '../core/invites.js';
 import type { PasskeyAccount } from '../core/passkey-account.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Readiness: resolves when the database answers and is migrated. */
   readonly ready: () => Promise<boolean>;
+  /** How far behind the change feed is, for /readyz (absent where no feed runs). */
+  readonly feedStatus?: (() => FeedStatus) | undefined;
   readonly metrics?: Metrics | undefined;
   /** The socket peer's address; the Node adapter's connection info in production. */
   readonly peerAddress: (c: Context) => string | undefined;

@@ -4,7 +4,7 @@ import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
 import type { LoginResult } from '../core/sign-in.js';
 import { clientKey } from '../core/throttle.js';
-import { FAVICON, FAVICON_PATH, loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage } from '../views/pages.js';
+import { FAVICON, FAVICON_PATH, loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage, stepUpPage } from '../views/pages.js';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies, setDeviceCookies } from './device-cookies.js';
 import { clientAddress } from './forwarded.js';
@@ -87,11 +87,14 @@ function audited(c: Context<AppEnv>, result: LoginResult | 'already-signed-in', 
  * the cookies set. `device` is `null` for every failure; `addressRetryInMs` is set when this client's address has
  * spent its budget (see `LoginResult`).
  */
-async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: unknown; deviceType: unknown }) {
+async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: unknown; deviceType: unknown }, fresh = false) {
   const { devices, signIn, config } = c.var.deps;
   const client = clientOf(c);
-  const alreadyIn = await devices.authenticate(deviceOf(c));
-  const result = alreadyIn ? 'already-signed-in' : await signIn.login({ ...fields, client: client.key }, c.var.deadline);
+  const credential = deviceOf(c);
+  const alreadyIn = await devices.authenticate(credential);
+  // A fresh sign-in (asked for by a `recent:N` rule) renews the signed-in device instead of making another one.
+  const renew = fresh && alreadyIn && credential ? { ...credential, userId: alreadyIn.user.id } : undefined;
+  const result = alreadyIn && !renew ? 'already-signed-in' : await signIn.login({ ...fields, client: client.key, renew }, c.var.deadline);
   const device = audited(c, result, client.address);
   if (device) setDeviceCookies(c, config, device);
   const addressRetryInMs = result !== 'already-signed-in' && !result.ok ? result.addressRetryInMs : undefined;
@@ -122,28 +125,44 @@ export const loginRoutes = new Hono<AppEnv>()
   .get('/login', async (c) => {
     const { devices, config } = c.var.deps;
     const rd = returnUrl(c, c.req.queries('rd'));
-    if (await devices.authenticate(deviceOf(c))) return c.redirect(rd ?? config.landingUrl, 302);
+    const found = await devices.authenticate(deviceOf(c));
+    // `fresh=1`: a `recent:N` rule wants a newer sign-in of this signed-in device.
+    if (found && c.req.query('fresh') === '1') {
+      return c.html(loginPage({ rd, email: found.user.email, passkeys: c.var.deps.passkeys !== undefined, fresh: true }));
+    }
+    if (found) return c.redirect(rd ?? config.landingUrl, 302);
     const notice = c.req.query('signed_out') === '1' ? 'You have signed out.' : undefined;
     return c.html(loginPage({ rd, notice, passkeys: c.var.deps.passkeys !== undefined }));
+  })
+
+  // A `passkey` rule met a device signed in with a code: sign in again with a passkey, keeping the cookies.
+  .get('/login/step-up', async (c) => {
+    const { devices, passkeys, passkeyAccount } = c.var.deps;
+    const rd = returnUrl(c, c.req.queries('rd'));
+    const found = await devices.authenticate(deviceOf(c));
+    if (!found) return c.redirect(`/login${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`, 302);
+    const hasPasskey = (await passkeyAccount.state(found.user.id)).passkeys.length > 0;
+    return c.html(stepUpPage({ rd, email: found.user.email, hasPasskey, passkeys: passkeys !== undefined }));
   })
 
   .post('/login', async (c) => {
     const { config } = c.var.deps;
     const form = await formFields(c);
     const rd = returnUrl(c, form.rd);
-    const { device, addressRetryInMs } = await attemptLogin(c, {
-      email: form.email,
-      code: form.code,
-      deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')),
-    });
+    const fresh = form.fresh === '1';
+    const { device, addressRetryInMs } = await attemptLogin(
+      c,
+      { email: form.email, code: form.code, deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')) },
+      fresh,
+    );
     if (!device) {
       const email = typeof form.email === 'string' ? form.email.slice(0, 254) : undefined;
       const passkeys = c.var.deps.passkeys !== undefined;
       if (addressRetryInMs !== undefined) {
         c.header('Retry-After', String(Math.ceil(addressRetryInMs / 1000)));
-        return c.html(loginPage({ rd, email, error: addressThrottledMessage(addressRetryInMs), passkeys }), 429);
+        return c.html(loginPage({ rd, email, error: addressThrottledMessage(addressRetryInMs), passkeys, fresh }), 429);
       }
-      return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR, passkeys }), 401);
+      return c.html(loginPage({ rd, email, error: GENERIC_LOGIN_ERROR, passkeys, fresh }), 401);
     }
     return c.redirect(rd ?? config.landingUrl, 303);
   })

@@ -3,9 +3,21 @@
 // plain numbers on its hot path (a prom-client observation costs more than a warm answer); prom-client reads
 // them when Prometheus scrapes.
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
+import type { FeedStatus } from '../core/change-feed.js';
 import type { CacheStats } from '../core/verify-cache.js';
 
-const VERIFY_RESULTS = ['allow', 'bad-credential', 'unauthenticated', 'unknown-service', 'forbidden', 'error'] as const;
+const VERIFY_RESULTS = [
+  'allow',
+  'bad-credential',
+  'unauthenticated',
+  'unknown-service',
+  'forbidden',
+  'error',
+  'public',
+  'denied',
+  'step-up',
+  'fresh-sign-in',
+] as const;
 export type VerifyResult = (typeof VERIFY_RESULTS)[number];
 const VERIFY_INDEX = Object.fromEntries(VERIFY_RESULTS.map((r, i) => [r, i])) as Record<VerifyResult, number>;
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -41,6 +53,7 @@ export type LoginResultLabel = 'success' | 'failure' | 'throttled';
 export interface MetricsSources {
   readonly cacheStats: () => CacheStats;
   readonly pool: () => { total: number; idle: number } | undefined;
+  readonly feed?: (() => FeedStatus) | undefined;
 }
 
 export function createMetrics(sources: MetricsSources) {
@@ -101,8 +114,29 @@ export function createMetrics(sources: MetricsSources) {
     },
   });
 
+  new Gauge({
+    name: 'passwordless_auth_change_feed_lag_seconds',
+    help: 'How long ago the change feed was last read successfully (summed over workers: divide by the healthy count for the mean)',
+    registers: [registry],
+    collect() {
+      const lag = sources.feed?.().lagInMs;
+      if (lag !== undefined && lag !== null) this.set(lag / 1000);
+    },
+  });
+  new Gauge({
+    name: 'passwordless_auth_change_feed_healthy',
+    help: '1 per process whose change feed was read within 2 s (cached answers live their full TTL), else 0',
+    registers: [registry],
+    collect() {
+      const status = sources.feed?.();
+      if (status) this.set(status.healthy ? 1 : 0);
+    },
+  });
+
   return {
     registry,
+    /** The text /metrics answers: this registry's, or (in a worker) every worker's summed by the primary. */
+    render: (): Promise<string> => registry.metrics(),
     verified(result: VerifyResult, startedAt: number) {
       const r = VERIFY_INDEX[result];
       verifyCounts[r] = (verifyCounts[r] as number) + 1;

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { type Context, Hono } from 'hono';
+import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
 import type { Ceremony, PasskeySignInResult } from '../core/passkeys.js';
 import { PASSKEYS_SCRIPT, PASSKEYS_SCRIPT_PATH, WEBAUTHN_SCRIPT_PATH } from '../views/passkeys-script.js';
@@ -89,9 +90,13 @@ export const passkeyLoginRoutes = new Hono<AppEnv>()
   })
 
   .post('/login/passkey/verify', async (c) => {
-    const { passkeys, config } = c.var.deps;
+    const { passkeys, config, devices } = c.var.deps;
     if (!passkeys) return jsonError(c, 'notFound');
     const client = clientOf(c);
+    // A signed-in device (a step-up for a `passkey` rule, a fresh sign-in) is renewed and keeps its cookies.
+    const credential = readDeviceCookies(c.req.header('cookie'));
+    const signedIn = await devices.authenticate(credential);
+    const renew = signedIn && credential ? { ...credential, userId: signedIn.user.id } : undefined;
     // The challenge is single-use whatever happens next; the cookie goes too.
     clearChallengeCookie(c, config);
     const body = jsonBody(c, SignInBody);
@@ -105,6 +110,7 @@ export const passkeyLoginRoutes = new Hono<AppEnv>()
         response: body.response,
         deviceType: deviceLabelFromUserAgent(c.req.header('user-agent')),
         client: client.key,
+        renew,
       },
       c.var.deadline,
     );

@@ -13,6 +13,10 @@ export const ERRORS = {
   noAccess: { status: 403, error: 'User does not have access to this service' },
   unknownServiceForProxy: { status: 403, error: 'Service Not Found!' },
   unknownProxyStyle: { status: 400, error: 'Unknown proxy style' },
+  // Access rules.
+  passkeyRequired: { status: 401, error: 'This page needs a sign-in with a passkey' },
+  freshSignInRequired: { status: 401, error: 'This page needs a recent sign-in' },
+  closedByRule: { status: 403, error: 'This address is closed' },
   // Everything else.
   badRequest: { status: 400, error: 'Bad Request' },
   bodyTimeout: { status: 408, error: 'Request body not received in time' },

@@ -21,6 +21,11 @@ export interface OpenDatabase {
    * costs more than the query itself.
    */
   readonly prepared: (sql: string, params: readonly unknown[]) => Promise<Record<string, unknown>[]>;
+  /**
+   * PostgreSQL only: LISTEN on `channel` on a connection of its own (LISTEN belongs to a session, so not one
+   * from the pool); resolves to a function that ends it.
+   */
+  readonly listen?: (channel: string, onNotify: () => void, onError: (err: Error) => void) => Promise<() => Promise<void>>;
 }
 
 /** PostgreSQL numbers its placeholders: `?` → `$1`, `$2`, … (the statements given here hold no literal `?`). */
@@ -74,19 +79,19 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
     };
   }
   if (target.dialect === 'postgres') {
-    const pool = new pg.Pool({
+    const connection = {
       host: target.host,
       port: target.port,
       user: target.user,
       // Empty means none given: pg then falls back to PGPASSWORD and ~/.pgpass, as psql does.
       password: target.password || undefined,
       database: target.database,
-      max: options.connectionLimit ?? 10,
       connectionTimeoutMillis: options.connectTimeoutInMs ?? 5000,
       keepAlive: true,
       types: pgTypes,
       application_name: 'passwordless-auth',
-    });
+    };
+    const pool = new pg.Pool({ ...connection, max: options.connectionLimit ?? 10 });
     // Without a listener, pg rethrows an idle connection's error as an uncaught exception and ends the process.
     pool.on('error', (err) => options.onIdleConnectionError?.(err));
     const names = new Map<string, { name: string; text: string }>();
@@ -101,6 +106,32 @@ export function openDatabase(target: DatabaseTarget, options: PoolOptions = {}):
           names.set(sql, named);
         }
         return (await pool.query({ ...named, values: [...params] })).rows;
+      },
+      listen: async (channel, onNotify, onError) => {
+        const client = new pg.Client(connection);
+        let ended = false;
+        const end = async () => {
+          if (ended) return;
+          ended = true;
+          await client.end().catch(() => {});
+        };
+        client.on('notification', () => onNotify());
+        client.on('error', (err) => {
+          void end();
+          onError(err);
+        });
+        client.on('end', () => {
+          if (!ended) onError(new Error('the LISTEN connection closed'));
+          ended = true;
+        });
+        try {
+          await client.connect();
+          await client.query(`LISTEN ${channel}`);
+        } catch (err) {
+          await end();
+          throw err;
+        }
+        return end;
       },
     };
   }

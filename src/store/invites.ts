@@ -1,13 +1,14 @@
 // The core's InviteStore and ChallengeStore over Kysely: one-time enrolment links, redeemed in one transaction
 // with what they set up, and the WebAuthn challenges in flight, each taken out exactly once.
 import type { ChallengeStore, InviteStore } from '../core/ports.js';
+import type { ChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { addDeviceAfter } from './devices.js';
 import { insertPasskey } from './passkeys.js';
 import { toChallenge, toInvite } from './rows.js';
 import { affected, exact, insertedId, uniquely } from './sql-helpers.js';
 
-export function createInviteStore(database: OpenDatabase): InviteStore {
+export function createInviteStore(database: OpenDatabase, changes: ChangeLog): InviteStore {
   const { db } = database;
   return {
     async create(invite) {
@@ -47,7 +48,7 @@ export function createInviteStore(database: OpenDatabase): InviteStore {
     redeem: ({ tokenHash, now, device, totp, passkey, stillWanted }) =>
       // A credential id registered already (to anyone) is a ConflictError, and nothing is written.
       uniquely('passkey', () =>
-        addDeviceAfter(db, device, stillWanted, async (trx) => {
+        addDeviceAfter(changes, device, stillWanted, async (trx, changed) => {
           const used = await trx
             .updateTable('invites')
             .set({ used_at: now })
@@ -64,6 +65,7 @@ export function createInviteStore(database: OpenDatabase): InviteStore {
               .set({ totp_secret_sealed: totp.sealed, last_totp_step: totp.step, passkey_only: 0 })
               .where('id', '=', device.userId)
               .execute();
+            changed({ kind: 'user', userId: device.userId });
           }
           if (passkey) await insertPasskey(database, trx, passkey);
           return undefined;

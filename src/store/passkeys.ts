@@ -2,6 +2,7 @@
 // forwards and adds a device in one transaction.
 import { sql, type Transaction } from 'kysely';
 import type { NewPasskey, PasskeyStore } from '../core/ports.js';
+import type { ChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { addDeviceAfter } from './devices.js';
 import { toPasskey } from './rows.js';
@@ -25,7 +26,7 @@ export async function insertPasskey(database: OpenDatabase, trx: Transaction<Dat
   );
 }
 
-export function createPasskeyStore(database: OpenDatabase): PasskeyStore {
+export function createPasskeyStore(database: OpenDatabase, changes: ChangeLog): PasskeyStore {
   const { db } = database;
   const findById = async (id: number) => {
     const row = await db.selectFrom('passkeys').selectAll().where('id', '=', id).executeTakeFirst();
@@ -52,7 +53,7 @@ export function createPasskeyStore(database: OpenDatabase): PasskeyStore {
       return (await findById(id))?.userId === userId;
     },
     signIn: (passkeyId, signCount, device, stillWanted) =>
-      addDeviceAfter(db, device, stillWanted, async (trx) => {
+      addDeviceAfter(changes, device, stillWanted, async (trx) => {
         // MySQL: the user's row first (shared), as a passkey's removal locks it first too. The new device's foreign
         // key takes that row's shared lock anyway, but only after the passkey's, and the opposite order of a removal
         // running at the same moment would deadlock. (PostgreSQL's key-share lock does not wait for a removal's.)

@@ -1,14 +1,30 @@
 // Row → domain mapping, one function per entity: the entity stores read rows (schema.ts) and hand out only these.
 import type { Selectable } from 'kysely';
 import type { TokenAlg } from '../core/crypto.js';
-import type { ChallengePurpose, Device, Grant, Invite, Passkey, ProxyToken, Service, User, WebAuthnChallenge } from '../core/ports.js';
 import type {
+  ChallengePurpose,
+  Device,
+  Grant,
+  Group,
+  GroupGrant,
+  Invite,
+  Passkey,
+  ProxyToken,
+  Service,
+  StoredRule,
+  User,
+  WebAuthnChallenge,
+} from '../core/ports.js';
+import type {
+  AccessRulesTable,
   DevicesTable,
   GrantsTable,
+  GroupGrantsTable,
   InvitesTable,
   PasskeysTable,
   ProxyTokensTable,
   ServicesTable,
+  UserGroupsTable,
   UsersTable,
   WebauthnChallengesTable,
 } from './schema.js';
@@ -31,6 +47,8 @@ export const toDevice = (r: Selectable<DevicesTable>): Device => ({
   deviceType: r.device_type,
   createdAt: Number(r.created_at),
   lastSeenAt: r.last_seen_at === null ? null : Number(r.last_seen_at),
+  signedInWith: r.signed_in_with === 'passkey' ? 'passkey' : 'code',
+  signedInAt: Number(r.signed_in_at),
 });
 
 const toTokenAlg = (alg: string): TokenAlg => (alg === 'sha512-ref' ? 'sha512-ref' : 'sha256');
@@ -54,6 +72,33 @@ export const toGrant = (r: Selectable<GrantsTable>): Grant => ({
   serviceId: Number(r.service_id),
   scope: r.scope,
   tokenSealed: r.token_sealed,
+  createdAt: Number(r.created_at),
+  viaGroup: Number(r.via_group) === 1,
+});
+
+export const toGroup = (r: Selectable<UserGroupsTable>): Group => ({ id: Number(r.id), name: r.name, createdAt: Number(r.created_at) });
+
+export const toGroupGrant = (r: Selectable<GroupGrantsTable>): GroupGrant => ({
+  groupId: Number(r.group_id),
+  serviceId: Number(r.service_id),
+  scope: r.scope,
+  createdAt: Number(r.created_at),
+});
+
+/** A stored list: one item per line. */
+const toList = (text: string): string[] => (text === '' ? [] : text.split('\n'));
+export const fromList = (items: readonly string[]): string => items.join('\n');
+
+export const toRule = (r: Selectable<AccessRulesTable>): StoredRule => ({
+  id: Number(r.id),
+  serviceId: Number(r.service_id),
+  position: Number(r.position),
+  paths: toList(r.paths),
+  methods: toList(r.methods),
+  networks: toList(r.networks),
+  users: toList(r.subject_users),
+  groups: toList(r.subject_groups),
+  policy: r.policy,
   createdAt: Number(r.created_at),
 });
 
@@ -99,7 +144,8 @@ export type DeviceWithUserRow = Prefixed<'d_', Selectable<DevicesTable>> & Prefi
 /** The SELECT list that yields a `DeviceWithUserRow` from `devices d` joined with `users u`. */
 export const DEVICE_WITH_USER_COLUMNS = `
   d.id AS d_id, d.user_id AS d_user_id, d.signature AS d_signature, d.device_type AS d_device_type,
-  d.created_at AS d_created_at, d.last_seen_at AS d_last_seen_at,
+  d.created_at AS d_created_at, d.last_seen_at AS d_last_seen_at, d.signed_in_with AS d_signed_in_with,
+  d.signed_in_at AS d_signed_in_at,
   u.id AS u_id, u.email AS u_email, u.username AS u_username, u.role AS u_role,
   u.totp_secret_sealed AS u_totp_secret_sealed, u.last_totp_step AS u_last_totp_step, u.created_at AS u_created_at,
   u.passkey_only AS u_passkey_only`;
@@ -112,6 +158,8 @@ export const toDeviceWithUser = (r: DeviceWithUserRow): { device: Device; user: 
     device_type: r.d_device_type,
     created_at: r.d_created_at,
     last_seen_at: r.d_last_seen_at,
+    signed_in_with: r.d_signed_in_with,
+    signed_in_at: r.d_signed_in_at,
   }),
   user: toUser({
     id: r.u_id,

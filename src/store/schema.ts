@@ -20,6 +20,8 @@ export interface DevicesTable {
   device_type: string;
   created_at: number;
   last_seen_at: number | null;
+  signed_in_with: Generated<string>;
+  signed_in_at: Generated<number>;
 }
 
 export interface ServicesTable {
@@ -38,6 +40,41 @@ export interface GrantsTable {
   token_sealed: string;
   created_at: number;
   last_seen_at: number | null;
+  /** 0 or 1. */
+  via_group: Generated<number>;
+}
+
+export interface UserGroupsTable {
+  id: Generated<number>;
+  name: string;
+  created_at: number;
+}
+
+interface GroupMembersTable {
+  group_id: number;
+  user_id: number;
+  created_at: number;
+}
+
+export interface GroupGrantsTable {
+  group_id: number;
+  service_id: number;
+  scope: string;
+  created_at: number;
+}
+
+export interface AccessRulesTable {
+  id: Generated<number>;
+  service_id: number;
+  position: number;
+  /** Lists, one item per line. */
+  paths: string;
+  methods: string;
+  networks: string;
+  subject_users: string;
+  subject_groups: string;
+  policy: string;
+  created_at: number;
 }
 
 export interface ProxyTokensTable {
@@ -86,6 +123,13 @@ export interface WebauthnChallengesTable {
   expires_at: number;
 }
 
+interface ChangesTable {
+  id: Generated<number>;
+  kind: string;
+  subject: string;
+  created_at: number;
+}
+
 interface SchemaMigrationsTable {
   version: string;
   statements_done: number;
@@ -103,5 +147,10 @@ export interface Database {
   passkeys: PasskeysTable;
   invites: InvitesTable;
   webauthn_challenges: WebauthnChallengesTable;
+  changes: ChangesTable;
+  user_groups: UserGroupsTable;
+  group_members: GroupMembersTable;
+  group_grants: GroupGrantsTable;
+  access_rules: AccessRulesTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -33,7 +33,7 @@ export async function uniquely<T>(what: string, op: () => Promise<T>): Promise<T
 export const exact = (stored: string, wanted: string) => stored === wanted;
 
 /** The new row's id. MySQL has no RETURNING but reports the id; SQLite (3.35+) and PostgreSQL return it. */
-export async function insertedId<T extends 'users' | 'services' | 'proxy_tokens' | 'passkeys' | 'invites'>(
+export async function insertedId<T extends 'users' | 'services' | 'proxy_tokens' | 'passkeys' | 'invites' | 'user_groups' | 'access_rules'>(
   dialect: Dialect,
   insert: InsertQueryBuilder<Database, T, InsertResult>,
 ): Promise<number> {

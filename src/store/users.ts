@@ -1,6 +1,7 @@
 // The core's UserStore over Kysely.
 import { sql, type Transaction } from 'kysely';
 import type { Role, SignInState, UserStore } from '../core/ports.js';
+import type { ChangeLog } from './changes.js';
 import type { Dialect, OpenDatabase } from './database.js';
 import { toUser } from './rows.js';
 import type { Database } from './schema.js';
@@ -32,7 +33,7 @@ async function lockSignIn(trx: Transaction<Database>, dialect: Dialect, userId: 
   };
 }
 
-export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
+export function createUserStore({ db, dialect }: OpenDatabase, changes: ChangeLog): UserStore {
   return {
     async create(input, sealSecret) {
       return uniquely('user', () =>
@@ -64,9 +65,14 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
     async list() {
       return (await db.selectFrom('users').selectAll().orderBy('id').execute()).map(toUser);
     },
-    async deleteByEmail(email) {
-      return affected(await db.deleteFrom('users').where('email', '=', email).executeTakeFirst());
-    },
+    deleteByEmail: (email) =>
+      changes.transaction(async (trx, changed) => {
+        const row = await trx.selectFrom('users').select(['id', 'email']).where('email', '=', email).executeTakeFirst();
+        if (!row || !exact(row.email, email)) return false;
+        const deleted = affected(await trx.deleteFrom('users').where('id', '=', row.id).executeTakeFirst());
+        if (deleted) changed({ kind: 'user', userId: Number(row.id) });
+        return deleted;
+      }),
     async advanceTotpStep(userId, step) {
       const r = await db
         .updateTable('users')
@@ -77,7 +83,7 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
       return affected(r);
     },
     changeSignIn: (userId, decide) =>
-      db.transaction().execute(async (trx) => {
+      changes.transaction(async (trx, changed) => {
         const state = await lockSignIn(trx, dialect, userId);
         if (!state) return undefined;
         const { change, result } = decide(state);
@@ -90,25 +96,31 @@ export function createUserStore({ db, dialect }: OpenDatabase): UserStore {
             .set({ passkey_only: change.passkeyOnly ? 1 : 0 })
             .where('id', '=', userId)
             .execute();
+          // Passkey-only switched: a change the feed carries.
+          changed({ kind: 'user', userId });
         }
         return result;
       }),
-    async addTotpSecret(userId, sealed, step) {
-      const r = await db
-        .updateTable('users')
-        .set({ totp_secret_sealed: sealed, last_totp_step: step, passkey_only: 0 })
-        .where('id', '=', userId)
-        .where('totp_secret_sealed', '=', '')
-        .executeTakeFirst();
-      return affected(r);
-    },
+    // Adding or removing the authenticator app also turns passkey-only off: a change the feed carries.
+    addTotpSecret: (userId, sealed, step) =>
+      changes.transaction(async (trx, changed) => {
+        const r = await trx
+          .updateTable('users')
+          .set({ totp_secret_sealed: sealed, last_totp_step: step, passkey_only: 0 })
+          .where('id', '=', userId)
+          .where('totp_secret_sealed', '=', '')
+          .executeTakeFirst();
+        if (affected(r)) changed({ kind: 'user', userId });
+        return affected(r);
+      }),
     removeTotpSecret: (userId) =>
       // Under the account's lock, like every change that could leave it without a way in: a passkey removed at the
       // same moment is either gone before this reads the passkeys, or waits until this has committed.
-      db.transaction().execute(async (trx) => {
+      changes.transaction(async (trx, changed) => {
         const state = await lockSignIn(trx, dialect, userId);
         if (!state?.hasApp || state.passkeyIds.length === 0) return false;
         await trx.updateTable('users').set({ totp_secret_sealed: '', passkey_only: 0 }).where('id', '=', userId).execute();
+        changed({ kind: 'user', userId });
         return true;
       }),
   };

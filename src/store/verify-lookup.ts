@@ -4,20 +4,38 @@
 // read here is also `devices.findWithUser`.
 import type { Selectable } from 'kysely';
 import type { Device, Store, User, VerifyLookup } from '../core/ports.js';
-import type { OpenDatabase } from './database.js';
+import type { Dialect, OpenDatabase } from './database.js';
 import { DEVICE_WITH_USER_COLUMNS, type DeviceWithUserRow, type Prefixed, toDeviceWithUser, toGrant, toService } from './rows.js';
 import type { GrantsTable, ServicesTable } from './schema.js';
 import { exact } from './sql-helpers.js';
 
 type ServiceColumns = Prefixed<'s_', Selectable<ServicesTable>>;
-type GrantColumns = Prefixed<'g_', Pick<Selectable<GrantsTable>, 'scope' | 'token_sealed' | 'created_at'>>;
+type GrantColumns = Prefixed<'g_', Pick<Selectable<GrantsTable>, 'scope' | 'token_sealed' | 'created_at' | 'via_group'>>;
 type OrNull<Row> = { [K in keyof Row]: Row[K] | null };
+/**
+ * What access rules need, from scalar subqueries: the owner's group names (comma-separated), the scopes of their
+ * groups' grants of the service (comma-joined; null when no group grants it), and how many rules the service has
+ * (a service without rules needs no second query for them).
+ */
+interface AccessColumns {
+  u_groups: string | null;
+  g_group_scopes: string | null;
+  s_rule_count: number | string | bigint;
+}
 
 /** A row of `verifyLookupSql`: the service, and through outer joins a device, its owner and their grant. */
-export type VerifyRow = OrNull<DeviceWithUserRow & ServiceColumns & GrantColumns>;
+export type VerifyRow = OrNull<DeviceWithUserRow & ServiceColumns & GrantColumns & AccessColumns>;
 
 /** Each size's text is built once: the drivers' statement caches key on it, and every cold look-up asks for it. */
-const sqlByIdCount = new Map<number, string>();
+const sqlByIdCount = new Map<string, string>();
+
+/** A comma-joined aggregate of a text column, as each dialect spells it. */
+const joined = (dialect: Dialect, column: string): string =>
+  dialect === 'mysql'
+    ? `GROUP_CONCAT(${column} SEPARATOR ',')`
+    : dialect === 'postgres'
+      ? `string_agg(${column}, ',')`
+      : `group_concat(${column}, ',')`;
 
 /**
  * The /verify look-up for `idCount` device ids at once; its parameters are the ids, then the service name. It
@@ -26,21 +44,27 @@ const sqlByIdCount = new Map<number, string>();
  * answers, so a second round trip happens only for unknown names). Starting from a one-row derived table instead
  * would cover both cases at once, but costs MySQL more per query. A one-id IN list is planned as `=` by all three.
  */
-export function verifyLookupSql(idCount: number): string {
+export function verifyLookupSql(idCount: number, dialect: Dialect = 'sqlite'): string {
   if (!Number.isSafeInteger(idCount) || idCount < 1) throw new RangeError(`verifyLookupSql: idCount must be 1 or more, not ${idCount}`);
-  let text = sqlByIdCount.get(idCount);
+  let text = sqlByIdCount.get(`${dialect}:${idCount}`);
   if (text === undefined) {
     text = `
   SELECT ${DEVICE_WITH_USER_COLUMNS},
          s.id AS s_id, s.name AS s_name, s.token_hash AS s_token_hash, s.token_salt AS s_token_salt,
          s.token_alg AS s_token_alg, s.created_at AS s_created_at,
-         g.scope AS g_scope, g.token_sealed AS g_token_sealed, g.created_at AS g_created_at
+         g.scope AS g_scope, g.token_sealed AS g_token_sealed, g.created_at AS g_created_at,
+         g.via_group AS g_via_group,
+         (SELECT ${joined(dialect, 'ug.name')} FROM group_members gm JOIN user_groups ug ON ug.id = gm.group_id
+           WHERE gm.user_id = u.id) AS u_groups,
+         (SELECT ${joined(dialect, 'gg.scope')} FROM group_members gm2 JOIN group_grants gg ON gg.group_id = gm2.group_id
+           WHERE gm2.user_id = u.id AND gg.service_id = s.id) AS g_group_scopes,
+         (SELECT COUNT(*) FROM access_rules ar WHERE ar.service_id = s.id) AS s_rule_count
   FROM services s
   LEFT JOIN devices d ON d.id IN (${Array.from({ length: idCount }, () => '?').join(', ')})
   LEFT JOIN users u ON u.id = d.user_id
   LEFT JOIN grants g ON g.user_id = u.id AND g.service_id = s.id
   WHERE s.name = ?`;
-    sqlByIdCount.set(idCount, text);
+    sqlByIdCount.set(`${dialect}:${idCount}`, text);
   }
   return text;
 }
@@ -72,9 +96,13 @@ function toVerifyLookup(r: VerifyRow & ServiceColumns, deviceId: string | undefi
     token_alg: r.s_token_alg,
     created_at: r.s_created_at,
   });
-  if (!hasDevice(r) || !exact(r.d_id, deviceId ?? '')) return { service };
+  const ruleCount = Number(r.s_rule_count ?? 0);
+  if (!hasDevice(r) || !exact(r.d_id, deviceId ?? '')) return { service, ruleCount };
   const found = toDeviceWithUser(r);
-  if (!hasGrant(r)) return { found, service };
+  const groups = r.u_groups === null || r.u_groups === '' ? [] : r.u_groups.split(',');
+  const groupScopes = r.g_group_scopes === null ? [] : [r.g_group_scopes];
+  const access = { service, ruleCount, groups, groupScopes };
+  if (!hasGrant(r)) return { found, ...access };
   const grant = toGrant({
     user_id: found.user.id,
     service_id: service.id,
@@ -82,20 +110,21 @@ function toVerifyLookup(r: VerifyRow & ServiceColumns, deviceId: string | undefi
     token_sealed: r.g_token_sealed,
     created_at: r.g_created_at,
     last_seen_at: null,
+    via_group: r.g_via_group,
   });
-  return { found, service, grant };
+  return { found, ...access, grant };
 }
 
 export function createVerifyLookup(database: OpenDatabase): Store['lookupForVerify'] {
   // The driver's rows are untyped; verifyLookupSql selects exactly a VerifyRow.
   const run = (sql: string, params: readonly unknown[]) => database.prepared(sql, params) as Promise<VerifyRow[]>;
-  const batcher = database.dialect === 'sqlite' ? undefined : createVerifyBatcher(run);
+  const batcher = database.dialect === 'sqlite' ? undefined : createVerifyBatcher(run, 64, database.dialect);
   return async (deviceId, serviceName) => {
     if (serviceName !== undefined) {
       const row =
         batcher && deviceId !== undefined
           ? await batcher.load(deviceId, serviceName)
-          : (await run(verifyLookupSql(1), [deviceId ?? '', serviceName]))[0];
+          : (await run(verifyLookupSql(1, database.dialect), [deviceId ?? '', serviceName]))[0];
       // PAD SPACE collations can match a name with trailing spaces: only an exact name counts as found.
       if (row && hasService(row) && exact(row.s_name, serviceName)) return toVerifyLookup(row, deviceId);
     }
@@ -119,7 +148,11 @@ const DEVICE_SIDE = /^(d_|u_|g_)/;
  * checks for I/O are sent together, as one query per service with the device ids in an IN list, padded to a
  * power of two so that only a few prepared statements exist.
  */
-export function createVerifyBatcher(run: (sql: string, params: readonly unknown[]) => Promise<VerifyRow[]>, maxBatch = 64) {
+export function createVerifyBatcher(
+  run: (sql: string, params: readonly unknown[]) => Promise<VerifyRow[]>,
+  maxBatch = 64,
+  dialect: Dialect = 'sqlite',
+) {
   let pending = new Map<string, Map<string, Waiter[]>>();
   let scheduled = false;
 
@@ -128,7 +161,7 @@ export function createVerifyBatcher(run: (sql: string, params: readonly unknown[
     while (size < ids.length) size *= 2;
     const padded = [...ids, ...Array<string>(size - ids.length).fill('')]; // '' never matches a 32-hex id
     try {
-      const rows = await run(verifyLookupSql(size), [...padded, serviceName]);
+      const rows = await run(verifyLookupSql(size, dialect), [...padded, serviceName]);
       for (const id of ids) {
         const own = rows.find((r) => r.d_id === id);
         let answer = own;

@@ -43,16 +43,20 @@ export interface LoginPageProps {
   readonly notice?: string | undefined;
   /** Offer "Sign in with a passkey" and passkeys in the email field's autofill. */
   readonly passkeys?: boolean | undefined;
+  /** A signed-in device asked to sign in again (a `recent:N` rule): it keeps its cookies. */
+  readonly fresh?: boolean | undefined;
 }
 
-export function loginPage({ rd, email, error, notice, passkeys }: LoginPageProps) {
+export function loginPage({ rd, email, error, notice, passkeys, fresh = false }: LoginPageProps) {
   return layout(
-    'Sign in',
-    html`<h1>Sign in</h1>
+    fresh ? 'Sign in again' : 'Sign in',
+    html`<h1>${fresh ? 'Sign in again' : 'Sign in'}</h1>
+${fresh ? html`<p id="fresh-help">This page needs a recent sign-in. Enter a new code${passkeys ? ' or use your passkey' : ''} to continue.</p>` : ''}
 ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 ${error ? html`<p class="error" role="alert" id="login-error">${error}</p>` : ''}
 <form method="post" action="/login" ${error ? html`aria-describedby="login-error"` : ''}>
   ${rd ? html`<input type="hidden" name="rd" value="${rd}">` : ''}
+  ${fresh ? html`<input type="hidden" name="fresh" value="1">` : ''}
   <label for="email">Email</label>
   <input id="email" name="email" type="email" autocomplete="${passkeys ? 'username webauthn' : 'username'}" required maxlength="254" value="${email ?? ''}" ${email ? '' : 'autofocus'}>
   <label for="code">Code</label>
@@ -70,6 +74,40 @@ ${
     : ''
 }`,
     passkeys,
+  );
+}
+
+/**
+ * A `passkey` access rule met a device signed in with a code: sign in again with a passkey (the device keeps its
+ * cookies), or, for an account without one, how to add one.
+ */
+export function stepUpPage({
+  rd,
+  email,
+  hasPasskey,
+  passkeys,
+}: {
+  rd: string | undefined;
+  email: string;
+  hasPasskey: boolean;
+  passkeys: boolean;
+}) {
+  const ready = passkeys && hasPasskey;
+  return layout(
+    'Passkey needed',
+    html`<h1>This page needs your passkey</h1>
+<p>You are signed in as <strong>${email}</strong> with a code. To open this page, confirm it is you with your passkey.</p>
+${
+  ready
+    ? html`<div data-passkey hidden>
+  <button type="button" data-passkey-login data-rd="${rd ?? ''}">Continue with your passkey</button>
+</div>
+<p id="passkey-status" class="error" role="alert" hidden></p>`
+    : passkeys
+      ? html`<p id="no-passkey">Your account has no passkey yet. Add one on <a href="/login/account">your account page</a> (Passkeys, Add a passkey), then come back to this page.</p>`
+      : html`<p id="no-passkey">Passkeys are not available on this sign-in server. Ask whoever runs it.</p>`
+}`,
+    ready,
   );
 }
 
@@ -148,11 +186,30 @@ ${authenticator}`,
  * they are signed in as, and a way to sign out and in as someone else. Served under the app's own origin, so
  * its stylesheet and the sign-out form go through the proxy's routes to the sidecar.
  */
-export function noAccessPage({ email, service, unknown }: { email: string; service: string; unknown: boolean }): string {
+export function noAccessPage({
+  email,
+  service,
+  unknown,
+  closed = false,
+}: {
+  email: string | undefined;
+  service: string;
+  unknown: boolean;
+  /** Refused by an access rule (a `deny` rule, or a path that cannot be read), whoever asks. */
+  closed?: boolean;
+}): string {
+  if (closed) {
+    return layout(
+      'No access',
+      html`<h1>No access</h1>
+<p>This address of <code>${service}</code> is closed${email === undefined ? '' : html` (you are signed in as <strong>${email}</strong>)`}.</p>
+<p>If you should be able to open it, ask whoever runs it.</p>`,
+    ).toString();
+  }
   return layout(
     'No access',
     html`<h1>No access</h1>
-<p>You are signed in as <strong>${email}</strong>, ${
+<p>You are signed in as <strong>${email ?? ''}</strong>, ${
       unknown
         ? html`but this site is not set up for sign-in here yet (no service named <code>${service}</code>). Please tell whoever runs it.`
         : html`and that account has no access to this service (<code>${service}</code>).`

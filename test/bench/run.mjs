@@ -23,7 +23,19 @@
 // passed through to the servers when set; the cold rows always force both cache TTLs to 0.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { delimiter, join, relative } from 'node:path';
@@ -116,6 +128,9 @@ const ROWS = [
   { n: 6, key: 'cold-mysql', label: '/verify cold, caches off (MySQL)' },
   { n: 7, key: 'mixed', label: `/verify warm on ${MIXED_VALID_CONNS} conns + distinct junk on ${MIXED_JUNK_CONNS}` },
   { n: 8, key: 'node404', label: 'bare node:http 404 (ceiling of row 4: its answer, its load-generator mode)' },
+  { n: 9, key: 'warm-workers', label: '/verify valid device, warm, WORKERS=2 (SQLite; CPU of primary + workers)' },
+  { n: 10, key: 'rules50', label: '/verify warm, service with 50 rules, the last one matching (SQLite)' },
+  { n: 11, key: 'public', label: '/verify `public` path, no cookies (SQLite)' },
 ];
 const SELECTED = new Set();
 for (const token of (process.env.BENCH_ROWS || 'all').split(',').map((s) => s.trim().toLowerCase())) {
@@ -173,7 +188,8 @@ function freePort() {
 function childEnv(extra) {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmp, NODE_ENV: 'development' };
   for (const name of PASS_THROUGH) if (process.env[name] !== undefined) env[name] = process.env[name];
-  return { ...env, HOST, LOG_LEVEL: 'warn', ENCRYPTION_KEYS: encryptionKeys(), ...extra };
+  // WORKERS=1: every row measures one process (its CPU is read from /proc/<pid>), whatever WORKERS defaults to.
+  return { ...env, HOST, LOG_LEVEL: 'warn', ENCRYPTION_KEYS: encryptionKeys(), WORKERS: '1', ...extra };
 }
 
 let clkTck = 100;
@@ -185,6 +201,21 @@ try {
 function statFields(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return s.slice(s.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The process and its children (a WORKERS > 1 server's workers), by pid. */
+function withChildren(pid) {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return [pid, ...children];
+  } catch {
+    return [pid];
+  }
+}
+
+/** CPU seconds of a process and its children, counted over the children it has now. */
+function cpuOfTree(pids) {
+  return pids.reduce((sum, p) => sum + cpuOf(p), 0);
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far. */
@@ -343,8 +374,28 @@ function seed(databaseUrl) {
   const service = JSON.parse(runCli(['--json', 'service', 'add', 'bench'], env));
   runCli(['grant', '--email', 'bench@example.com', '--service', 'bench', '--scope', 'read:email'], env);
   if (!user.totpSecret || !service.token) throw new SetupError('cli did not print totpSecret / token');
-  return { totpSecret: user.totpSecret, token: service.token };
+  // Rows 9 and 10: a second service with 50 access rules (written as one policy file: one CLI run): rule 1 makes
+  // /health public, rules 2-49 close other areas, rule 50 (the last) is the one an /app/… page load meets.
+  const ruled = JSON.parse(runCli(['--json', 'service', 'add', 'ruled'], env));
+  const rules = [
+    '      - paths: [/health]\n        policy: public',
+    ...Array.from({ length: 48 }, (_, i) => `      - paths: [/area-${i + 2}/**]\n        methods: [GET, POST]\n        policy: deny`),
+    '      - paths: [/app/**]\n        policy: signed-in',
+  ];
+  const policyFile = join(tmp, 'bench-policy.yaml');
+  writeFileSync(policyFile, `services:\n  ruled:\n    grants:\n      bench@example.com: read:email\n    rules:\n${rules.join('\n')}\n`);
+  runCli(['policy', 'apply', policyFile], env);
+  return { totpSecret: user.totpSecret, token: service.token, ruledToken: ruled.token };
 }
+
+/** What Traefik sends with a /verify for a GET of `path` (rows 9 and 10; the server trusts 127.0.0.1 there). */
+const forwardedHeaders = (path) => ({
+  'X-Forwarded-Proto': 'https',
+  'X-Forwarded-Host': 'app.example.com',
+  'X-Forwarded-Uri': path,
+  'X-Forwarded-Method': 'GET',
+  'X-Forwarded-For': '192.0.2.10',
+});
 
 /** Logs in through POST /device/add and returns the Cookie header of the new device. */
 async function login(server, totpSecret) {
@@ -365,8 +416,8 @@ async function login(server, totpSecret) {
 }
 
 /** One request before measuring: the row is only meaningful if the answer is the expected one. */
-async function sanity(server, headers, expected) {
-  const res = await fetch(server.url, { headers });
+async function sanity(server, headers, expected, url = server.url) {
+  const res = await fetch(url, { headers });
   const body = await res.text();
   if (res.status !== expected)
     throw new SetupError(`${server.name}: GET /verify/bench answered ${res.status}, expected ${expected}: ${body}`);
@@ -421,7 +472,7 @@ function load(opts) {
   return GEN.name === 'wrk' ? wrkLoad(opts) : cannonLoad(opts);
 }
 
-function wrkLoad({ url, connections, seconds, auth, cookie, mode, pipelining = 1, quota = 0, step = 0, onProgress }) {
+function wrkLoad({ url, connections, seconds, auth, cookie, headers, mode, pipelining = 1, quota = 0, step = 0, onProgress }) {
   const threads = Math.min(WRK_THREADS, connections);
   const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '-s', WRK_SCRIPT, url];
   const env = {
@@ -429,6 +480,9 @@ function wrkLoad({ url, connections, seconds, auth, cookie, mode, pipelining = 1
     BENCH_WRK_MODE: mode,
     BENCH_WRK_AUTH: auth ?? '',
     BENCH_WRK_COOKIE: cookie ?? '',
+    BENCH_WRK_HEADERS: Object.entries(headers ?? {})
+      .map(([name, value]) => `${name}: ${value}`)
+      .join('\n'),
     BENCH_WRK_SEED: String(randomInt(1, 2 ** 31 - 1)),
     BENCH_WRK_PIPELINE: String(pipelining),
     BENCH_WRK_QUOTA: quota ? String(Math.ceil(quota / threads)) : '0',
@@ -512,9 +566,21 @@ class Samples {
   }
 }
 
-async function cannonLoad({ url, connections, seconds, auth, cookie, mode, pipelining = 1, quota = 0, step = 0, onProgress }) {
+async function cannonLoad({
+  url,
+  connections,
+  seconds,
+  auth,
+  cookie,
+  headers: extra,
+  mode,
+  pipelining = 1,
+  quota = 0,
+  step = 0,
+  onProgress,
+}) {
   const { default: autocannon } = await import('autocannon');
-  const headers = auth ? { authorization: auth } : {};
+  const headers = { ...(extra ?? {}), ...(auth ? { authorization: auth } : {}) };
   const opts = { url, connections, pipelining, timeout: 10, headers: { ...headers } };
   if (mode === 'junk') {
     opts.requests = [{ setupRequest: (req) => ({ ...req, headers: { ...headers, cookie: junkCookie() } }) }];
@@ -566,15 +632,15 @@ async function cannonLoad({ url, connections, seconds, auth, cookie, mode, pipel
  * the window the server got a core for, only on what each request cost it once it ran.
  */
 async function measureWindow(row, seconds) {
-  const pid = row.server.pid;
-  const srv0 = cpuOf(pid);
+  const pids = withChildren(row.server.pid);
+  const srv0 = cpuOfTree(pids);
   const gen0 = generatorCpu();
   const box0 = machineBusy();
   const db0 = row.dbPid ? cpuOf(row.dbPid) : Number.NaN;
   const t0 = performance.now();
   const r = await row.drive(seconds);
   const wall = (performance.now() - t0) / 1000;
-  const serverCpu = cpuOf(pid) - srv0;
+  const serverCpu = cpuOfTree(pids) - srv0;
   const genCpu = generatorCpu() - gen0;
   const boxCpu = machineBusy() - box0;
   const dbCpu = row.dbPid ? cpuOf(row.dbPid) - db0 : Number.NaN;
@@ -785,10 +851,23 @@ async function main() {
       row.server = await startServer(`bare-${row.key}`, BARE, { BARE: row.key });
       await sanity(row.server, { authorization: auth, cookie }, 200);
       row.drive = staticDrive(row, auth, cookie);
-    } else if (row.key === 'warm' || row.key === 'cold-sqlite') {
-      row.server = await sqliteServer(row.key, row.key === 'cold-sqlite' ? COLD : {});
+    } else if (row.key === 'warm' || row.key === 'cold-sqlite' || row.key === 'warm-workers') {
+      const env = row.key === 'cold-sqlite' ? COLD : row.key === 'warm-workers' ? { WORKERS: '2' } : {};
+      row.server = await sqliteServer(row.key, env);
       await sanity(row.server, { authorization: auth, cookie }, 200);
       row.drive = staticDrive(row, auth, cookie);
+    } else if (row.key === 'rules50' || row.key === 'public') {
+      row.server = await sqliteServer(row.key, { TRUSTED_PROXIES: '127.0.0.1' });
+      const url = `${row.server.base}/verify/ruled?proxy=traefik`;
+      const path = row.key === 'public' ? '/health' : '/app/page';
+      const headers = forwardedHeaders(path);
+      const rowCookie = row.key === 'public' ? undefined : cookie;
+      const rowAuth = `Bearer ${sq.ruledToken}`;
+      await sanity(row.server, { authorization: rowAuth, ...headers, ...(rowCookie ? { cookie: rowCookie } : {}) }, 200, url);
+      row.drive = async (seconds) => {
+        const r = await load({ url, connections: CONNECTIONS, seconds, auth: rowAuth, cookie: rowCookie, headers, mode: 'static' });
+        return { ...r, served: r.responses };
+      };
     } else if (row.key === 'node404') {
       row.server = await startServer('bare-node404', BARE, { BARE: 'node404' });
       row.junk = junkCookie();
@@ -1181,6 +1260,8 @@ async function main() {
   };
   cpuTarget('warm', 1.25, 'warm hit');
   cpuTarget('junk', 1.15, 'junk rejection');
+  cpuTarget('rules50', 1.3, 'warm with 50 rules (the last matching)');
+  cpuTarget('public', 1.1, '`public` path, no cookies');
   rpsTarget('warm', 0.75, 'warm verify');
   const warm = row('warm');
   target(

@@ -10,6 +10,7 @@
 --                                  404 are counted.
 --   BENCH_WRK_AUTH      the Authorization header value (optional)
 --   BENCH_WRK_COOKIE    the Cookie header value (static and expect404 modes)
+--   BENCH_WRK_HEADERS   more headers, one "Name: value" per line (optional)
 --   BENCH_WRK_SEED      seed of the random pairs (junk mode); each thread adds its number
 --   BENCH_WRK_PIPELINE  requests per write in junk mode (HTTP pipelining), default 1
 --   BENCH_WRK_QUOTA     junk mode: answers per thread after which the thread prints "BENCH_DONE" and stops
@@ -23,6 +24,11 @@ local auth = os.getenv("BENCH_WRK_AUTH")
 local cookie = os.getenv("BENCH_WRK_COOKIE")
 if auth and auth ~= "" then wrk.headers["Authorization"] = auth end
 if cookie and cookie ~= "" and mode ~= "junk" then wrk.headers["Cookie"] = cookie end
+-- BENCH_WRK_HEADERS: more headers, one "Name: value" per line (the forwarded headers of rows 9 and 10).
+for line in string.gmatch(os.getenv("BENCH_WRK_HEADERS") or "", "[^\n]+") do
+  local name, value = string.match(line, "^([^:]+):%s*(.*)$")
+  if name then wrk.headers[name] = value end
+end
 
 -- Per-thread counters, read by done() through thread:get().
 unexpected = 0

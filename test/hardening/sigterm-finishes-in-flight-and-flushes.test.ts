@@ -1,4 +1,4 @@
-// Rule: SIGTERM shuts down gracefully. The server stops accepting connections at once, finishes the requests in
+// Rule: SIGTERM shuts down gracefully, with two worker processes (WORKERS=2) as with one. The server stops accepting connections at once, finishes the requests in
 // flight (a login whose body is still arriving; on MySQL also a /verify waiting on a slow database), writes the
 // pending "last seen" times, closes the pool and exits 0 — promptly, even while a proxy keeps a keep-alive
 // connection busy.
@@ -88,7 +88,7 @@ describe(`SIGTERM finishes in-flight requests and flushes last-seen times (${not
     return c;
   };
   const start = async (name: string, extra: Record<string, string> = {}) => {
-    const s = await startServer(name, { ...env, ...extra });
+    const s = await startServer(name, { ...env, WORKERS: '2', ...extra });
     servers.push(s);
     return s;
   };

@@ -1,4 +1,5 @@
-// Rule: two instances on one MySQL database act as one. A device revoked through one (sign-out or the admin CLI)
+// Rule: two instances on one MySQL database act as one, each running two worker processes (WORKERS=2), so the
+// rules hold across workers exactly as across instances. A device revoked through one (sign-out or the admin CLI)
 // is refused by the other once the verify cache bound (VERIFY_CACHE_TTL_SECONDS) has passed; the guess budget
 // counts failures made on either instance; and a code sent to both at once yields exactly one device.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,7 +34,7 @@ describe.skipIf(skip)('two instances share revocation, the guess budget and the 
   beforeAll(async () => {
     db = await freshDatabase('mysql');
     env = { DATABASE_URL: db.url };
-    const shared = { ...env, VERIFY_CACHE_TTL_SECONDS: String(CACHE_TTL_MS / 1000) };
+    const shared = { ...env, VERIFY_CACHE_TTL_SECONDS: String(CACHE_TTL_MS / 1000), WORKERS: '2' };
     a = await startServer('instance-a', shared);
     b = await startServer('instance-b', shared);
     token = (await cliOk(env, 'service', 'add', 'app')).token;

@@ -72,15 +72,16 @@ describe('verify caches', () => {
     keys = new CountingKeyRing(TEST_KEYS);
     lastSeen = new LastSeen(counted.store, clock, 60_000);
     cache = new VerifyCache(options, clock);
-    access = new Access({ store: counted.store, keys, clock, cache, lastSeen });
+    raw.changes.onCommitted((change) => cache.forget(change));
     devices = new Devices({ store: counted.store, cache });
+    access = new Access({ store: counted.store, keys, clock, cache, devices, lastSeen });
     admin = createAdmin({
       store: counted.store,
       keys,
       clock,
-      cache,
       issuer: 't',
       invites: new Invites({ store: counted.store, keys, clock, lifetimeInMs: 3_600_000, issuer: 't' }),
+      devices,
     });
     const { totpSecret } = await admin.addUser({ email: 'a@example.com' });
     serviceToken = (await admin.addService('svc')).token;
@@ -131,7 +132,7 @@ describe('verify caches', () => {
       expect(counted.state.calls).toBe(calls);
       expect(cache.stats.negativeHits).toBe(1);
       // The real device, with the same id, is not locked out.
-      cache.deviceRevoked(device.deviceId);
+      cache.forget({ kind: 'device', deviceId: device.deviceId });
       expect((await verify()).kind).toBe('allow');
     });
 
@@ -181,7 +182,9 @@ describe('verify caches', () => {
 
     it('expires entries after the TTL (the bound for changes made on other instances)', async () => {
       await verify();
-      await raw.devices.delete(device.deviceId); // as another instance would
+      const other = createSqlStore(openDatabase(tdb.target)); // another instance, whose changes reach this one only by the feed
+      await other.devices.delete(device.deviceId);
+      await other.close();
       expect((await verify()).kind).toBe('allow');
       clock.advance(DEFAULT_CACHE_OPTIONS.positiveTtlInMs + 1);
       expect((await verify()).kind).toBe('unauthenticated');
@@ -223,7 +226,7 @@ describe('verify caches', () => {
   });
 
   it('with caching off, every verify goes to the database', async () => {
-    await setup({ positiveTtlInMs: 0, positiveMaxEntries: 0, negativeTtlInMs: 0, negativeMaxEntries: 0 });
+    await setup({ positiveTtlInMs: 0, fallbackTtlInMs: 0, positiveMaxEntries: 0, negativeTtlInMs: 0, negativeMaxEntries: 0 });
     await verify();
     const calls = counted.state.calls;
     await verify();

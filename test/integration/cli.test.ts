@@ -95,7 +95,7 @@ for (const dialect of DIALECTS) {
       const port = await freePort();
       // The CLI is another process, like another instance: the server sees its changes within the cache TTL.
       server = spawn(process.execPath, [MAIN], {
-        env: { ...env, PORT: String(port), HOST: '127.0.0.1', VERIFY_CACHE_TTL_SECONDS: '1' },
+        env: { ...env, PORT: String(port), HOST: '127.0.0.1', VERIFY_CACHE_TTL_SECONDS: '1', WORKERS: '1' },
         stdio: 'ignore',
       });
       const base = `http://127.0.0.1:${port}`;
@@ -178,7 +178,7 @@ for (const dialect of DIALECTS) {
       expect((await cli('user', 'add', '--help')).out).toContain('--admin may use every service');
       expect((await cli('migrate', '--json')).json()).toEqual({
         applied: [],
-        alreadyApplied: ['001_init', '002_login_failures', '003_passkeys_invites'],
+        alreadyApplied: ['001_init', '002_login_failures', '003_passkeys_invites', '004_access_rules', '005_change_feed'],
       });
     });
 

@@ -437,7 +437,16 @@ describe('import rules', () => {
     expect(services.map((s) => s.token)).toEqual([{ hash: 'f'.repeat(128), salt: '0123456789abcdef0123456789abcdef', alg: 'sha512-ref' }]);
     // Upper-case hex signatures are the same signature; they are stored as our lower-case form.
     expect(devices).toEqual([
-      { id: hexId('a'), userId: users[0]?.id, signature, deviceType: 'unknown', createdAt: START, lastSeenAt: null },
+      {
+        id: hexId('a'),
+        userId: users[0]?.id,
+        signature,
+        deviceType: 'unknown',
+        createdAt: START,
+        lastSeenAt: null,
+        signedInWith: 'code',
+        signedInAt: START,
+      },
     ]);
     expect(grants.map((g) => g.scope)).toEqual(['read:email,read:username']);
   });

@@ -42,11 +42,23 @@ for (const dialect of DIALECTS) {
     it('applies every migration once, then reports them as already applied', async () => {
       tdb = await createTestDatabase(dialect);
       database = openDatabase(tdb.target);
-      expect((await migrate(database)).applied).toEqual(['001_init', '002_login_failures', '003_passkeys_invites']);
+      expect((await migrate(database)).applied).toEqual([
+        '001_init',
+        '002_login_failures',
+        '003_passkeys_invites',
+        '004_access_rules',
+        '005_change_feed',
+      ]);
       expect(await isMigrated(database)).toBe(true);
       const again = await migrate(database);
       expect(again.applied).toEqual([]);
-      expect(again.alreadyApplied).toEqual(['001_init', '002_login_failures', '003_passkeys_invites']);
+      expect(again.alreadyApplied).toEqual([
+        '001_init',
+        '002_login_failures',
+        '003_passkeys_invites',
+        '004_access_rules',
+        '005_change_feed',
+      ]);
       for (const t of [
         'users',
         'devices',
@@ -112,7 +124,13 @@ for (const dialect of DIALECTS) {
         const other = openDatabase(tdb.target);
         try {
           const [a, b] = await Promise.all([migrate(database), migrate(other)]);
-          expect([...a.applied, ...b.applied].sort()).toEqual(['001_init', '002_login_failures', '003_passkeys_invites']);
+          expect([...a.applied, ...b.applied].sort()).toEqual([
+            '001_init',
+            '002_login_failures',
+            '003_passkeys_invites',
+            '004_access_rules',
+            '005_change_feed',
+          ]);
         } finally {
           await other.db.destroy();
         }

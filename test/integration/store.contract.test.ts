@@ -59,6 +59,8 @@ for (const dialect of DIALECTS) {
         deviceType: 'Linux Firefox',
         createdAt: 5,
         lastSeenAt: null,
+        signedInWith: 'code',
+        signedInAt: 5,
       });
       expect(found?.user).toEqual(u);
       expect(await store.devices.findWithUser(hex('b'))).toBeUndefined();
@@ -138,11 +140,21 @@ for (const dialect of DIALECTS) {
       expect(await store.lookupForVerify(hex('d'), 'lookup-svc')).toEqual({
         found: { device: expect.objectContaining({ id: hex('d'), userId: u.id }), user: u },
         service: s,
+        ruleCount: 0,
+        groups: [],
+        groupScopes: [],
       });
       await store.grants.insertIfAbsent({ userId: u.id, serviceId: s.id, scope: 'read:email', tokenSealed: 'sealed', createdAt: 3 });
       const all = await store.lookupForVerify(hex('d'), 'lookup-svc');
-      expect(all.grant).toEqual({ userId: u.id, serviceId: s.id, scope: 'read:email', tokenSealed: 'sealed', createdAt: 3 });
-      expect(await store.lookupForVerify(hex('e'), 'lookup-svc')).toEqual({ service: s });
+      expect(all.grant).toEqual({
+        userId: u.id,
+        serviceId: s.id,
+        scope: 'read:email',
+        tokenSealed: 'sealed',
+        createdAt: 3,
+        viaGroup: false,
+      });
+      expect(await store.lookupForVerify(hex('e'), 'lookup-svc')).toEqual({ service: s, ruleCount: 0 });
       expect(await store.lookupForVerify(hex('d'), 'Lookup-svc')).toEqual({ found: expect.any(Object) });
       expect(await store.lookupForVerify(undefined, undefined)).toEqual({});
       // A grant for another device's user is not this one's.

@@ -90,6 +90,24 @@ describe('configuration', () => {
     ]);
   });
 
+  it('takes WORKERS as auto (the cores this process may use) or 1-1023, and names any other value', async () => {
+    const { availableParallelism } = await import('node:os');
+    const workers = (env: Record<string, string>) => loadConfig({ env: { ENCRYPTION_KEYS: KEY, ...env }, cwd: tmp() }).config.workers;
+    expect(workers({})).toBe(availableParallelism());
+    expect(workers({ WORKERS: 'AUTO' })).toBe(availableParallelism());
+    expect(workers({ WORKERS: '1' })).toBe(1);
+    expect(workers({ WORKERS: '1023' })).toBe(1023);
+    for (const bad of ['0', '1024', '-1', '2.5', 'two', 'auto,1', ''])
+      expect(problems({ WORKERS: bad }), bad).toEqual([expect.stringMatching(/^WORKERS: must be auto or a whole number from 1 to 1023/)]);
+  });
+
+  it('keeps the fallback bound no longer than the TTL, and CHANGE_POLL_MS within 10-1000', () => {
+    const cache = (env: Record<string, string>) => loadConfig({ env: { ENCRYPTION_KEYS: KEY, ...env }, cwd: tmp() }).config.cache;
+    expect(cache({})).toMatchObject({ positiveTtlInMs: 300_000, fallbackTtlInMs: 5_000 });
+    expect(cache({ VERIFY_CACHE_TTL_SECONDS: '2' })).toMatchObject({ positiveTtlInMs: 2_000, fallbackTtlInMs: 2_000 });
+    expect(problems({ CHANGE_POLL_MS: '5000' })).toEqual([expect.stringMatching(/^CHANGE_POLL_MS: must be at most 1000/)]);
+  });
+
   it('takes the pool size from DATABASE_POOL_SIZE, or from its old name MYSQL_POOL_SIZE', () => {
     const pool = (env: Record<string, string>) => loadConfig({ env: { ENCRYPTION_KEYS: KEY, ...env }, cwd: tmp() }).config.databasePoolSize;
     expect(pool({ DATABASE_POOL_SIZE: '25' })).toBe(25);

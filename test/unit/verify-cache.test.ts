@@ -9,12 +9,16 @@ const pair = (n: number) => ({ deviceId: n.toString(16).padStart(32, '0'), secre
 const answer = (n: number): CachedAnswer => ({
   outcome: { kind: 'allow', identity: { userServiceToken: `t${n}` }, userId: n, deviceId: pair(n).deviceId },
   serviceId: 1,
+  found: {} as CachedAnswer['found'],
 });
 
 describe('the whole-answer cache', () => {
   it('answers the exact request only, until the TTL has passed', () => {
     const clock = fixedClock(0);
-    const cache = new VerifyCache({ positiveTtlInMs: 5000, positiveMaxEntries: 10, negativeTtlInMs: 0, negativeMaxEntries: 0 }, clock);
+    const cache = new VerifyCache(
+      { positiveTtlInMs: 5000, fallbackTtlInMs: 5000, positiveMaxEntries: 10, negativeTtlInMs: 0, negativeMaxEntries: 0 },
+      clock,
+    );
     cache.rememberAnswer(pair(1), 'svc', 'token-0123456789abcdef', answer(1));
     expect(cache.request(pair(1), 'svc', 'token-0123456789abcdef')).toEqual(answer(1));
     expect(cache.request(pair(1), 'svc', 'token-0123456789abcdeX')).toBeUndefined();
@@ -29,7 +33,7 @@ describe('the whole-answer cache', () => {
 
   it('holds at most its bound, dropping the oldest', () => {
     const cache = new VerifyCache(
-      { positiveTtlInMs: 5000, positiveMaxEntries: 3, negativeTtlInMs: 0, negativeMaxEntries: 0 },
+      { positiveTtlInMs: 5000, fallbackTtlInMs: 5000, positiveMaxEntries: 3, negativeTtlInMs: 0, negativeMaxEntries: 0 },
       fixedClock(0),
     );
     for (let n = 1; n <= 4; n++) cache.rememberAnswer(pair(n), 'svc', 'token-0123456789abcdef', answer(n));
@@ -39,15 +43,16 @@ describe('the whole-answer cache', () => {
 
   it('is emptied by every invalidation', () => {
     const cache = new VerifyCache(
-      { positiveTtlInMs: 5000, positiveMaxEntries: 10, negativeTtlInMs: 0, negativeMaxEntries: 0 },
+      { positiveTtlInMs: 5000, fallbackTtlInMs: 5000, positiveMaxEntries: 10, negativeTtlInMs: 0, negativeMaxEntries: 0 },
       fixedClock(0),
     );
     const invalidations = [
-      () => cache.deviceRevoked(pair(9).deviceId),
-      () => cache.userChanged(9),
-      () => cache.grantChanged(9, 9),
-      () => cache.servicesChanged(),
-      () => cache.proxyTokensChanged(),
+      () => cache.forget({ kind: 'device', deviceId: pair(9).deviceId }),
+      () => cache.forget({ kind: 'user', userId: 9 }),
+      () => cache.forget({ kind: 'grant', userId: 9, serviceId: 9 }),
+      () => cache.forget({ kind: 'services' }),
+      () => cache.forget({ kind: 'proxy-tokens' }),
+      () => cache.forget({ kind: 'decisions' }),
     ];
     for (const invalidate of invalidations) {
       cache.rememberAnswer(pair(1), 'svc', 'token-0123456789abcdef', answer(1));
@@ -57,14 +62,23 @@ describe('the whole-answer cache', () => {
   });
 
   it('is off with a positive TTL of 0', () => {
-    const cache = new VerifyCache({ positiveTtlInMs: 0, positiveMaxEntries: 10, negativeTtlInMs: 0, negativeMaxEntries: 0 }, fixedClock(0));
+    const cache = new VerifyCache(
+      { positiveTtlInMs: 0, fallbackTtlInMs: 0, positiveMaxEntries: 10, negativeTtlInMs: 0, negativeMaxEntries: 0 },
+      fixedClock(0),
+    );
     cache.rememberAnswer(pair(1), 'svc', 'token-0123456789abcdef', answer(1));
     expect(cache.request(pair(1), 'svc', 'token-0123456789abcdef')).toBeUndefined();
   });
 });
 
 describe('the refused-request cache', () => {
-  const options = { positiveTtlInMs: 5000, positiveMaxEntries: 10, negativeTtlInMs: 60_000, negativeMaxEntries: 100 };
+  const options = {
+    positiveTtlInMs: 5000,
+    fallbackTtlInMs: 5000,
+    positiveMaxEntries: 10,
+    negativeTtlInMs: 60_000,
+    negativeMaxEntries: 100,
+  };
   const TOKEN = 'token-0123456789abcdef';
 
   it('refuses the exact request again, for the positive TTL, as a negative hit', () => {
@@ -82,14 +96,14 @@ describe('the refused-request cache', () => {
 
   it('is emptied when callers may have changed (services or proxy tokens), and kept otherwise', () => {
     const cache = new VerifyCache(options, fixedClock(0));
-    for (const invalidate of [() => cache.servicesChanged(), () => cache.proxyTokensChanged()]) {
+    for (const invalidate of [() => cache.forget({ kind: 'services' }), () => cache.forget({ kind: 'proxy-tokens' })]) {
       cache.rememberBadRequest(pair(1), 'svc', TOKEN);
       invalidate();
       expect(cache.request(pair(1), 'svc', TOKEN)).toBeUndefined();
     }
     cache.rememberBadRequest(pair(1), 'svc', TOKEN);
-    cache.deviceRevoked(pair(1).deviceId);
-    cache.userChanged(1);
+    cache.forget({ kind: 'device', deviceId: pair(1).deviceId });
+    cache.forget({ kind: 'user', userId: 1 });
     expect(cache.request(pair(1), 'svc', TOKEN)).toBe('bad');
   });
 
@@ -103,5 +117,67 @@ describe('the refused-request cache', () => {
       none.rememberBadRequest(pair(1), 'svc', TOKEN);
       expect(none.request(pair(1), 'svc', TOKEN), JSON.stringify(off)).toBeUndefined();
     }
+  });
+});
+
+describe('the two bounds', () => {
+  const user = {
+    id: 1,
+    email: 'a@example.com',
+    username: null,
+    role: 'user' as const,
+    totpSecretSealed: '',
+    lastTotpStep: null,
+    createdAt: 0,
+    passkeyOnly: false,
+  };
+  const device = {
+    id: pair(1).deviceId,
+    userId: 1,
+    signature: '',
+    deviceType: 't',
+    createdAt: 0,
+    lastSeenAt: null,
+    signedInWith: 'code' as const,
+    signedInAt: 0,
+  };
+
+  it('uses entries for the full TTL only while the feed is current, and only within the fallback bound otherwise', () => {
+    const clock = fixedClock(1_000_000); // (lru-cache takes a start time of 0 for "no TTL")
+    const cache = new VerifyCache(
+      { positiveTtlInMs: 300_000, fallbackTtlInMs: 5000, positiveMaxEntries: 10, negativeTtlInMs: 0, negativeMaxEntries: 0 },
+      clock,
+    );
+    // Until a feed says it is current, the fallback bound holds.
+    expect(cache.boundInMs).toBe(5000);
+    const fill = () => {
+      cache.rememberAnswer(pair(1), 'svc', 'token-0123456789abcdef', answer(1));
+      cache.rememberDevice(pair(1), { device, user });
+      cache.rememberDecision(1, 1, { kind: 'forbidden' });
+      cache.rememberCaller('svc', 'token-0123456789abcdef', 1);
+    };
+    const held = () =>
+      [
+        cache.request(pair(1), 'svc', 'token-0123456789abcdef'),
+        cache.device(pair(1)),
+        cache.decision(1, 1),
+        cache.caller('svc', 'token-0123456789abcdef'),
+      ].filter((x) => x !== undefined).length;
+    fill();
+    clock.advance(5001);
+    expect(held()).toBe(0);
+    cache.useFallbackBound(false);
+    expect(cache.boundInMs).toBe(300_000);
+    fill();
+    clock.advance(299_999);
+    expect(held()).toBe(4);
+    // The feed falls behind: what was stored more than 5 s ago is not used any more.
+    cache.useFallbackBound(true);
+    expect(held()).toBe(0);
+    fill();
+    clock.advance(4999);
+    expect(held()).toBe(4);
+    clock.advance(1);
+    expect(held()).toBe(0);
   });
 });

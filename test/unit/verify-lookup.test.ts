@@ -18,10 +18,13 @@ describe('verifyLookupSql', () => {
   it('selects every column the mapping reads: device, owner, service and grant', () => {
     const aliases = [...verifyLookupSql(2).matchAll(/\bAS (\w+)/g)].map((m) => m[1]);
     expect(aliases).toEqual([
-      ...['id', 'user_id', 'signature', 'device_type', 'created_at', 'last_seen_at'].map((c) => `d_${c}`),
+      ...['id', 'user_id', 'signature', 'device_type', 'created_at', 'last_seen_at', 'signed_in_with', 'signed_in_at'].map((c) => `d_${c}`),
       ...['id', 'email', 'username', 'role', 'totp_secret_sealed', 'last_totp_step', 'created_at', 'passkey_only'].map((c) => `u_${c}`),
       ...['id', 'name', 'token_hash', 'token_salt', 'token_alg', 'created_at'].map((c) => `s_${c}`),
-      ...['scope', 'token_sealed', 'created_at'].map((c) => `g_${c}`),
+      ...['scope', 'token_sealed', 'created_at', 'via_group'].map((c) => `g_${c}`),
+      'u_groups',
+      'g_group_scopes',
+      's_rule_count',
     ]);
   });
 

@@ -86,6 +86,22 @@ export function allowAnswer(identity: Identity): Answer {
   return a;
 }
 
+/** A `public` rule's 200: no identity at all, every identity header present and empty (a client's copy never slips through). */
+const PUBLIC_BODY = JSON.stringify({ 'status code': 200, status: 'ok', data: {} });
+export const PUBLIC_ANSWER: Answer = {
+  status: 200,
+  body: PUBLIC_BODY,
+  headers: {
+    'Content-Length': String(Buffer.byteLength(PUBLIC_BODY)),
+    'Cache-Control': 'no-store',
+    'Content-Type': JSON_TYPE,
+    [IDENTITY_HEADERS.userServiceToken]: '',
+    [IDENTITY_HEADERS.email]: '',
+    [IDENTITY_HEADERS.username]: '',
+    [IDENTITY_HEADERS.role]: '',
+  },
+};
+
 /** Writes an answer on Node's response (the fast path). */
 export function sendAnswer(res: ServerResponse, a: Answer): void {
   res.writeHead(a.status, a.headers);

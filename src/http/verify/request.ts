@@ -75,7 +75,9 @@ class RawVerifyRequest implements VerifyRequest {
   header(wanted: string): readonly string[] {
     const values: string[] = [];
     for (let i = 0; i + 1 < this.rawHeaders.length; i += 2) {
-      if ((this.rawHeaders[i] as string).toLowerCase() === wanted) values.push(this.rawHeaders[i + 1] as string);
+      const name = this.rawHeaders[i] as string;
+      // Most names differ in length: compared (and lower-cased) only when they could match.
+      if (name.length === wanted.length && name.toLowerCase() === wanted) values.push(this.rawHeaders[i + 1] as string);
     }
     return values;
   }

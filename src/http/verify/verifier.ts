@@ -3,11 +3,12 @@
 // answers (a few map look-ups), a promise only when the database must be asked, under a deadline.
 import { isSpace, readDeviceCookies } from '../../core/cookies.js';
 import type { VerifyOutcome } from '../../core/decisions.js';
+import type { RequestFacts } from '../../core/rules.js';
 import type { AppDeps } from '../context.js';
 import { withDeadline } from '../deadline.js';
 import { trustList } from '../forwarded.js';
 import { pageHeaders } from '../page-headers.js';
-import { type Answer, allowAnswer, errorAnswer, UNAVAILABLE } from './answer.js';
+import { type Answer, allowAnswer, errorAnswer, PUBLIC_ANSWER, UNAVAILABLE } from './answer.js';
 import { credentialProblem, credentialWarnings } from './credential-warnings.js';
 import type { VerifyRequest } from './request.js';
 import { styleOf } from './styles/index.js';
@@ -46,6 +47,16 @@ export function createVerifier(deps: Pick<AppDeps, 'access' | 'config' | 'logger
   const { access, config, logger, metrics } = deps;
   const ctx: StyleContext = { config, trusted: trustList(config.trustedProxies), pageHeaders: pageHeaders(config) };
   const debug = logger.isLevelEnabled('debug');
+  // Each style's reader of what rules match on, bound once (the warm path allocates no closure per request).
+  const factReaders = new Map<ProxyStyle, (req: VerifyRequest, withClient: boolean) => RequestFacts>();
+  const readerOf = (style: ProxyStyle) => {
+    let read = factReaders.get(style);
+    if (read === undefined) {
+      read = (req: VerifyRequest, withClient: boolean) => style.facts(req, ctx, withClient);
+      factReaders.set(style, read);
+    }
+    return read;
+  };
 
   const warnCredential = credentialWarnings(logger);
 
@@ -58,6 +69,12 @@ export function createVerifier(deps: Pick<AppDeps, 'access' | 'config' | 'logger
         return style.badCredential?.(req, ctx) ?? errorAnswer('badServiceCredential');
       case 'unauthenticated':
         return style.unauthenticated(req, ctx);
+      case 'public':
+        return PUBLIC_ANSWER;
+      case 'step-up':
+        return style.signInAgain(req, 'step-up', ctx);
+      case 'fresh-sign-in':
+        return style.signInAgain(req, 'fresh', ctx);
       default:
         return style.forbidden(req, outcome, ctx);
     }
@@ -80,6 +97,10 @@ export function createVerifier(deps: Pick<AppDeps, 'access' | 'config' | 'logger
 
   function decided(req: VerifyRequest, style: ProxyStyle, outcome: VerifyOutcome, credential: string | undefined, started: number): Answer {
     metrics?.verified(outcome.kind, started);
+    // A refusal by a rule names the rule, so "why was I refused" has an answer in the audit log.
+    if (outcome.kind === 'denied') {
+      logger.info({ event: 'access.denied', service: req.service, rule: outcome.rule, email: outcome.email }, 'refused by an access rule');
+    }
     return finish(req, render(req, style, outcome, credential), started);
   }
 
@@ -90,7 +111,7 @@ export function createVerifier(deps: Pick<AppDeps, 'access' | 'config' | 'logger
       if (style === undefined) return finish(req, errorAnswer('unknownProxyStyle'), started);
       const credential = readCredential(req.authorization, req.serviceToken);
       const device = readDeviceCookies(req.cookie.length === 1 ? req.cookie[0] : req.cookie.join('; '));
-      const outcome = access.verify(req.service, credential, device);
+      const outcome = access.verify(req.service, credential, device, req, readerOf(style));
       if (!(outcome instanceof Promise)) return decided(req, style, outcome, credential, started);
       return withDeadline(outcome, config.verifyDeadlineInMs)
         .then((o) => decided(req, style, o, credential, started))

@@ -162,6 +162,63 @@ export function defineConfigContract(kind: ProxyKind, binaryPath: () => string):
       }
     });
 
+    it('tells the sidecar the client address it saw, never the address claims a client sends', async () => {
+      allowWith(IDENTITY);
+      const path = uniquePath('address');
+      await rawRequest({
+        port: proxy.port,
+        host: proxy.hostHeader,
+        path,
+        headers: [
+          ['X-Forwarded-For', '10.9.9.9'],
+          ['X-Real-IP', '10.9.9.9'],
+          ['Forwarded', 'for=10.9.9.9'],
+        ],
+      });
+      const [verify] = verifyCallsFor(path);
+      expect(verify, 'the auth request').toBeDefined();
+      // The access rules' networks are matched on this: the proxy's own peer, not what the client wrote.
+      expect(headerValues(verify, 'X-Forwarded-For')).toEqual(['127.0.0.1']);
+      expect(headerValues(verify, 'X-Real-IP').filter((value) => value !== '127.0.0.1')).toEqual([]);
+      expect(headerValues(verify, 'Forwarded')).toEqual([]);
+    });
+
+    it('tells the sidecar the path the app gets, however it is spelled', async () => {
+      allowWith(IDENTITY);
+      // Rules are decided on this path; a proxy that cleaned it for one side only would open a bypass. nginx and
+      // Caddy pass it on as sent; Traefik cleans it (decodes %61, resolves dot segments), the same for both.
+      for (const spelling of ['/../admin', '//admin', '/%61dmin/./x', '/admin;x', '/admin%2fx', '/%2e%2e/admin']) {
+        const path = `${uniquePath('spelling')}${spelling}`;
+        const sidecarBefore = fake.seen.length;
+        const appBefore = upstream.seen.length;
+        const response = await rawRequest({ port: proxy.port, host: proxy.hostHeader, path });
+        expect(response.status, path).toBe(200);
+        const verify = fake.seen.slice(sidecarBefore);
+        const served = upstream.seen.slice(appBefore);
+        expect(verify, `one auth request for ${path}`).toHaveLength(1);
+        expect(
+          served.map((seen) => seen.url),
+          `the app for ${path}`,
+        ).toHaveLength(1);
+        // The raw header text: URL parsing would already have resolved the dot segments.
+        expect(headerValues(verify[0], 'X-Forwarded-Uri'), path).toEqual([served[0]?.url]);
+        if (kind === 'nginx') expect(headerValues(verify[0], 'X-Original-URL')).toEqual([`${proxy.origin}${served[0]?.url}`]);
+        if (kind !== 'traefik') expect(served[0]?.url).toBe(path);
+      }
+    });
+
+    it('never lets a Host header move where the original URL path begins', async () => {
+      allowWith(IDENTITY);
+      for (const suffix of ['#', '?', '\\health', '@evil.test']) {
+        const path = uniquePath('host');
+        const before = fake.seen.length;
+        const response = await rawRequest({ port: proxy.port, host: `${proxy.hostHeader}${suffix}`, path });
+        expect([400, 404], `Host: ${proxy.hostHeader}${suffix}`).toContain(response.status);
+        expect(fake.seen.length, `Host: ${proxy.hostHeader}${suffix} reached the sidecar`).toBe(before);
+        expect(upstream.last(path)).toBeUndefined();
+      }
+    });
+
     it('passes exactly the identity the sidecar returned, whatever identity headers the client sent', async () => {
       allowWith(IDENTITY);
       const path = uniquePath('identity');

@@ -1,5 +1,5 @@
 // The real sidecar as a black box: `node dist/main.js` with a fresh SQLite file, and its admin CLI (in this process).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'otplib';
 import { runCli } from '../../../src/cli.js';
@@ -8,7 +8,8 @@ import { freePort, type ManagedProcess, retryOnPortClash, startProcess, waitUnti
 
 /** ENCRYPTION_KEYS and friends from the repository's public test keys. */
 function testingEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
+  // One process: the suites through real proxies are not about workers (the hardening suites are).
+  const env: Record<string, string> = { WORKERS: '1' };
   for (const line of readFileSync(join(REPO_ROOT, '.env.testing'), 'utf8').split('\n')) {
     const match = /^\s*([A-Z0-9_]+)=(.*)$/.exec(line);
     if (match?.[1] && match[2] !== undefined) env[match[1]] = match[2].trim();
@@ -37,6 +38,8 @@ export interface RunningSidecar {
   /** Runs `passwordless-auth <args> --json` against the same database; returns its JSON answer. */
   cli(args: readonly string[]): Promise<Record<string, unknown>>;
   addUser(email: string, options?: { username?: string; admin?: boolean }): Promise<CreatedUser>;
+  /** `policy apply` of this policy (groups, grants, rules; written as JSON, which is YAML): one CLI run. */
+  applyPolicy(policy: unknown): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -96,6 +99,11 @@ async function startSidecarOnce(options: SidecarOptions): Promise<RunningSidecar
       const created = await cli(args);
       if (typeof created.totpSecret !== 'string') throw new Error(`user add printed no totpSecret: ${JSON.stringify(created)}`);
       return { id: created.id as string | number, email, totpSecret: created.totpSecret };
+    },
+    async applyPolicy(policy) {
+      const file = join(dir.path, `policy-${Date.now()}.yaml`);
+      writeFileSync(file, JSON.stringify(policy, null, 2));
+      return cli(['policy', 'apply', file]);
     },
     async stop() {
       await proc.stop();

@@ -33,9 +33,12 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** The environment every spawned process gets: nothing inherited but PATH and the test keys. */
+/**
+ * The environment every spawned process gets: nothing inherited but PATH and the test keys; one process (no
+ * workers) unless a test asks for WORKERS, so the suites that are not about workers cost what they did.
+ */
 function baseEnv(extra: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS, ...extra };
+  return { PATH: process.env.PATH ?? '', ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS, WORKERS: '1', ...extra };
 }
 
 export interface Server {

@@ -4,6 +4,7 @@
 import { isTrustedPeer, singleValue } from '../../forwarded.js';
 import { errorAnswer } from '../answer.js';
 import type { VerifyRequest } from '../request.js';
+import { originalUrlFacts } from './facts.js';
 import { loginUrl } from './login-url.js';
 import type { OriginalRequest, ProxyStyle, StyleContext } from './style.js';
 
@@ -17,5 +18,10 @@ export function readOriginal(req: VerifyRequest, { trusted }: StyleContext): Ori
 
 export const authRequest: ProxyStyle = {
   unauthenticated: (req, ctx) => errorAnswer('signInRequired', { Location: loginUrl(readOriginal(req, ctx), ctx) }),
-  forbidden: (_req, denial) => errorAnswer(denial.kind === 'unknown-service' ? 'unknownServiceForProxy' : 'noAccess'),
+  forbidden: (_req, denial) =>
+    errorAnswer(denial.kind === 'unknown-service' ? 'unknownServiceForProxy' : denial.kind === 'denied' ? 'closedByRule' : 'noAccess'),
+  // The shipped config turns any 401 into a redirect to its Location: here the step-up or fresh sign-in page.
+  signInAgain: (req, why, ctx) =>
+    errorAnswer(why === 'step-up' ? 'passkeyRequired' : 'freshSignInRequired', { Location: loginUrl(readOriginal(req, ctx), ctx, why) }),
+  facts: originalUrlFacts,
 };

@@ -5,6 +5,7 @@ import { noAccessPage, proxyNotSetUpPage } from '../../../views/pages.js';
 import { isTrustedPeer, singleValue } from '../../forwarded.js';
 import { errorAnswer, htmlAnswer, redirectAnswer } from '../answer.js';
 import type { VerifyRequest } from '../request.js';
+import { forwardedUriFacts } from './facts.js';
 import { loginUrl } from './login-url.js';
 import type { OriginalRequest, ProxyStyle, StyleContext } from './style.js';
 
@@ -36,11 +37,22 @@ export const forwardAuth: ProxyStyle = {
     return redirectAnswer(original.method === 'GET' || original.method === 'HEAD' ? 302 : 303, loginUrl(original, ctx));
   },
   forbidden(req, denial, ctx) {
-    const json = denial.kind === 'unknown-service' ? 'unknownServiceForProxy' : 'noAccess';
+    const json = denial.kind === 'unknown-service' ? 'unknownServiceForProxy' : denial.kind === 'denied' ? 'closedByRule' : 'noAccess';
     if (!isPageLoad(req)) return errorAnswer(json);
-    const page = noAccessPage({ email: denial.email, service: req.service, unknown: denial.kind === 'unknown-service' });
+    const page = noAccessPage({
+      email: denial.email,
+      service: req.service,
+      unknown: denial.kind === 'unknown-service',
+      closed: denial.kind === 'denied',
+    });
     return htmlAnswer(403, page, ctx.pageHeaders);
   },
+  signInAgain(req, why, ctx) {
+    if (!isPageLoad(req)) return errorAnswer(why === 'step-up' ? 'passkeyRequired' : 'freshSignInRequired');
+    const original = readOriginal(req, ctx);
+    return redirectAnswer(original.method === 'GET' || original.method === 'HEAD' ? 302 : 303, loginUrl(original, ctx, why));
+  },
+  facts: forwardedUriFacts,
   // A person who meets a misconfigured proxy gets a page that tells whoever runs the site what to check.
   badCredential(req, ctx) {
     if (!isPageLoad(req)) return errorAnswer('badServiceCredential');

@@ -3,6 +3,7 @@
 import type { BlockList } from 'node:net';
 import type { Config } from '../../../config/config.js';
 import type { VerifyOutcome } from '../../../core/decisions.js';
+import type { RequestFacts } from '../../../core/rules.js';
 import type { Answer } from '../answer.js';
 import type { VerifyRequest } from '../request.js';
 
@@ -12,11 +13,17 @@ export interface StyleContext {
   readonly pageHeaders: Readonly<Record<string, string>>;
 }
 
-type Denial = Extract<VerifyOutcome, { kind: 'forbidden' | 'unknown-service' }>;
+type Denial = Extract<VerifyOutcome, { kind: 'forbidden' | 'unknown-service' | 'denied' }>;
+
+/** Why a signed-in device must sign in again: a `passkey` rule (step up) or a `recent:N` rule (fresh). */
+export type SignInAgain = 'step-up' | 'fresh';
 
 export interface ProxyStyle {
   unauthenticated(req: VerifyRequest, ctx: StyleContext): Answer;
   forbidden(req: VerifyRequest, denial: Denial, ctx: StyleContext): Answer;
+  signInAgain(req: VerifyRequest, why: SignInAgain, ctx: StyleContext): Answer;
+  /** The original request's method, raw path and (when `withClient`) client address, as access rules match on them. */
+  facts(req: VerifyRequest, ctx: StyleContext, withClient: boolean): RequestFacts;
   /** The caller's credential was missing or unknown; without this, the reference's JSON 401. */
   badCredential?(req: VerifyRequest, ctx: StyleContext): Answer;
 }

@@ -249,7 +249,7 @@ describe.skipIf(skip)('the container image', { timeout: 120_000 }, () => {
   });
 
   describe('bad input', () => {
-    it('refuses to start in production without real keys: exit 1, the one-line message it gives outside', async () => {
+    it('refuses to start in production without real keys: exit 1, the message it gives outside', async () => {
       const { ENCRYPTION_KEYS: _key, ...withoutKey } = readme.env;
       const data = dataVolume();
       try {

@@ -324,6 +324,13 @@ export function createAccessAdmin({ store, keys, clock, fail, userByEmail, servi
       const rule = found === undefined || found === NEEDS_SUBJECT ? undefined : found;
       const kind = rule?.policy.kind;
       if (kind === 'public') return answer('public', rule?.source, 'a public rule: no sign-in needed, no identity passed on');
+      if (kind === 'deny' && subject === null && matcher.match(facts, undefined) === NEEDS_SUBJECT) {
+        return answer(
+          'sign-in',
+          rule?.source,
+          'Nobody is signed in, and a rule naming users or groups comes before this deny rule: the browser is sent to sign in first.',
+        );
+      }
       if (kind === 'deny') return answer('deny', rule?.source, 'a deny rule: refused for everyone it matches');
       const ruleText = rule ? '' : 'no rule matched: grant. ';
       if (!user || !access) return answer('sign-in', rule?.source, `${ruleText}Nobody is signed in: the browser is sent to sign in.`);

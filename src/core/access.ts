@@ -195,7 +195,12 @@ export class Access {
     const rule = matcher.match(facts, null);
     if (rule === undefined || rule === NEEDS_SUBJECT) return UNAUTHENTICATED;
     if (rule.policy.kind === 'public') return { kind: 'public', rule: described(rule) };
-    if (rule.policy.kind === 'deny') return { kind: 'denied', rule: described(rule), email: undefined };
+    // A rule naming users or groups before the deny could still let a signed-in person in: ask them to sign in
+    // first (as Authelia does), rather than closing the door on someone who is only signed out.
+    if (rule.policy.kind === 'deny') {
+      if (matcher.match(facts, undefined) === NEEDS_SUBJECT) return UNAUTHENTICATED;
+      return { kind: 'denied', rule: described(rule), email: undefined };
+    }
     return UNAUTHENTICATED;
   }
 

@@ -163,8 +163,13 @@ for (const transport of TRANSPORTS) {
       expect(viaNginx.headers.get('location')).toBe(`https://auth.example.com/login/step-up?rd=${encodeURIComponent(`${APP}/admin`)}`);
       expect((await traefik('/admin/users', { cookie: bob })).status).toBe(403);
       expect((await traefik('/Admin/users', { cookie: bob })).status).toBe(403);
-      // Nobody signed in: the subject rule does not match, the deny rule does.
-      expect((await traefik('/admin')).status).toBe(403);
+      // Nobody signed in: the subject rule could still match once they are, so they are asked to sign in first
+      // (as Authelia does) instead of meeting the deny rule; a path with no subject rule before its deny is closed.
+      const signedOut = await traefik('/admin');
+      expect(signedOut.status).toBe(302);
+      expect(signedOut.headers.get('location')).toBe(`https://auth.example.com/login?rd=${encodeURIComponent(`${APP}/admin`)}`);
+      expect((await traefik('/admin', { api: true })).status).toBe(401);
+      expect((await traefik('/private/x')).status).toBe(403);
     });
 
     it('recent:N: allowed within N minutes of the sign-in, then sent to sign in again (fresh=1)', async () => {

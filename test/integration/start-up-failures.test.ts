@@ -1,8 +1,8 @@
 // Rule: a server that cannot start says why and what to do in one or two lines, exits 1, and shows no stack trace
 // (unless LOG_LEVEL=debug): a busy port, a data directory or database file it may not write, a database that
 // refuses the connection, a key file that cannot be read. The built server (and CLI), as processes.
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,17 +11,43 @@ import { freePort } from '../e2e/support/processes.js';
 import { TEST_KEY } from '../support/app.js';
 import { runCliInProcess } from '../support/cli.js';
 
-const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
+const REPO = new URL('../..', import.meta.url).pathname;
+const MAIN = join(REPO, 'dist/main.js');
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const STACK = /\n\s+at /;
 
 /** Root may write anywhere: file permissions are only tested as someone else (nobody), where the test runs as root. */
-const asSomeoneElse = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+const asRoot = process.getuid?.() === 0;
+const asSomeoneElse = asRoot ? { uid: 65534, gid: 65534 } : {};
+
+/**
+ * Where nobody can run the server from: the checkout may sit in a directory only root may enter (a fresh clone in
+ * a `mktemp -d` folder, with Node itself inside it on CI's Node 24 run). So, as root, the built server, its modules
+ * and Node are linked (or copied) into a folder anyone may read; else the checkout as it is.
+ */
+function unprivilegedCopy(into: string): { node: string; main: string } {
+  if (!asRoot) return { node: process.execPath, main: MAIN };
+  const root = join(into, 'app');
+  mkdirSync(root, { mode: 0o755 });
+  for (const part of ['dist', 'sql', 'node_modules', 'package.json']) {
+    try {
+      execFileSync('cp', ['-al', join(REPO, part), root]);
+    } catch {
+      execFileSync('cp', ['-a', join(REPO, part), root]);
+    }
+  }
+  const node = join(into, 'node');
+  copyFileSync(process.execPath, node);
+  chmodSync(node, 0o755);
+  return { node, main: join(root, 'dist/main.js') };
+}
+let unprivileged: { node: string; main: string };
 
 /** Runs a built entry point until it exits (it must, within the test's time); its exit code and stderr. */
 function runToExit(script: string, args: readonly string[], env: Record<string, string>, options: { unprivileged?: boolean } = {}) {
   return new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [script, ...args], {
+    const run = options.unprivileged && script === MAIN ? unprivileged : { node: process.execPath, main: script };
+    const child = spawn(run.node, [run.main, ...args], {
       env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
       cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -41,6 +67,7 @@ let busyPort: number;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pa-start-up-'));
   chmodSync(dir, 0o755);
+  unprivileged = unprivilegedCopy(dir);
   holder = createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   busyPort = (holder.address() as { port: number }).port;

@@ -50,15 +50,8 @@ const MAX_PATTERN_LENGTH = 1024;
 const MAX_ITEMS = 100;
 const METHOD = /^[A-Z]{1,20}$/;
 
-/** A rule's fields as written (CLI flags, a policy file). */
-export interface RuleInput {
-  readonly paths: readonly string[];
-  readonly methods: readonly string[];
-  readonly networks: readonly string[];
-  readonly users: readonly string[];
-  readonly groups: readonly string[];
-  readonly policy: string;
-}
+/** A rule's fields as written (CLI flags, a policy file): a stored rule's, without where and when it is kept. */
+export type RuleInput = Pick<StoredRule, 'paths' | 'methods' | 'networks' | 'users' | 'groups' | 'policy'>;
 
 export type RuleCheck =
   | { readonly ok: true; readonly rule: RuleInput }

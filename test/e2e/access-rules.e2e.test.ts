@@ -22,7 +22,7 @@
 //    three proxies, while the other tests run.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCALHOST_ONLY, launchChromium } from './support/browser.js';
+import { LOCALHOST_ONLY, launchChromium, pageWithAuthenticator } from './support/browser.js';
 import { type ProxyKind, startProxy } from './support/config-contract.js';
 import { reservePort } from './support/processes.js';
 import type { RunningProxy } from './support/proxies.js';
@@ -112,25 +112,6 @@ async function signInWithCode(page: Page, user: CreatedUser, target: string): Pr
 /** The login page's URL for a browser sent there from `target`, as the sidecar builds it. */
 function loginUrlFor(origin: string, target: string, extra = ''): string {
   return `${origin}/login?rd=${encodeURIComponent(target)}${extra}`;
-}
-
-/** A page in a fresh browser context with a virtual platform authenticator attached. */
-async function pageWithAuthenticator(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return { context, page };
 }
 
 describe.skipIf(requirementsGate('access rules in the browser', [...Object.values(binaries), chromium, sidecarBuilt]))(

@@ -6,42 +6,26 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli.js';
 import { TEST_KEY } from '../support/app.js';
+import { runCliInProcess } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 
 describe('access rules through the CLI (sqlite)', () => {
   let tdb: TestDatabase;
   let dir: string;
-  const saved = { ...process.env };
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     tdb = await createTestDatabase('sqlite');
     dir = mkdtempSync(join(tmpdir(), 'pa-policy-'));
-    Object.assign(process.env, { DATABASE_URL: tdb.url, ENCRYPTION_KEYS: TEST_KEY, LOG_LEVEL: 'warn' });
+    env = { DATABASE_URL: tdb.url, ENCRYPTION_KEYS: TEST_KEY, LOG_LEVEL: 'warn' };
   });
   afterAll(async () => {
-    for (const k of ['DATABASE_URL', 'ENCRYPTION_KEYS', 'LOG_LEVEL']) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
     await tdb?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const cli = async (...args: string[]) => {
-    let out = '';
-    let err = '';
-    const write = (to: 'out' | 'err') => (t: string | Uint8Array) => {
-      if (to === 'out') out += String(t);
-      else err += String(t);
-      return true;
-    };
-    const code = await runCli(args, { stdout: { write: write('out') }, stderr: { write: write('err') } } as unknown as Parameters<
-      typeof runCli
-    >[1]);
-    return { code, out, err, json: () => JSON.parse(out) };
-  };
+  const cli = (...args: string[]) => runCliInProcess(args, env);
   const ok = async (...args: string[]) => {
     const r = await cli(...args);
     expect(r.code, `${args.join(' ')}: ${r.out}${r.err}`).toBe(0);

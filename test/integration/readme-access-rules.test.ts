@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli.js';
 import { TEST_KEY } from '../support/app.js';
+import { runCliInProcess } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -22,18 +22,14 @@ function blockAfter(marker: string): string {
 describe("README's access-rules example", () => {
   let tdb: TestDatabase;
   let dir: string;
-  const saved = { ...process.env };
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     tdb = await createTestDatabase('sqlite');
     dir = mkdtempSync(join(tmpdir(), 'pa-readme-rules-'));
-    Object.assign(process.env, { DATABASE_URL: tdb.url, ENCRYPTION_KEYS: TEST_KEY, LOG_LEVEL: 'warn' });
+    env = { DATABASE_URL: tdb.url, ENCRYPTION_KEYS: TEST_KEY, LOG_LEVEL: 'warn' };
   });
   afterAll(async () => {
-    for (const k of ['DATABASE_URL', 'ENCRYPTION_KEYS', 'LOG_LEVEL']) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
     await tdb?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -48,22 +44,9 @@ describe("README's access-rules example", () => {
     }
     expect(steps.filter((s) => s.args[0] === 'access').length).toBeGreaterThanOrEqual(5);
     for (const { args, expected } of steps) {
-      let out = '';
-      let err = '';
-      const code = await runCli(
+      const { code, out, err } = await runCliInProcess(
         args.map((a) => (a === 'policy.yaml' ? join(dir, 'policy.yaml') : a)),
-        {
-          stdout: {
-            write: (t: string) => {
-              out += t;
-            },
-          },
-          stderr: {
-            write: (t: string) => {
-              err += t;
-            },
-          },
-        },
+        env,
       );
       const isError = expected[0]?.startsWith('passwordless-auth:') === true;
       expect(code, `${args.join(' ')}\n${out}${err}`).toBe(isError ? 1 : 0);

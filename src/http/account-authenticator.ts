@@ -3,9 +3,9 @@
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import { addAuthenticatorPage, totpSetup } from '../views/authenticator.js';
-import { render, signedIn, toLogin } from './account.js';
 import type { AppEnv } from './context.js';
-import { clientOf, formFields } from './login.js';
+import { clientOf, formFields, signedIn } from './request.js';
+import { accountAnswer as render, toLogin } from './responses.js';
 
 const ConfirmForm = v.strictObject({
   offer: v.pipe(v.string(), v.maxLength(512)),

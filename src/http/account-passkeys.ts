@@ -3,12 +3,10 @@
 import { type Context, Hono } from 'hono';
 import * as v from 'valibot';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
-import { render, signedIn, toLogin } from './account.js';
 import type { AppEnv } from './context.js';
-import { clientOf, formFields } from './login.js';
 import { clearChallengeCookie, jsonBody, PasskeyName, passkeyName, RegisterBody, readChallengeCookie } from './passkey-input.js';
-import { ceremonyAnswer, jsonAnswer, jsonError } from './passkey-login.js';
-import { redirectBody } from './responses.js';
+import { clientOf, formFields, signedIn } from './request.js';
+import { ceremonyAnswer, jsonAnswer, jsonError, redirectBody, accountAnswer as render, toLogin } from './responses.js';
 
 const PASSKEY_ID = '/:id{[1-9][0-9]{0,8}}';
 const RenameForm = v.strictObject({ name: PasskeyName });

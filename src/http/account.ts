@@ -1,42 +1,14 @@
 // The self-service page, under /login/ so the proxies route it with the login pages: a signed-in user sees
 // their devices, signs any of them out, or all of them.
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
 import * as v from 'valibot';
-import { readDeviceCookies } from '../core/cookies.js';
-import { accountAuthenticator } from '../views/authenticator.js';
-import { accountPage } from '../views/pages.js';
-import { accountPasskeys } from '../views/passkeys.js';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies } from './device-cookies.js';
-import { clientOf, formFields, SIGNED_OUT_PATH } from './login.js';
 import { PasskeyName } from './passkey-input.js';
+import { clientOf, formFields, signedIn } from './request.js';
+import { accountAnswer as render, SIGNED_OUT_PATH, toLogin } from './responses.js';
 
 const RenameForm = v.strictObject({ name: PasskeyName });
-
-export async function signedIn(c: Context<AppEnv>) {
-  return c.var.deps.devices.authenticate(readDeviceCookies(c.req.header('cookie')));
-}
-
-type Me = NonNullable<Awaited<ReturnType<typeof signedIn>>>;
-
-/** The account page for `me`; passkeys and the authenticator app are read fresh, since `me` may come from the cache. */
-export async function render(c: Context<AppEnv>, me: Me, notice?: string, status: 200 | 400 | 409 = 200) {
-  const { deps } = c.var;
-  const [found, state] = await Promise.all([deps.devices.of(me.user.id), deps.passkeyAccount.state(me.user.id)]);
-  const devices = found.map((d) => ({ ...d, current: d.id === me.device.id }));
-  const page = accountPage({
-    email: me.user.email,
-    devices,
-    notice,
-    passkeys: deps.passkeys ? accountPasskeys(state) : undefined,
-    authenticator: accountAuthenticator({ hasTotp: state.hasTotp, passkeyCount: state.passkeys.length, passkeyOnly: state.passkeyOnly }),
-    landingUrl: deps.config.landingUrl,
-  });
-  return c.html(page, status);
-}
-
-export const toLogin = (c: Context<AppEnv>) =>
-  c.redirect(`/login?rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}/login/account`)}`, 303);
 
 export const accountRoutes = new Hono<AppEnv>()
   .get('/login/account', async (c) => {

@@ -10,10 +10,9 @@ import { messagePage } from '../views/pages.js';
 import { enrollPage } from '../views/passkeys.js';
 import type { AppEnv } from './context.js';
 import { setDeviceCookies } from './device-cookies.js';
-import { clientOf, formFields, returnUrl } from './login.js';
 import { clearChallengeCookie, jsonBody, passkeyName, RegisterBody, readChallengeCookie } from './passkey-input.js';
-import { ceremonyAnswer, jsonAnswer, jsonError } from './passkey-login.js';
-import { redirectBody } from './responses.js';
+import { clientOf, formFields, returnUrl } from './request.js';
+import { ceremonyAnswer, jsonAnswer, jsonError, redirectBody } from './responses.js';
 
 const INVALID_TITLE = 'This link cannot be used';
 const INVALID_TEXT = 'It may have expired, been used already, or been replaced by a newer invite. Ask whoever sent it for a new one.';

@@ -1,62 +1,20 @@
 // The browser-facing routes: the login page and form, the reference's JSON /device/add, logout, and a home page.
 import { type Context, Hono } from 'hono';
-import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
 import type { LoginResult } from '../core/sign-in.js';
-import { clientKey } from '../core/throttle.js';
 import { FAVICON, FAVICON_PATH, loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage, stepUpPage } from '../views/pages.js';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies, setDeviceCookies } from './device-cookies.js';
-import { clientAddress } from './forwarded.js';
-import { safeRedirect } from './redirect.js';
-import { headerValues } from './request-headers.js';
-import { errorBody, OK_BODY } from './responses.js';
+import { clientOf, deviceOf, formFields, returnUrl } from './request.js';
+import { errorBody, jsonAnswer, OK_BODY, SIGNED_OUT_PATH } from './responses.js';
 
 const GENERIC_LOGIN_ERROR = 'Invalid email or code.';
-
-/** Where the browser goes once this device is signed out: the login page, saying so. */
-export const SIGNED_OUT_PATH = '/login?signed_out=1';
 
 /** What a person is told when their address, not the account, has spent its guess budget. */
 function addressThrottledMessage(retryInMs: number): string {
   const minutes = Math.ceil(retryInMs / 60_000);
   const when = minutes >= 120 ? `in ${Math.round(minutes / 60)} hours` : `in ${minutes} minutes`;
   return `Too many sign-in attempts from your network. Please try again ${when}.`;
-}
-
-function deviceOf(c: Context<AppEnv>) {
-  return readDeviceCookies(c.req.header('cookie'));
-}
-
-/** The validated return URL of this request (query or form), else `undefined`. */
-export function returnUrl(c: Context<AppEnv>, raw: string | readonly string[] | undefined): string | undefined {
-  const { config } = c.var.deps;
-  return safeRedirect(raw, { allowedOrigins: config.allowedOrigins, allowHttp: config.insecureHttp });
-}
-
-/** Form fields as single strings; a field sent twice, or a file, counts as absent. */
-export async function formFields(c: Context<AppEnv>): Promise<Record<string, string | undefined>> {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) return {};
-  try {
-    // The body was read before the handler ran (see body.ts); parsed here by the Fetch API's own form parser.
-    const form = await new Response(c.var.body, { headers: { 'Content-Type': type } }).formData();
-    const out: Record<string, string | undefined> = {};
-    for (const key of new Set(form.keys())) {
-      const values = form.getAll(key);
-      out[key] = values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
-    }
-    return out;
-  } catch {
-    return {};
-  }
-}
-
-/** The client's budget key: its address (through trusted proxies only), IPv6 grouped by /64. */
-export function clientOf(c: Context<AppEnv>): { address: string | undefined; key: string } {
-  const { deps, trusted } = c.var;
-  const address = clientAddress(deps.peerAddress(c), headerValues(c, 'x-forwarded-for'), trusted);
-  return { address, key: clientKey(address) };
 }
 
 /** Logs the outcome for the audit trail (never the code, the cookies or the secret) and returns the device. */
@@ -99,10 +57,6 @@ async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: 
   if (device) setDeviceCookies(c, config, device);
   const addressRetryInMs = result !== 'already-signed-in' && !result.ok ? result.addressRetryInMs : undefined;
   return { device, addressRetryInMs };
-}
-
-function json(c: Context<AppEnv>, body: string, status: 200 | 401) {
-  return c.body(body, status, { 'Content-Type': 'application/json' });
 }
 
 export const loginRoutes = new Hono<AppEnv>()
@@ -181,8 +135,8 @@ export const loginRoutes = new Hono<AppEnv>()
       code: fields.device_registration_code,
       deviceType: fields.device_type,
     });
-    if (!device) return json(c, errorBody('loginFailed'), 401);
-    return json(c, OK_BODY, 200);
+    if (!device) return jsonAnswer(c, errorBody('loginFailed'), 401);
+    return jsonAnswer(c, OK_BODY, 200);
   })
 
   .post('/logout', async (c) => {
@@ -192,7 +146,7 @@ export const loginRoutes = new Hono<AppEnv>()
       c.var.deps.logger.info({ event: 'device.revoked', by: 'logout', client: clientOf(c).address }, 'signed out');
     }
     clearDeviceCookies(c, config);
-    if ((c.req.header('accept') ?? '').includes('application/json')) return json(c, OK_BODY, 200);
+    if ((c.req.header('accept') ?? '').includes('application/json')) return jsonAnswer(c, OK_BODY, 200);
     return c.redirect(returnUrl(c, form.rd ?? c.req.queries('rd')) ?? `${config.publicUrl}${SIGNED_OUT_PATH}`, 303);
   })
 

@@ -6,13 +6,13 @@ import { dirname, join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
-import type { Ceremony, PasskeySignInResult } from '../core/passkeys.js';
+import type { PasskeySignInResult } from '../core/passkeys.js';
 import { PASSKEYS_SCRIPT, PASSKEYS_SCRIPT_PATH, WEBAUTHN_SCRIPT_PATH } from '../views/passkeys-script.js';
 import type { AppEnv } from './context.js';
 import { setDeviceCookies } from './device-cookies.js';
-import { clientOf, returnUrl } from './login.js';
-import { clearChallengeCookie, jsonBody, readChallengeCookie, SignInBody, setChallengeCookie } from './passkey-input.js';
-import { ERRORS, type ErrorName, errorBody, redirectBody } from './responses.js';
+import { clearChallengeCookie, jsonBody, readChallengeCookie, SignInBody } from './passkey-input.js';
+import { clientOf, returnUrl } from './request.js';
+import { ceremonyAnswer, jsonAnswer, jsonError, redirectBody } from './responses.js';
 
 let bundle: string | undefined;
 /** @simplewebauthn/browser's UMD bundle, read once (its package exports no path to it, so from its main file). */
@@ -23,30 +23,6 @@ function browserBundle(): string {
 }
 
 const script = (c: Context, text: string) => c.body(text, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
-
-export function jsonAnswer(c: Context, body: string, status: number) {
-  return c.body(body, status as 200, { 'Content-Type': 'application/json' });
-}
-export const jsonError = (c: Context, name: ErrorName) => jsonAnswer(c, errorBody(name), ERRORS[name].status);
-
-/**
- * The answer to a ceremony's first step: its options, with the cookie that binds its challenge to this browser;
- * or 429 (and a warning) when this address has started too many ceremonies.
- */
-export function ceremonyAnswer(
-  c: Context<AppEnv>,
-  ceremony: Ceremony<unknown> | undefined,
-  purpose: 'sign-in' | 'register' | 'enroll',
-  client: { address: string | undefined },
-) {
-  const { config, logger } = c.var.deps;
-  if (!ceremony) {
-    logger.warn({ event: 'passkey.throttled', purpose, client: client.address }, 'too many passkey ceremonies');
-    return jsonError(c, 'tooManyAttempts');
-  }
-  setChallengeCookie(c, config, ceremony.handle);
-  return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
-}
 
 /** The audit line of a passkey sign-in (never the challenge, the assertion or the cookies). */
 function audit(c: Context<AppEnv>, result: PasskeySignInResult | { ok: false; reason: 'malformed' }, client: string | undefined) {

@@ -4,21 +4,17 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies } from './device-cookies.js';
+import { requireSignedIn } from './guards.js';
 import { PasskeyName } from './passkey-input.js';
-import { clientOf, formFields, signedIn } from './request.js';
-import { accountAnswer as render, SIGNED_OUT_PATH, toLogin } from './responses.js';
+import { clientOf, formFields } from './request.js';
+import { accountAnswer as render, SIGNED_OUT_PATH } from './responses.js';
 
 const RenameForm = v.strictObject({ name: PasskeyName });
 
 export const accountRoutes = new Hono<AppEnv>()
-  .get('/login/account', async (c) => {
-    const me = await signedIn(c);
-    if (!me) return toLogin(c);
-    return render(c, me);
-  })
-  .post('/login/account/devices/:ref/revoke', async (c) => {
-    const me = await signedIn(c);
-    if (!me) return toLogin(c);
+  .get('/login/account', requireSignedIn('page'), (c) => render(c, c.var.me))
+  .post('/login/account/devices/:ref/revoke', requireSignedIn('page'), async (c) => {
+    const { me } = c.var;
     const { devices, logger } = c.var.deps;
     const revoked = await devices.revokeOwn(me.user.id, c.req.param('ref'));
     if (revoked)
@@ -32,17 +28,15 @@ export const accountRoutes = new Hono<AppEnv>()
     }
     return render(c, me, revoked ? 'The device was signed out.' : 'No such device.');
   })
-  .post('/login/account/devices/:ref/rename', async (c) => {
-    const me = await signedIn(c);
-    if (!me) return toLogin(c);
+  .post('/login/account/devices/:ref/rename', requireSignedIn('page'), async (c) => {
+    const { me } = c.var;
     const form = v.safeParse(RenameForm, await formFields(c));
     if (!form.success) return render(c, me, 'Give the device a name of 1 to 64 characters.', 400);
     const renamed = await c.var.deps.devices.renameOwn(me.user.id, c.req.param('ref'), form.output.name);
     return render(c, me, renamed ? 'The device was renamed.' : 'No such device.');
   })
-  .post('/login/account/sign-out-everywhere', async (c) => {
-    const me = await signedIn(c);
-    if (!me) return toLogin(c);
+  .post('/login/account/sign-out-everywhere', requireSignedIn('page'), async (c) => {
+    const { me } = c.var;
     const n = await c.var.deps.devices.revokeAll(me.user.id);
     c.var.deps.logger.info(
       { event: 'device.revoked', by: 'account-everywhere', email: me.user.email, count: n, client: clientOf(c).address },

@@ -5,7 +5,7 @@ import type { LoginResult } from '../core/sign-in.js';
 import { FAVICON, FAVICON_PATH, loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage, stepUpPage } from '../views/pages.js';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies, setDeviceCookies } from './device-cookies.js';
-import { clientOf, deviceOf, formFields, returnUrl } from './request.js';
+import { clientOf, deviceOf, formFields, returnUrl, signedIn } from './request.js';
 import { errorBody, jsonAnswer, OK_BODY, SIGNED_OUT_PATH } from './responses.js';
 
 const GENERIC_LOGIN_ERROR = 'Invalid email or code.';
@@ -66,7 +66,7 @@ export const loginRoutes = new Hono<AppEnv>()
   })
 
   .get('/', async (c) => {
-    const found = await c.var.deps.devices.authenticate(deviceOf(c));
+    const found = await signedIn(c);
     if (!found) return c.redirect('/login', 302);
     return c.html(signedInPage({ email: found.user.email, deviceType: found.device.deviceType }));
   })
@@ -77,9 +77,9 @@ export const loginRoutes = new Hono<AppEnv>()
   })
 
   .get('/login', async (c) => {
-    const { devices, config } = c.var.deps;
+    const { config } = c.var.deps;
     const rd = returnUrl(c, c.req.queries('rd'));
-    const found = await devices.authenticate(deviceOf(c));
+    const found = await signedIn(c);
     // `fresh=1`: a `recent:N` rule wants a newer sign-in of this signed-in device.
     if (found && c.req.query('fresh') === '1') {
       return c.html(loginPage({ rd, email: found.user.email, passkeys: c.var.deps.passkeys !== undefined, fresh: true }));
@@ -91,9 +91,9 @@ export const loginRoutes = new Hono<AppEnv>()
 
   // A `passkey` rule met a device signed in with a code: sign in again with a passkey, keeping the cookies.
   .get('/login/step-up', async (c) => {
-    const { devices, passkeys, passkeyAccount } = c.var.deps;
+    const { passkeys, passkeyAccount } = c.var.deps;
     const rd = returnUrl(c, c.req.queries('rd'));
-    const found = await devices.authenticate(deviceOf(c));
+    const found = await signedIn(c);
     if (!found) return c.redirect(`/login${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`, 302);
     const hasPasskey = (await passkeyAccount.state(found.user.id)).passkeys.length > 0;
     return c.html(stepUpPage({ rd, email: found.user.email, hasPasskey, passkeys: passkeys !== undefined }));

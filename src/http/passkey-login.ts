@@ -8,8 +8,9 @@ import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
 import type { PasskeySignInResult } from '../core/passkeys.js';
 import { PASSKEYS_SCRIPT, PASSKEYS_SCRIPT_PATH, WEBAUTHN_SCRIPT_PATH } from '../views/passkeys-script.js';
-import type { AppEnv } from './context.js';
+import type { AppContext, AppEnv } from './context.js';
 import { setDeviceCookies } from './device-cookies.js';
+import { requirePasskeys } from './guards.js';
 import { clearChallengeCookie, jsonBody, readChallengeCookie, SignInBody } from './passkey-input.js';
 import { clientOf, returnUrl } from './request.js';
 import { ceremonyAnswer, jsonAnswer, jsonError, redirectBody } from './responses.js';
@@ -25,7 +26,7 @@ function browserBundle(): string {
 const script = (c: Context, text: string) => c.body(text, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
 
 /** The audit line of a passkey sign-in (never the challenge, the assertion or the cookies). */
-function audit(c: Context<AppEnv>, result: PasskeySignInResult | { ok: false; reason: 'malformed' }, client: string | undefined) {
+function audit(c: AppContext, result: PasskeySignInResult | { ok: false; reason: 'malformed' }, client: string | undefined) {
   const { logger, metrics } = c.var.deps;
   metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
   if (result.ok) {
@@ -58,16 +59,15 @@ export const passkeyLoginRoutes = new Hono<AppEnv>()
   .get(WEBAUTHN_SCRIPT_PATH, (c) => script(c, browserBundle()))
   .get(PASSKEYS_SCRIPT_PATH, (c) => script(c, PASSKEYS_SCRIPT))
 
-  .post('/login/passkey/options', async (c) => {
-    const { passkeys } = c.var.deps;
-    if (!passkeys) return jsonError(c, 'notFound');
+  .post('/login/passkey/options', requirePasskeys(), async (c) => {
+    const { passkeys } = c.var;
     const client = clientOf(c);
     return ceremonyAnswer(c, await passkeys.startSignIn(client.key), 'sign-in', client);
   })
 
-  .post('/login/passkey/verify', async (c) => {
-    const { passkeys, config, devices } = c.var.deps;
-    if (!passkeys) return jsonError(c, 'notFound');
+  .post('/login/passkey/verify', requirePasskeys(), async (c) => {
+    const { passkeys } = c.var;
+    const { config, devices } = c.var.deps;
     const client = clientOf(c);
     // A signed-in device (a step-up for a `passkey` rule, a fresh sign-in) is renewed and keeps its cookies.
     const credential = readDeviceCookies(c.req.header('cookie'));

@@ -1,33 +1,28 @@
-// What the routes read from a request: the client's address and budget key, the validated return URL, the form
-// fields, and the signed-in device (if any).
-import type { Context } from 'hono';
 import { readDeviceCookies } from '../core/cookies.js';
 import { clientKey } from '../core/throttle.js';
-import type { AppEnv } from './context.js';
+import type { AppContext } from './context.js';
 import { clientAddress } from './forwarded.js';
 import { safeRedirect } from './redirect.js';
 import { headerValues } from './request-headers.js';
 
 /** The device cookies of this request, unchecked. */
-export function deviceOf(c: Context<AppEnv>) {
+export function deviceOf(c: AppContext) {
   return readDeviceCookies(c.req.header('cookie'));
 }
 
 /** The signed-in user and device of this request, else `null`. */
-export async function signedIn(c: Context<AppEnv>) {
+export async function signedIn(c: AppContext) {
   return c.var.deps.devices.authenticate(deviceOf(c));
 }
 
-export type SignedIn = NonNullable<Awaited<ReturnType<typeof signedIn>>>;
-
 /** The validated return URL of this request (query or form), else `undefined`. */
-export function returnUrl(c: Context<AppEnv>, raw: string | readonly string[] | undefined): string | undefined {
+export function returnUrl(c: AppContext, raw: string | readonly string[] | undefined): string | undefined {
   const { config } = c.var.deps;
   return safeRedirect(raw, { allowedOrigins: config.allowedOrigins, allowHttp: config.insecureHttp });
 }
 
 /** Form fields as single strings; a field sent twice, or a file, counts as absent. */
-export async function formFields(c: Context<AppEnv>): Promise<Record<string, string | undefined>> {
+export async function formFields(c: AppContext): Promise<Record<string, string | undefined>> {
   const type = c.req.header('content-type') ?? '';
   if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) return {};
   try {
@@ -45,7 +40,7 @@ export async function formFields(c: Context<AppEnv>): Promise<Record<string, str
 }
 
 /** The client's budget key: its address (through trusted proxies only), IPv6 grouped by /64. */
-export function clientOf(c: Context<AppEnv>): { address: string | undefined; key: string } {
+export function clientOf(c: AppContext): { address: string | undefined; key: string } {
   const { deps, trusted } = c.var;
   const address = clientAddress(deps.peerAddress(c), headerValues(c, 'x-forwarded-for'), trusted);
   return { address, key: clientKey(address) };

@@ -4,9 +4,8 @@
 import type { Context } from 'hono';
 import type { Ceremony } from '../core/passkeys.js';
 import { accountView } from '../views/account.js';
-import type { AppEnv } from './context.js';
+import type { AppContext, SignedIn } from './context.js';
 import { setChallengeCookie } from './passkey-input.js';
-import type { SignedIn } from './request.js';
 
 export const ERRORS = {
   // The reference's answers (direct callers of /verify, and /device/add).
@@ -67,7 +66,7 @@ export const jsonError = (c: Context, name: ErrorName) => jsonAnswer(c, errorBod
  * or 429 (and a warning) when this address has started too many ceremonies.
  */
 export function ceremonyAnswer(
-  c: Context<AppEnv>,
+  c: AppContext,
   ceremony: Ceremony<unknown> | undefined,
   purpose: 'sign-in' | 'register' | 'enroll',
   client: { address: string | undefined },
@@ -82,11 +81,11 @@ export function ceremonyAnswer(
 }
 
 /** The way to sign in and come back to the account page. */
-export const toLogin = (c: Context<AppEnv>) =>
+export const toLogin = (c: AppContext) =>
   c.redirect(`/login?rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}/login/account`)}`, 303);
 
 /** The account page for `me`; passkeys and the authenticator app are read fresh, since `me` may come from the cache. */
-export async function accountAnswer(c: Context<AppEnv>, me: SignedIn, notice?: string, status: 200 | 400 | 409 = 200) {
+export async function accountAnswer(c: AppContext, me: SignedIn, notice?: string, status: 200 | 400 | 409 = 200) {
   const { deps } = c.var;
   const [devices, state] = await Promise.all([deps.devices.of(me.user.id), deps.passkeyAccount.state(me.user.id)]);
   const page = accountView({

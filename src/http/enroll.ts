@@ -4,13 +4,14 @@
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
-import type { OpenInvite, RedeemResult } from '../core/invites.js';
+import type { OpenInvite } from '../core/invites.js';
 import { totpSetup } from '../views/authenticator.js';
 import { messagePage } from '../views/pages.js';
 import { enrollPage } from '../views/passkeys.js';
 import type { AppContext, AppEnv } from './context.js';
 import { setDeviceCookies } from './device-cookies.js';
 import { requirePasskeys } from './guards.js';
+import { auditLogin, type LoginOutcome } from './login-audit.js';
 import { clearChallengeCookie, jsonBody, passkeyName, RegisterBody, readChallengeCookie } from './passkey-input.js';
 import { clientOf, formFields, returnUrl } from './request.js';
 import { ceremonyAnswer, jsonAnswer, jsonError, redirectBody } from './responses.js';
@@ -41,29 +42,8 @@ async function render(c: AppContext, found: OpenInvite, rd: string | undefined, 
 }
 
 /** The audit line of a redemption (never the token, the secret or the code). */
-function audit(c: AppContext, method: 'totp' | 'passkey', result: RedeemResult | { ok: false; reason: string; email?: string }) {
-  const { logger, metrics } = c.var.deps;
-  const client = clientOf(c).address;
-  metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
-  if (result.ok) {
-    const codesOn = result.passkeyOnlyTurnedOff === true;
-    logger.info(
-      {
-        event: 'invite.redeemed',
-        method,
-        email: result.email,
-        deviceType: result.deviceType,
-        ...(codesOn ? { passkeyOnly: false } : {}),
-        client,
-      },
-      codesOn
-        ? 'invite redeemed, device added; passkey-only turned off (the new app signs in with codes)'
-        : 'invite redeemed, device added',
-    );
-    return;
-  }
-  const event = result.reason === 'throttled' ? 'invite.throttled' : 'invite.refused';
-  logger.warn({ event, method, reason: result.reason, email: result.email ?? null, client }, 'invite refused');
+function audit(c: AppContext, method: 'totp' | 'passkey', result: LoginOutcome) {
+  auditLogin(c, { kind: 'invite', method, client: clientOf(c).address }, result);
 }
 
 export const enrollRoutes = new Hono<AppEnv>()

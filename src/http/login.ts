@@ -1,10 +1,10 @@
 // The browser-facing routes: the login page and form, the reference's JSON /device/add, logout, and a home page.
 import { type Context, Hono } from 'hono';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
-import type { LoginResult } from '../core/sign-in.js';
 import { FAVICON, FAVICON_PATH, loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage, stepUpPage } from '../views/pages.js';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies, setDeviceCookies } from './device-cookies.js';
+import { auditLogin } from './login-audit.js';
 import { clientOf, deviceOf, formFields, returnUrl, signedIn } from './request.js';
 import { errorBody, jsonAnswer, OK_BODY, SIGNED_OUT_PATH } from './responses.js';
 
@@ -15,29 +15,6 @@ function addressThrottledMessage(retryInMs: number): string {
   const minutes = Math.ceil(retryInMs / 60_000);
   const when = minutes >= 120 ? `in ${Math.round(minutes / 60)} hours` : `in ${minutes} minutes`;
   return `Too many sign-in attempts from your network. Please try again ${when}.`;
-}
-
-/** Logs the outcome for the audit trail (never the code, the cookies or the secret) and returns the device. */
-function audited(c: Context<AppEnv>, result: LoginResult | 'already-signed-in', address: string | undefined) {
-  const { logger, metrics } = c.var.deps;
-  if (result === 'already-signed-in') {
-    metrics?.login('failure');
-    logger.warn({ event: 'login.failure', reason: 'already-signed-in', client: address }, 'login refused');
-    return null;
-  }
-  metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
-  if (result.ok) {
-    logger.info({ event: 'login.success', email: result.email, deviceType: result.deviceType, client: address }, 'device added');
-    return result.device;
-  }
-  if (result.reason === 'abandoned') {
-    // The request already failed at its deadline: nothing was committed, and the code is still unused.
-    logger.warn({ event: 'login.abandoned', email: result.email ?? null, client: address }, 'login abandoned at its deadline');
-    return null;
-  }
-  const event = result.reason === 'throttled' ? 'login.throttled' : 'login.failure';
-  logger.warn({ event, reason: result.reason, email: result.email ?? null, client: address }, 'login refused');
-  return null;
 }
 
 /**
@@ -53,7 +30,8 @@ async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: 
   // A fresh sign-in (asked for by a `recent:N` rule) renews the signed-in device instead of making another one.
   const renew = fresh && alreadyIn && credential ? { ...credential, userId: alreadyIn.user.id } : undefined;
   const result = alreadyIn && !renew ? 'already-signed-in' : await signIn.login({ ...fields, client: client.key, renew }, c.var.deadline);
-  const device = audited(c, result, client.address);
+  auditLogin(c, { kind: 'login', client: client.address }, result === 'already-signed-in' ? { ok: false, reason: result } : result);
+  const device = result !== 'already-signed-in' && result.ok ? result.device : null;
   if (device) setDeviceCookies(c, config, device);
   const addressRetryInMs = result !== 'already-signed-in' && !result.ok ? result.addressRetryInMs : undefined;
   return { device, addressRetryInMs };

@@ -11,6 +11,7 @@ import { PASSKEYS_SCRIPT, PASSKEYS_SCRIPT_PATH, WEBAUTHN_SCRIPT_PATH } from '../
 import type { AppContext, AppEnv } from './context.js';
 import { setDeviceCookies } from './device-cookies.js';
 import { requirePasskeys } from './guards.js';
+import { auditLogin } from './login-audit.js';
 import { clearChallengeCookie, jsonBody, readChallengeCookie, SignInBody } from './passkey-input.js';
 import { clientOf, returnUrl } from './request.js';
 import { ceremonyAnswer, jsonAnswer, jsonError, redirectBody } from './responses.js';
@@ -25,34 +26,15 @@ function browserBundle(): string {
 
 const script = (c: Context, text: string) => c.body(text, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
 
-/** The audit line of a passkey sign-in (never the challenge, the assertion or the cookies). */
+/** The audit line of a passkey sign-in, after a warning when its counter went backwards. */
 function audit(c: AppContext, result: PasskeySignInResult | { ok: false; reason: 'malformed' }, client: string | undefined) {
-  const { logger, metrics } = c.var.deps;
-  metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
-  if (result.ok) {
-    logger.info(
-      {
-        event: 'login.success',
-        method: 'passkey',
-        email: result.email,
-        passkeyId: result.passkeyId,
-        deviceType: result.deviceType,
-        client,
-      },
-      'device added',
-    );
-    return;
-  }
-  const fields = { method: 'passkey', reason: result.reason, email: 'email' in result ? (result.email ?? null) : null, client };
-  const passkeyId = 'passkeyId' in result ? result.passkeyId : undefined;
-  if (result.reason === 'counter') {
-    logger.warn(
-      { event: 'passkey.counter', email: fields.email, passkeyId, client },
+  if (!result.ok && result.reason === 'counter') {
+    c.var.deps.logger.warn(
+      { event: 'passkey.counter', email: result.email ?? null, passkeyId: result.passkeyId, client },
       'passkey counter went backwards: possibly a cloned authenticator',
     );
   }
-  if (result.reason === 'abandoned') logger.warn({ event: 'login.abandoned', ...fields }, 'login abandoned at its deadline');
-  else logger.warn({ event: result.reason === 'throttled' ? 'login.throttled' : 'login.failure', ...fields, passkeyId }, 'login refused');
+  auditLogin(c, { kind: 'login', method: 'passkey', client }, result);
 }
 
 export const passkeyLoginRoutes = new Hono<AppEnv>()

@@ -83,9 +83,10 @@ for (const [kind, proxyBinary, startProxy] of PROXIES) {
         expect(text).toContain(carol.email);
         expect(text).toContain('protected-app');
         expect(text).not.toContain('status code');
-        // The stylesheet came through the proxy from the sidecar (CSP allows 'self' only).
-        const styled = await page.evaluate('getComputedStyle(document.querySelector("main")).borderTopStyle');
-        expect(styled).toBe('solid');
+        // The stylesheet came through the proxy from the sidecar (CSP allows 'self' only). The heading is there once
+        // the page is parsed; the stylesheet may still be on its way (under load), so its effect is waited for.
+        await page.waitForLoadState('load');
+        await expect.poll(() => page.evaluate('getComputedStyle(document.querySelector("main")).borderTopStyle')).toBe('solid');
         expect(upstream.last('/private/report')).toBeUndefined();
         expect(await page.getByRole('link', { name: 'Your account' }).getAttribute('href')).toBe('/login/account');
         if (process.env.MISTAKES_SCREENSHOTS) await page.screenshot({ path: `${process.env.MISTAKES_SCREENSHOTS}/no-access-${kind}.png` });

@@ -2,7 +2,7 @@
 // answered the way it is.
 import { readFileSync, statSync } from 'node:fs';
 import type { AccessExplanation } from '../core/access-admin.js';
-import { AdminError } from '../core/admin.js';
+import { AdminError } from '../core/admin-tools.js';
 import { MAX_POLICY_BYTES } from '../core/policy.js';
 import type { StoredRule } from '../core/ports.js';
 import { describeRule } from '../core/rules.js';

@@ -1,7 +1,7 @@
 // Administration of devices, through their lifecycle module (core/devices.ts) as everywhere else.
 import { AdminError, type AdminTools } from './admin-tools.js';
 import { HEX32 } from './crypto.js';
-import type { Device } from './ports.js';
+import type { Device } from './model.js';
 
 export function deviceAdmin({ devices, userByEmail }: AdminTools) {
   return {

@@ -2,7 +2,7 @@
 import { AdminError, type AdminTools } from './admin-tools.js';
 import { newGrant } from './grants.js';
 import { normaliseScope } from './identity.js';
-import type { Grant } from './ports.js';
+import type { Grant } from './model.js';
 
 export function grantAdmin({ store, keys, clock, userByEmail, serviceByName }: AdminTools) {
   return {

@@ -1,7 +1,7 @@
 // Administration of passkeys: list them, remove one (refusing an owner's last way in unless told otherwise).
 import { AdminError, type AdminTools } from './admin-tools.js';
+import type { Passkey, SignInState } from './model.js';
 import { decideRemoval, hasWayIn } from './passkey-account.js';
-import type { Passkey, SignInState } from './ports.js';
 
 export function passkeyAdmin({ store, userByEmail }: AdminTools) {
   return {

@@ -1,7 +1,7 @@
 // Administration of services and proxy tokens: each a unique name with a hashed token, shown once.
 import { AdminError, type AdminTools } from './admin-tools.js';
 import { newSaltedHash, newToken } from './crypto.js';
-import type { ProxyToken, Service } from './ports.js';
+import type { ProxyToken, Service } from './model.js';
 
 export function serviceAdmin({ store, clock, serviceByName, checkServiceName, conflictAsAdminError }: AdminTools) {
   return {

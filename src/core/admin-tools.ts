@@ -5,7 +5,8 @@ import type { KeyRing } from './crypto.js';
 import type { Devices } from './devices.js';
 import { canonicalEmail, isServiceName } from './identity.js';
 import type { Invites } from './invites.js';
-import { ConflictError, type Service, type Store, type User } from './ports.js';
+import type { Service, User } from './model.js';
+import { ConflictError, type Store } from './ports.js';
 
 /** A mistake the operator can fix: a message worth printing as it is. */
 export class AdminError extends Error {

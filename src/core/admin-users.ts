@@ -2,8 +2,8 @@
 import { AdminError, type AdminTools } from './admin-tools.js';
 import { sealContext } from './crypto.js';
 import { canonicalEmail } from './identity.js';
+import type { User } from './model.js';
 import { decidePasskeyOnly } from './passkey-account.js';
-import type { User } from './ports.js';
 import { accountSubject } from './throttle.js';
 import { newTotpSecret, totpUri } from './totp.js';
 

@@ -3,7 +3,7 @@
 // help it generates from it, asks before destructive commands, runs the handler and writes the audit line.
 import { parseArgs } from 'node:util';
 import { type Config, ConfigError, type LoadOptions, readEnvironment } from '../config/config.js';
-import { AdminError } from '../core/admin.js';
+import { AdminError } from '../core/admin-tools.js';
 import { checkKeys, KeyCheckError, keyProblem } from '../core/key-check.js';
 import { keysRefused, loadConfigWithLocalKey } from '../local-key.js';
 import { createLogger, safeMessage } from '../logging.js';

@@ -1,5 +1,5 @@
 // How the CLI shows things: times, text tables, the JSON shape of each entity, and the fields of audit lines.
-import type { Device, Grant, ProxyToken, Service, User } from '../core/ports.js';
+import type { Device, Grant, ProxyToken, Service, User } from '../core/model.js';
 import type { Args } from './command.js';
 
 export const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z'));

@@ -2,9 +2,9 @@
 // answered the way it is.
 import { readFileSync, statSync } from 'node:fs';
 import type { AccessExplanation } from '../core/access-admin.js';
-import { AdminError } from '../core/admin.js';
+import { AdminError } from '../core/admin-tools.js';
+import type { StoredRule } from '../core/model.js';
 import { MAX_POLICY_BYTES } from '../core/policy.js';
-import type { StoredRule } from '../core/ports.js';
 import { describeRule } from '../core/rules.js';
 import { type Command, many, need, one, UsageError } from './command.js';
 import { iso, table } from './format.js';

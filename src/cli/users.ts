@@ -1,6 +1,6 @@
 // `user add | list | delete | unlock`.
 import QRCode from 'qrcode';
-import type { SignInMethods } from '../core/admin.js';
+import type { SignInMethods } from '../core/admin-users.js';
 import { type Command, need } from './command.js';
 import { emailAndService, iso, table, userJson } from './format.js';
 import { printInvite } from './passkeys.js';

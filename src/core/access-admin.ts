@@ -5,8 +5,9 @@ import type { Clock } from './clock.js';
 import { HEX32, type KeyRing } from './crypto.js';
 import { newGrant } from './grants.js';
 import { canonicalEmail, normaliseScope } from './identity.js';
+import type { Device, Group, Service, StoredRule, User } from './model.js';
 import { type Policy, PolicyError, policyText, readPolicy } from './policy.js';
-import type { Device, Group, ResolvedPolicy, Service, Store, StoredRule, User } from './ports.js';
+import type { ResolvedPolicy, Store } from './ports.js';
 import { normalizeRequestPath, rawPathOf } from './request-path.js';
 import { checkRule, describeRule, isGroupName, NEEDS_SUBJECT, type RuleInput, RuleMatcher } from './rules.js';
 

@@ -9,7 +9,8 @@ import type { Devices } from './devices.js';
 import { newGrant } from './grants.js';
 import { isServiceName, parseScope } from './identity.js';
 import type { LastSeen } from './last-seen.js';
-import type { Grant, Store, StoredTokenHash, User } from './ports.js';
+import type { Grant, StoredTokenHash, User } from './model.js';
+import type { Store } from './ports.js';
 import { type CompiledRule, describeRule, NEEDS_SUBJECT, type RequestFacts, RuleMatcher } from './rules.js';
 import type { CachedAnswer, CachedCaller, CachedDevice, VerifyCache } from './verify-cache.js';
 

@@ -3,7 +3,8 @@
 // nowhere: the page's form carries it sealed to the user, so a half-finished setup leaves nothing behind.
 import type { Clock } from './clock.js';
 import { type KeyRing, sealContext } from './crypto.js';
-import type { Store, User } from './ports.js';
+import type { User } from './model.js';
+import type { Store } from './ports.js';
 import { matchTotp, newTotpSecret, totpUri } from './totp.js';
 
 export interface OfferedTotp {

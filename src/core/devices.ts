@@ -5,7 +5,8 @@
 import type { DeviceCredential } from './cookies.js';
 import { deviceRef, deviceSignature, randomHex, safeEqual } from './crypto.js';
 import { deviceLabel } from './identity.js';
-import type { Device, NewDevice, SignInMethod, Store, User } from './ports.js';
+import type { Device, NewDevice, SignInMethod, User } from './model.js';
+import type { Store } from './ports.js';
 import type { CachedDevice, VerifyCache } from './verify-cache.js';
 
 /** Compared against when no device was found, so that path costs the same as a wrong secret. */

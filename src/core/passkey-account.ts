@@ -2,7 +2,8 @@
 // sign-in off (passkey-only) or on again. Each acts only on the user's own passkeys, and no change leaves an account
 // without a way in: the rule is checked on the state read under the account's lock, in the transaction that changes
 // it (`UserStore.changeSignIn`), so two requests at the same moment cannot both pass it.
-import type { Passkey, SignInChange, SignInState, Store } from './ports.js';
+import type { Passkey, SignInChange, SignInState } from './model.js';
+import type { Store } from './ports.js';
 
 /** Whether an account in this state can sign in: with a passkey, or with codes from its authenticator app. */
 export const hasWayIn = (s: SignInState): boolean => s.passkeyIds.length > 0 || (s.hasApp && !s.passkeyOnly);

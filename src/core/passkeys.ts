@@ -15,8 +15,9 @@ import {
 import { countAttempt } from './attempts.js';
 import type { Clock } from './clock.js';
 import { newDevice } from './devices.js';
+import type { ChallengePurpose, NewPasskey, Passkey, User } from './model.js';
 import { isUsablePasskey } from './passkey-key.js';
-import { type ChallengePurpose, ConflictError, type NewPasskey, type Passkey, type Store, type User } from './ports.js';
+import { ConflictError, type Store } from './ports.js';
 import type { RelyingParty } from './relying-party.js';
 import type { NewDevice } from './sign-in.js';
 import { addressSubject, type Limit, LOGIN_LIMITS } from './throttle.js';

@@ -8,7 +8,7 @@
 // the canonical path without regard to case, with or without a trailing `/`.
 import { BlockList, isIP } from 'node:net';
 import { canonicalEmail } from './identity.js';
-import type { StoredRule } from './ports.js';
+import type { StoredRule } from './model.js';
 import { normalizeRequestPath, type RequestPath } from './request-path.js';
 
 export type Policy =

@@ -13,7 +13,7 @@ import type { Change } from './changes.js';
 import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
 import type { Decision, VerifyOutcome } from './decisions.js';
-import type { Device, User } from './ports.js';
+import type { Device, User } from './model.js';
 import type { RuleMatcher } from './rules.js';
 
 export { type CacheOptions, DEFAULT_CACHE_OPTIONS } from './cache-options.js';

@@ -3,9 +3,10 @@
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import { addAuthenticatorPage, totpSetup } from '../views/authenticator.js';
-import { render, signedIn, toLogin } from './account.js';
 import type { AppEnv } from './context.js';
-import { clientOf, formFields } from './login.js';
+import { requireSignedIn } from './guards.js';
+import { clientOf, formFields } from './request.js';
+import { accountAnswer as render } from './responses.js';
 
 const ConfirmForm = v.strictObject({
   offer: v.pipe(v.string(), v.maxLength(512)),
@@ -13,18 +14,16 @@ const ConfirmForm = v.strictObject({
 });
 
 export const accountAuthenticatorRoutes = new Hono<AppEnv>()
-  .get('/login/account/authenticator', async (c) => {
-    const me = await signedIn(c);
-    if (!me) return toLogin(c);
+  .get('/login/account/authenticator', requireSignedIn('page'), async (c) => {
+    const { me } = c.var;
     const { passkeyAccount, authenticatorApp } = c.var.deps;
     if ((await passkeyAccount.state(me.user.id)).hasTotp) return render(c, me, 'This account has an authenticator app already.');
     const offer = authenticatorApp.offer(me.user);
     return c.html(addAuthenticatorPage({ email: me.user.email, totp: await totpSetup(offer.secret, offer.uri), sealed: offer.sealed }));
   })
 
-  .post('/login/account/authenticator', async (c) => {
-    const me = await signedIn(c);
-    if (!me) return toLogin(c);
+  .post('/login/account/authenticator', requireSignedIn('page'), async (c) => {
+    const { me } = c.var;
     const { authenticatorApp, logger } = c.var.deps;
     const form = v.safeParse(ConfirmForm, await formFields(c));
     const offer = form.success ? authenticatorApp.reopen(me.user, form.output.offer) : undefined;
@@ -51,9 +50,8 @@ export const accountAuthenticatorRoutes = new Hono<AppEnv>()
     );
   })
 
-  .post('/login/account/authenticator/remove', async (c) => {
-    const me = await signedIn(c);
-    if (!me) return toLogin(c);
+  .post('/login/account/authenticator/remove', requireSignedIn('page'), async (c) => {
+    const { me } = c.var;
     const removed = await c.var.deps.authenticatorApp.remove(me.user.id);
     if (removed === 'removed') {
       c.var.deps.logger.info(

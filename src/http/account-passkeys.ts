@@ -1,39 +1,39 @@
 // The passkeys section of the account page: add a passkey (the page script runs the ceremony), rename, remove,
 // and turn code sign-in off or on. Only for the signed-in user, and only their own passkeys.
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import * as v from 'valibot';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
-import { render, signedIn, toLogin } from './account.js';
-import type { AppEnv } from './context.js';
-import { clientOf, formFields } from './login.js';
+import type { AppContext, AppEnv } from './context.js';
+import { requirePasskeys, requireSignedIn } from './guards.js';
 import { clearChallengeCookie, jsonBody, PasskeyName, passkeyName, RegisterBody, readChallengeCookie } from './passkey-input.js';
-import { ceremonyAnswer, jsonAnswer, jsonError } from './passkey-login.js';
-import { redirectBody } from './responses.js';
+import { clientOf, formFields } from './request.js';
+import { ceremonyAnswer, jsonAnswer, jsonError, redirectBody, accountAnswer as render } from './responses.js';
 
 const PASSKEY_ID = '/:id{[1-9][0-9]{0,8}}';
 const RenameForm = v.strictObject({ name: PasskeyName });
 const PasskeyOnlyForm = v.strictObject({ passkey_only: v.picklist(['on', 'off']) });
 
-function log(c: Context<AppEnv>, event: string, email: string, extra: Record<string, unknown>, message: string) {
+function log(c: AppContext, event: string, email: string, extra: Record<string, unknown>, message: string) {
   c.var.deps.logger.info({ event, by: 'account', email, ...extra, client: clientOf(c).address }, message);
 }
 
+/** The challenge is single-use whatever happens next, signed in or not: its cookie goes first. */
+const spendChallenge = createMiddleware<AppEnv>(async function spendChallenge(c, next) {
+  clearChallengeCookie(c, c.var.deps.config);
+  await next();
+});
+
 export const accountPasskeyRoutes = new Hono<AppEnv>()
-  .post('/login/account/passkeys/options', async (c) => {
-    const { passkeys } = c.var.deps;
-    if (!passkeys) return jsonError(c, 'notFound');
-    const me = await signedIn(c);
-    if (!me) return jsonError(c, 'signInRequiredJson');
+  .post('/login/account/passkeys/options', requirePasskeys(), requireSignedIn('json'), async (c) => {
+    const { passkeys, me } = c.var;
     const client = clientOf(c);
     return ceremonyAnswer(c, await passkeys.startRegistration(me.user, 'register', client.key), 'register', client);
   })
 
-  .post('/login/account/passkeys', async (c) => {
-    const { passkeys, config, logger } = c.var.deps;
-    if (!passkeys) return jsonError(c, 'notFound');
-    clearChallengeCookie(c, config);
-    const me = await signedIn(c);
-    if (!me) return jsonError(c, 'signInRequiredJson');
+  .post('/login/account/passkeys', requirePasskeys(), spendChallenge, requireSignedIn('json'), async (c) => {
+    const { passkeys, me } = c.var;
+    const { logger } = c.var.deps;
     const body = jsonBody(c, RegisterBody);
     const client = clientOf(c);
     if (!body) {
@@ -67,9 +67,8 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     return jsonAnswer(c, redirectBody('/login/account'), 200);
   })
 
-  .post(`/login/account/passkeys${PASSKEY_ID}/rename`, async (c) => {
-    const me = await signedIn(c);
-    if (!me) return toLogin(c);
+  .post(`/login/account/passkeys${PASSKEY_ID}/rename`, requireSignedIn('page'), async (c) => {
+    const { me } = c.var;
     const form = v.safeParse(RenameForm, await formFields(c));
     if (!form.success) return render(c, me, 'Give the passkey a name of 1 to 64 characters.', 400);
     const id = Number(c.req.param('id'));
@@ -78,9 +77,8 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     return render(c, me, renamed ? 'The passkey was renamed.' : 'No such passkey.');
   })
 
-  .post(`/login/account/passkeys${PASSKEY_ID}/remove`, async (c) => {
-    const me = await signedIn(c);
-    if (!me) return toLogin(c);
+  .post(`/login/account/passkeys${PASSKEY_ID}/remove`, requireSignedIn('page'), async (c) => {
+    const { me } = c.var;
     const id = Number(c.req.param('id'));
     const { passkeyAccount, logger } = c.var.deps;
     const removed = await passkeyAccount.remove(me.user.id, id);
@@ -107,9 +105,8 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     return render(c, me, removed === 'removed' ? 'The passkey was removed; it cannot sign in any more.' : 'No such passkey.');
   })
 
-  .post('/login/account/passkey-only', async (c) => {
-    const me = await signedIn(c);
-    if (!me) return toLogin(c);
+  .post('/login/account/passkey-only', requireSignedIn('page'), async (c) => {
+    const { me } = c.var;
     const form = v.safeParse(PasskeyOnlyForm, await formFields(c));
     if (!form.success) return render(c, me, 'Please use the button on this page.', 400);
     const on = form.output.passkey_only === 'on';

@@ -43,3 +43,18 @@ export interface AppEnv {
     body: Uint8Array;
   };
 }
+
+/** The signed-in user and device of a request. */
+export type SignedIn = NonNullable<Awaited<ReturnType<Devices['authenticate']>>>;
+
+/** What `requireSignedIn` adds: the signed-in user and device. */
+export type SignedInEnv = AppEnv & { Variables: { me: SignedIn } };
+/** What `requirePasskeys` adds: the passkeys, known to be on. */
+export type PasskeysEnv = AppEnv & { Variables: { passkeys: Passkeys } };
+
+/**
+ * The context of any route, whatever the guards before its handler added: what the request helpers and answers
+ * take. (Hono's `Context` is invariant in its variables, so a guarded handler's context is not a
+ * `Context<AppEnv>`.)
+ */
+export type AppContext = Context<AppEnv> | Context<SignedInEnv> | Context<PasskeysEnv> | Context<SignedInEnv & PasskeysEnv>;

@@ -1,30 +1,31 @@
 // The page an invite link opens, /login/enroll/<token>: create a passkey there, or set up an authenticator app
 // (QR code and secret on the page, confirmed by a first code). Either way the browser ends signed in as a new
 // device. Every token that cannot be used (malformed, unknown, expired, used, voided) gets the same answer.
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
 import * as v from 'valibot';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
-import type { OpenInvite, RedeemResult } from '../core/invites.js';
+import type { OpenInvite } from '../core/invites.js';
 import { totpSetup } from '../views/authenticator.js';
 import { messagePage } from '../views/pages.js';
 import { enrollPage } from '../views/passkeys.js';
-import type { AppEnv } from './context.js';
+import type { AppContext, AppEnv } from './context.js';
 import { setDeviceCookies } from './device-cookies.js';
-import { clientOf, formFields, returnUrl } from './login.js';
+import { requirePasskeys } from './guards.js';
+import { auditLogin, type LoginOutcome } from './login-audit.js';
 import { clearChallengeCookie, jsonBody, passkeyName, RegisterBody, readChallengeCookie } from './passkey-input.js';
-import { ceremonyAnswer, jsonAnswer, jsonError } from './passkey-login.js';
-import { redirectBody } from './responses.js';
+import { clientOf, formFields, returnUrl } from './request.js';
+import { ceremonyAnswer, jsonAnswer, jsonError, redirectBody } from './responses.js';
 
 const INVALID_TITLE = 'This link cannot be used';
 const INVALID_TEXT = 'It may have expired, been used already, or been replaced by a newer invite. Ask whoever sent it for a new one.';
-const invalidPage = (c: Context<AppEnv>) => c.html(messagePage(INVALID_TITLE, INVALID_TEXT), 404);
+const invalidPage = (c: AppContext) => c.html(messagePage(INVALID_TITLE, INVALID_TEXT), 404);
 
 const CodeForm = v.strictObject({
   code: v.pipe(v.string(), v.maxLength(32)),
   rd: v.optional(v.pipe(v.string(), v.maxLength(2048))),
 });
 
-async function render(c: Context<AppEnv>, found: OpenInvite, rd: string | undefined, error?: string, status: 200 | 401 | 429 = 200) {
+async function render(c: AppContext, found: OpenInvite, rd: string | undefined, error?: string, status: 200 | 401 | 429 = 200) {
   const totp = found.totp && (await totpSetup(found.totp.secret, found.totp.uri));
   const path = `/login/enroll/${c.req.param('token')}`;
   const page = enrollPage({
@@ -41,29 +42,8 @@ async function render(c: Context<AppEnv>, found: OpenInvite, rd: string | undefi
 }
 
 /** The audit line of a redemption (never the token, the secret or the code). */
-function audit(c: Context<AppEnv>, method: 'totp' | 'passkey', result: RedeemResult | { ok: false; reason: string; email?: string }) {
-  const { logger, metrics } = c.var.deps;
-  const client = clientOf(c).address;
-  metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
-  if (result.ok) {
-    const codesOn = result.passkeyOnlyTurnedOff === true;
-    logger.info(
-      {
-        event: 'invite.redeemed',
-        method,
-        email: result.email,
-        deviceType: result.deviceType,
-        ...(codesOn ? { passkeyOnly: false } : {}),
-        client,
-      },
-      codesOn
-        ? 'invite redeemed, device added; passkey-only turned off (the new app signs in with codes)'
-        : 'invite redeemed, device added',
-    );
-    return;
-  }
-  const event = result.reason === 'throttled' ? 'invite.throttled' : 'invite.refused';
-  logger.warn({ event, method, reason: result.reason, email: result.email ?? null, client }, 'invite refused');
+function audit(c: AppContext, method: 'totp' | 'passkey', result: LoginOutcome) {
+  auditLogin(c, { kind: 'invite', method, client: clientOf(c).address }, result);
 }
 
 export const enrollRoutes = new Hono<AppEnv>()
@@ -102,9 +82,9 @@ export const enrollRoutes = new Hono<AppEnv>()
     return render(c, found, rd, "That code did not match. Check that the app's clock is right and enter the newest code.", 401);
   })
 
-  .post('/login/enroll/:token/passkey/options', async (c) => {
-    const { invites, passkeys } = c.var.deps;
-    if (!passkeys) return jsonError(c, 'notFound');
+  .post('/login/enroll/:token/passkey/options', requirePasskeys(), async (c) => {
+    const { passkeys } = c.var;
+    const { invites } = c.var.deps;
     const found = await invites.open(c.req.param('token'));
     if (!found) {
       audit(c, 'passkey', { ok: false, reason: 'invalid' });
@@ -114,9 +94,9 @@ export const enrollRoutes = new Hono<AppEnv>()
     return ceremonyAnswer(c, await passkeys.startRegistration(found.user, 'enroll', client.key), 'enroll', client);
   })
 
-  .post('/login/enroll/:token/passkey/verify', async (c) => {
-    const { invites, passkeys, config, logger } = c.var.deps;
-    if (!passkeys) return jsonError(c, 'notFound');
+  .post('/login/enroll/:token/passkey/verify', requirePasskeys(), async (c) => {
+    const { passkeys } = c.var;
+    const { invites, config, logger } = c.var.deps;
     clearChallengeCookie(c, config);
     const body = jsonBody(c, RegisterBody);
     if (!body) {

@@ -8,7 +8,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Config } from '../config/config.js';
 import type { AppEnv } from './context.js';
 import { isTrustedPeer, singleValue } from './forwarded.js';
-import { formFields, returnUrl } from './login.js';
+import { formFields, returnUrl } from './request.js';
 import { headerValues } from './request-headers.js';
 
 /** The host the browser used: X-Forwarded-Host from a trusted proxy, else Host; lower case, without port. */

@@ -1,85 +1,20 @@
 // The browser-facing routes: the login page and form, the reference's JSON /device/add, logout, and a home page.
 import { type Context, Hono } from 'hono';
-import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
-import type { LoginResult } from '../core/sign-in.js';
-import { clientKey } from '../core/throttle.js';
 import { FAVICON, FAVICON_PATH, loginPage, messagePage, STYLESHEET, STYLESHEET_PATH, signedInPage, stepUpPage } from '../views/pages.js';
 import type { AppEnv } from './context.js';
 import { clearDeviceCookies, setDeviceCookies } from './device-cookies.js';
-import { clientAddress } from './forwarded.js';
-import { safeRedirect } from './redirect.js';
-import { headerValues } from './request-headers.js';
-import { errorBody, OK_BODY } from './responses.js';
+import { auditLogin } from './login-audit.js';
+import { clientOf, deviceOf, formFields, returnUrl, signedIn } from './request.js';
+import { errorBody, jsonAnswer, OK_BODY, SIGNED_OUT_PATH } from './responses.js';
 
 const GENERIC_LOGIN_ERROR = 'Invalid email or code.';
-
-/** Where the browser goes once this device is signed out: the login page, saying so. */
-export const SIGNED_OUT_PATH = '/login?signed_out=1';
 
 /** What a person is told when their address, not the account, has spent its guess budget. */
 function addressThrottledMessage(retryInMs: number): string {
   const minutes = Math.ceil(retryInMs / 60_000);
   const when = minutes >= 120 ? `in ${Math.round(minutes / 60)} hours` : `in ${minutes} minutes`;
   return `Too many sign-in attempts from your network. Please try again ${when}.`;
-}
-
-function deviceOf(c: Context<AppEnv>) {
-  return readDeviceCookies(c.req.header('cookie'));
-}
-
-/** The validated return URL of this request (query or form), else `undefined`. */
-export function returnUrl(c: Context<AppEnv>, raw: string | readonly string[] | undefined): string | undefined {
-  const { config } = c.var.deps;
-  return safeRedirect(raw, { allowedOrigins: config.allowedOrigins, allowHttp: config.insecureHttp });
-}
-
-/** Form fields as single strings; a field sent twice, or a file, counts as absent. */
-export async function formFields(c: Context<AppEnv>): Promise<Record<string, string | undefined>> {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) return {};
-  try {
-    // The body was read before the handler ran (see body.ts); parsed here by the Fetch API's own form parser.
-    const form = await new Response(c.var.body, { headers: { 'Content-Type': type } }).formData();
-    const out: Record<string, string | undefined> = {};
-    for (const key of new Set(form.keys())) {
-      const values = form.getAll(key);
-      out[key] = values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
-    }
-    return out;
-  } catch {
-    return {};
-  }
-}
-
-/** The client's budget key: its address (through trusted proxies only), IPv6 grouped by /64. */
-export function clientOf(c: Context<AppEnv>): { address: string | undefined; key: string } {
-  const { deps, trusted } = c.var;
-  const address = clientAddress(deps.peerAddress(c), headerValues(c, 'x-forwarded-for'), trusted);
-  return { address, key: clientKey(address) };
-}
-
-/** Logs the outcome for the audit trail (never the code, the cookies or the secret) and returns the device. */
-function audited(c: Context<AppEnv>, result: LoginResult | 'already-signed-in', address: string | undefined) {
-  const { logger, metrics } = c.var.deps;
-  if (result === 'already-signed-in') {
-    metrics?.login('failure');
-    logger.warn({ event: 'login.failure', reason: 'already-signed-in', client: address }, 'login refused');
-    return null;
-  }
-  metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
-  if (result.ok) {
-    logger.info({ event: 'login.success', email: result.email, deviceType: result.deviceType, client: address }, 'device added');
-    return result.device;
-  }
-  if (result.reason === 'abandoned') {
-    // The request already failed at its deadline: nothing was committed, and the code is still unused.
-    logger.warn({ event: 'login.abandoned', email: result.email ?? null, client: address }, 'login abandoned at its deadline');
-    return null;
-  }
-  const event = result.reason === 'throttled' ? 'login.throttled' : 'login.failure';
-  logger.warn({ event, reason: result.reason, email: result.email ?? null, client: address }, 'login refused');
-  return null;
 }
 
 /**
@@ -95,14 +30,11 @@ async function attemptLogin(c: Context<AppEnv>, fields: { email: unknown; code: 
   // A fresh sign-in (asked for by a `recent:N` rule) renews the signed-in device instead of making another one.
   const renew = fresh && alreadyIn && credential ? { ...credential, userId: alreadyIn.user.id } : undefined;
   const result = alreadyIn && !renew ? 'already-signed-in' : await signIn.login({ ...fields, client: client.key, renew }, c.var.deadline);
-  const device = audited(c, result, client.address);
+  auditLogin(c, { kind: 'login', client: client.address }, result === 'already-signed-in' ? { ok: false, reason: result } : result);
+  const device = result !== 'already-signed-in' && result.ok ? result.device : null;
   if (device) setDeviceCookies(c, config, device);
   const addressRetryInMs = result !== 'already-signed-in' && !result.ok ? result.addressRetryInMs : undefined;
   return { device, addressRetryInMs };
-}
-
-function json(c: Context<AppEnv>, body: string, status: 200 | 401) {
-  return c.body(body, status, { 'Content-Type': 'application/json' });
 }
 
 export const loginRoutes = new Hono<AppEnv>()
@@ -112,7 +44,7 @@ export const loginRoutes = new Hono<AppEnv>()
   })
 
   .get('/', async (c) => {
-    const found = await c.var.deps.devices.authenticate(deviceOf(c));
+    const found = await signedIn(c);
     if (!found) return c.redirect('/login', 302);
     return c.html(signedInPage({ email: found.user.email, deviceType: found.device.deviceType }));
   })
@@ -123,9 +55,9 @@ export const loginRoutes = new Hono<AppEnv>()
   })
 
   .get('/login', async (c) => {
-    const { devices, config } = c.var.deps;
+    const { config } = c.var.deps;
     const rd = returnUrl(c, c.req.queries('rd'));
-    const found = await devices.authenticate(deviceOf(c));
+    const found = await signedIn(c);
     // `fresh=1`: a `recent:N` rule wants a newer sign-in of this signed-in device.
     if (found && c.req.query('fresh') === '1') {
       return c.html(loginPage({ rd, email: found.user.email, passkeys: c.var.deps.passkeys !== undefined, fresh: true }));
@@ -137,9 +69,9 @@ export const loginRoutes = new Hono<AppEnv>()
 
   // A `passkey` rule met a device signed in with a code: sign in again with a passkey, keeping the cookies.
   .get('/login/step-up', async (c) => {
-    const { devices, passkeys, passkeyAccount } = c.var.deps;
+    const { passkeys, passkeyAccount } = c.var.deps;
     const rd = returnUrl(c, c.req.queries('rd'));
-    const found = await devices.authenticate(deviceOf(c));
+    const found = await signedIn(c);
     if (!found) return c.redirect(`/login${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`, 302);
     const hasPasskey = (await passkeyAccount.state(found.user.id)).passkeys.length > 0;
     return c.html(stepUpPage({ rd, email: found.user.email, hasPasskey, passkeys: passkeys !== undefined }));
@@ -181,8 +113,8 @@ export const loginRoutes = new Hono<AppEnv>()
       code: fields.device_registration_code,
       deviceType: fields.device_type,
     });
-    if (!device) return json(c, errorBody('loginFailed'), 401);
-    return json(c, OK_BODY, 200);
+    if (!device) return jsonAnswer(c, errorBody('loginFailed'), 401);
+    return jsonAnswer(c, OK_BODY, 200);
   })
 
   .post('/logout', async (c) => {
@@ -192,7 +124,7 @@ export const loginRoutes = new Hono<AppEnv>()
       c.var.deps.logger.info({ event: 'device.revoked', by: 'logout', client: clientOf(c).address }, 'signed out');
     }
     clearDeviceCookies(c, config);
-    if ((c.req.header('accept') ?? '').includes('application/json')) return json(c, OK_BODY, 200);
+    if ((c.req.header('accept') ?? '').includes('application/json')) return jsonAnswer(c, OK_BODY, 200);
     return c.redirect(returnUrl(c, form.rd ?? c.req.queries('rd')) ?? `${config.publicUrl}${SIGNED_OUT_PATH}`, 303);
   })
 

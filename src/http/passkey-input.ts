@@ -6,7 +6,7 @@ import * as v from 'valibot';
 import type { Config } from '../config/config.js';
 import { PASSKEY_BOUNDS } from '../core/passkey-key.js';
 import { CHALLENGE_HANDLE, CHALLENGE_LIFETIME_IN_MS } from '../core/passkeys.js';
-import type { AppEnv } from './context.js';
+import type { AppContext } from './context.js';
 
 const b64url = (max: number) => v.pipe(v.string(), v.minLength(1), v.maxLength(max), v.regex(/^[A-Za-z0-9_-]+$/));
 /** A credential id is at most 1023 bytes (WebAuthn), so 1364 base64url characters. */
@@ -59,7 +59,7 @@ export const SignInBody = v.strictObject({ response: AuthenticationSchema, rd: R
 export const RegisterBody = v.strictObject({ response: RegistrationSchema, name: v.optional(v.string()), rd: RdField });
 
 /** The JSON body as `schema` wants it, or `undefined` for anything else (not JSON, extra or missing fields). */
-export function jsonBody<S extends v.GenericSchema>(c: Context<AppEnv>, schema: S): v.InferOutput<S> | undefined {
+export function jsonBody<S extends v.GenericSchema>(c: AppContext, schema: S): v.InferOutput<S> | undefined {
   let body: unknown;
   try {
     body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(c.var.body));

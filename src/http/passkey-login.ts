@@ -6,13 +6,15 @@ import { dirname, join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import { readDeviceCookies } from '../core/cookies.js';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
-import type { Ceremony, PasskeySignInResult } from '../core/passkeys.js';
+import type { PasskeySignInResult } from '../core/passkeys.js';
 import { PASSKEYS_SCRIPT, PASSKEYS_SCRIPT_PATH, WEBAUTHN_SCRIPT_PATH } from '../views/passkeys-script.js';
-import type { AppEnv } from './context.js';
+import type { AppContext, AppEnv } from './context.js';
 import { setDeviceCookies } from './device-cookies.js';
-import { clientOf, returnUrl } from './login.js';
-import { clearChallengeCookie, jsonBody, readChallengeCookie, SignInBody, setChallengeCookie } from './passkey-input.js';
-import { ERRORS, type ErrorName, errorBody, redirectBody } from './responses.js';
+import { requirePasskeys } from './guards.js';
+import { auditLogin } from './login-audit.js';
+import { clearChallengeCookie, jsonBody, readChallengeCookie, SignInBody } from './passkey-input.js';
+import { clientOf, returnUrl } from './request.js';
+import { ceremonyAnswer, jsonAnswer, jsonError, redirectBody } from './responses.js';
 
 let bundle: string | undefined;
 /** @simplewebauthn/browser's UMD bundle, read once (its package exports no path to it, so from its main file). */
@@ -24,74 +26,30 @@ function browserBundle(): string {
 
 const script = (c: Context, text: string) => c.body(text, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
 
-export function jsonAnswer(c: Context, body: string, status: number) {
-  return c.body(body, status as 200, { 'Content-Type': 'application/json' });
-}
-export const jsonError = (c: Context, name: ErrorName) => jsonAnswer(c, errorBody(name), ERRORS[name].status);
-
-/**
- * The answer to a ceremony's first step: its options, with the cookie that binds its challenge to this browser;
- * or 429 (and a warning) when this address has started too many ceremonies.
- */
-export function ceremonyAnswer(
-  c: Context<AppEnv>,
-  ceremony: Ceremony<unknown> | undefined,
-  purpose: 'sign-in' | 'register' | 'enroll',
-  client: { address: string | undefined },
-) {
-  const { config, logger } = c.var.deps;
-  if (!ceremony) {
-    logger.warn({ event: 'passkey.throttled', purpose, client: client.address }, 'too many passkey ceremonies');
-    return jsonError(c, 'tooManyAttempts');
-  }
-  setChallengeCookie(c, config, ceremony.handle);
-  return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
-}
-
-/** The audit line of a passkey sign-in (never the challenge, the assertion or the cookies). */
-function audit(c: Context<AppEnv>, result: PasskeySignInResult | { ok: false; reason: 'malformed' }, client: string | undefined) {
-  const { logger, metrics } = c.var.deps;
-  metrics?.login(result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
-  if (result.ok) {
-    logger.info(
-      {
-        event: 'login.success',
-        method: 'passkey',
-        email: result.email,
-        passkeyId: result.passkeyId,
-        deviceType: result.deviceType,
-        client,
-      },
-      'device added',
-    );
-    return;
-  }
-  const fields = { method: 'passkey', reason: result.reason, email: 'email' in result ? (result.email ?? null) : null, client };
-  const passkeyId = 'passkeyId' in result ? result.passkeyId : undefined;
-  if (result.reason === 'counter') {
-    logger.warn(
-      { event: 'passkey.counter', email: fields.email, passkeyId, client },
+/** The audit line of a passkey sign-in, after a warning when its counter went backwards. */
+function audit(c: AppContext, result: PasskeySignInResult | { ok: false; reason: 'malformed' }, client: string | undefined) {
+  if (!result.ok && result.reason === 'counter') {
+    c.var.deps.logger.warn(
+      { event: 'passkey.counter', email: result.email ?? null, passkeyId: result.passkeyId, client },
       'passkey counter went backwards: possibly a cloned authenticator',
     );
   }
-  if (result.reason === 'abandoned') logger.warn({ event: 'login.abandoned', ...fields }, 'login abandoned at its deadline');
-  else logger.warn({ event: result.reason === 'throttled' ? 'login.throttled' : 'login.failure', ...fields, passkeyId }, 'login refused');
+  auditLogin(c, { kind: 'login', method: 'passkey', client }, result);
 }
 
 export const passkeyLoginRoutes = new Hono<AppEnv>()
   .get(WEBAUTHN_SCRIPT_PATH, (c) => script(c, browserBundle()))
   .get(PASSKEYS_SCRIPT_PATH, (c) => script(c, PASSKEYS_SCRIPT))
 
-  .post('/login/passkey/options', async (c) => {
-    const { passkeys } = c.var.deps;
-    if (!passkeys) return jsonError(c, 'notFound');
+  .post('/login/passkey/options', requirePasskeys(), async (c) => {
+    const { passkeys } = c.var;
     const client = clientOf(c);
     return ceremonyAnswer(c, await passkeys.startSignIn(client.key), 'sign-in', client);
   })
 
-  .post('/login/passkey/verify', async (c) => {
-    const { passkeys, config, devices } = c.var.deps;
-    if (!passkeys) return jsonError(c, 'notFound');
+  .post('/login/passkey/verify', requirePasskeys(), async (c) => {
+    const { passkeys } = c.var;
+    const { config, devices } = c.var.deps;
     const client = clientOf(c);
     // A signed-in device (a step-up for a `passkey` rule, a fresh sign-in) is renewed and keeps its cookies.
     const credential = readDeviceCookies(c.req.header('cookie'));

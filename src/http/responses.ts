@@ -1,5 +1,11 @@
-// Every JSON error answer in one table, in the reference's shape: {"status code": N, "error": ...}. The status
-// sent is always the one in the body.
+// What the routes answer: every JSON error in one table, in the reference's shape ({"status code": N, "error":
+// ...}, the status sent always the one in the body), JSON answers, a ceremony's first step, the account page and
+// the ways to the login page.
+import type { Context } from 'hono';
+import type { Ceremony } from '../core/passkeys.js';
+import { accountView } from '../views/account.js';
+import type { AppContext, SignedIn } from './context.js';
+import { setChallengeCookie } from './passkey-input.js';
 
 export const ERRORS = {
   // The reference's answers (direct callers of /verify, and /device/add).
@@ -45,3 +51,51 @@ export const OK_BODY = JSON.stringify({ 'status code': 200, status: 'ok' });
 
 /** A success for the page script: where the browser goes next. */
 export const redirectBody = (to: string) => JSON.stringify({ 'status code': 200, status: 'ok', redirect: to });
+
+/** Where the browser goes once this device is signed out: the login page, saying so. */
+export const SIGNED_OUT_PATH = '/login?signed_out=1';
+
+export function jsonAnswer(c: Context, body: string, status: number) {
+  return c.body(body, status as 200, { 'Content-Type': 'application/json' });
+}
+
+export const jsonError = (c: Context, name: ErrorName) => jsonAnswer(c, errorBody(name), ERRORS[name].status);
+
+/**
+ * The answer to a ceremony's first step: its options, with the cookie that binds its challenge to this browser;
+ * or 429 (and a warning) when this address has started too many ceremonies.
+ */
+export function ceremonyAnswer(
+  c: AppContext,
+  ceremony: Ceremony<unknown> | undefined,
+  purpose: 'sign-in' | 'register' | 'enroll',
+  client: { address: string | undefined },
+) {
+  const { config, logger } = c.var.deps;
+  if (!ceremony) {
+    logger.warn({ event: 'passkey.throttled', purpose, client: client.address }, 'too many passkey ceremonies');
+    return jsonError(c, 'tooManyAttempts');
+  }
+  setChallengeCookie(c, config, ceremony.handle);
+  return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
+}
+
+/** The way to sign in and come back to the account page. */
+export const toLogin = (c: AppContext) =>
+  c.redirect(`/login?rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}/login/account`)}`, 303);
+
+/** The account page for `me`; passkeys and the authenticator app are read fresh, since `me` may come from the cache. */
+export async function accountAnswer(c: AppContext, me: SignedIn, notice?: string, status: 200 | 400 | 409 = 200) {
+  const { deps } = c.var;
+  const [devices, state] = await Promise.all([deps.devices.of(me.user.id), deps.passkeyAccount.state(me.user.id)]);
+  const page = accountView({
+    email: me.user.email,
+    devices,
+    currentDeviceId: me.device.id,
+    state,
+    passkeysOn: deps.passkeys !== undefined,
+    landingUrl: deps.config.landingUrl,
+    notice,
+  });
+  return c.html(page, status);
+}

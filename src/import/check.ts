@@ -2,7 +2,7 @@
 // here, or refused with the reason. No store access, so nothing is written before everything is checked.
 import { HEX32 } from '../core/crypto.js';
 import { canonicalEmail, deviceLabel, isServiceName, parseScope } from '../core/identity.js';
-import type { Role } from '../core/ports.js';
+import type { Role } from '../core/model.js';
 import { type FernetKey, fernetDecrypt } from './fernet.js';
 import type { ReferenceDevice, ReferenceGrant, ReferenceService, ReferenceSnapshot, ReferenceUser } from './reference.js';
 import type { Recorder } from './report.js';

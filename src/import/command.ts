@@ -2,7 +2,7 @@
 // this service's database. A dry run unless `--apply`. See docs/migrating.md.
 import { readFileSync } from 'node:fs';
 import { parseDatabaseUrl } from '../config/database-url.js';
-import { AdminError } from '../core/admin.js';
+import { AdminError } from '../core/admin-tools.js';
 import { systemClock } from '../core/clock.js';
 import type { Runtime } from '../runtime.js';
 import { parseFernetKey } from './fernet.js';

@@ -11,7 +11,7 @@
 // Re-running is safe: rows that already exist here are never changed. Users are matched by canonical email,
 // services by exact name, devices by id, grants by (user, service); an existing row wins, and where it differs
 // from the reference the report says so in `notes`. Everything is decrypted and checked before the first write.
-import { AdminError } from '../core/admin.js';
+import { AdminError } from '../core/admin-tools.js';
 import type { Clock } from '../core/clock.js';
 import type { KeyRing } from '../core/crypto.js';
 import type { Store } from '../core/ports.js';

@@ -1,7 +1,8 @@
 // The core's DeviceStore over Kysely; the device-with-owner read is shared with the /verify look-up.
 import type { Kysely, Transaction } from 'kysely';
 import type { Change } from '../core/changes.js';
-import type { DeviceStore, NewDevice } from '../core/ports.js';
+import type { NewDevice } from '../core/model.js';
+import type { DeviceStore } from '../core/ports.js';
 import type { ChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { toDevice } from './rows.js';

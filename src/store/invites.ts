@@ -1,11 +1,10 @@
-// The core's InviteStore and ChallengeStore over Kysely: one-time enrolment links, redeemed in one transaction
-// with what they set up, and the WebAuthn challenges in flight, each taken out exactly once.
-import type { ChallengeStore, InviteStore } from '../core/ports.js';
+// The core's InviteStore over Kysely: one-time enrolment links, redeemed in one transaction with what they set up.
+import type { InviteStore } from '../core/ports.js';
 import type { ChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { addDeviceAfter } from './devices.js';
 import { insertPasskey } from './passkeys.js';
-import { toChallenge, toInvite } from './rows.js';
+import { toInvite } from './rows.js';
 import { affected, exact, insertedId, uniquely } from './sql-helpers.js';
 
 export function createInviteStore(database: OpenDatabase, changes: ChangeLog): InviteStore {
@@ -71,27 +70,5 @@ export function createInviteStore(database: OpenDatabase, changes: ChangeLog): I
           return undefined;
         }),
       ),
-  };
-}
-
-export function createChallengeStore({ db }: OpenDatabase): ChallengeStore {
-  return {
-    async create(c) {
-      await db
-        .insertInto('webauthn_challenges')
-        .values({ handle_hash: c.handleHash, challenge: c.challenge, purpose: c.purpose, user_id: c.userId, expires_at: c.expiresAt })
-        .execute();
-    },
-    async take(handleHash) {
-      const row = await db.selectFrom('webauthn_challenges').selectAll().where('handle_hash', '=', handleHash).executeTakeFirst();
-      if (!row || !exact(row.handle_hash, handleHash)) return undefined;
-      // Whoever deletes the row owns the challenge: of parallel takers exactly one sees a deleted row.
-      const deleted = await db.deleteFrom('webauthn_challenges').where('handle_hash', '=', handleHash).executeTakeFirst();
-      return affected(deleted) ? toChallenge(row) : undefined;
-    },
-    async prune(before) {
-      const r = await db.deleteFrom('webauthn_challenges').where('expires_at', '<', before).executeTakeFirst();
-      return Number(r.numDeletedRows);
-    },
   };
 }

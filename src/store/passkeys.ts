@@ -1,7 +1,8 @@
 // The core's PasskeyStore over Kysely: WebAuthn credentials, and the sign-in that moves a credential's counter
 // forwards and adds a device in one transaction.
 import { sql, type Transaction } from 'kysely';
-import type { NewPasskey, PasskeyStore } from '../core/ports.js';
+import type { NewPasskey } from '../core/model.js';
+import type { PasskeyStore } from '../core/ports.js';
 import type { ChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { addDeviceAfter } from './devices.js';

@@ -14,7 +14,7 @@ import type {
   StoredRule,
   User,
   WebAuthnChallenge,
-} from '../core/ports.js';
+} from '../core/model.js';
 import type {
   AccessRulesTable,
   DevicesTable,

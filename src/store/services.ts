@@ -2,7 +2,8 @@
 // creating one and deleting one by name is written once for the two tables.
 
 import type { Change } from '../core/changes.js';
-import type { ProxyTokenStore, ServiceStore, StoredTokenHash } from '../core/ports.js';
+import type { StoredTokenHash } from '../core/model.js';
+import type { ProxyTokenStore, ServiceStore } from '../core/ports.js';
 import type { ChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { toProxyToken, toService } from './rows.js';

@@ -2,12 +2,13 @@
 // Row → domain mapping is in rows.ts, one function per entity; dialect differences are in sql-helpers.ts.
 import { sql } from 'kysely';
 import type { Store } from '../core/ports.js';
+import { createChallengeStore } from './challenges.js';
 import { createChangeLog } from './changes.js';
 import type { OpenDatabase } from './database.js';
 import { createDeviceStore } from './devices.js';
 import { createGrantStore } from './grants.js';
 import { createGroupStore } from './groups.js';
-import { createChallengeStore, createInviteStore } from './invites.js';
+import { createInviteStore } from './invites.js';
 import { createLoginFailureStore } from './login-failures.js';
 import { createPasskeyStore } from './passkeys.js';
 import { createPolicyStore } from './policy.js';

@@ -1,6 +1,7 @@
 // The core's UserStore over Kysely.
 import { sql, type Transaction } from 'kysely';
-import type { Role, SignInState, UserStore } from '../core/ports.js';
+import type { Role, SignInState } from '../core/model.js';
+import type { UserStore } from '../core/ports.js';
 import type { ChangeLog } from './changes.js';
 import type { Dialect, OpenDatabase } from './database.js';
 import { toUser } from './rows.js';

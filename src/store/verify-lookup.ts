@@ -3,7 +3,8 @@
 // together share one query per service; SQLite runs in-process, where that gains nothing. The device-with-owner
 // read here is also `devices.findWithUser`.
 import type { Selectable } from 'kysely';
-import type { Device, Store, User, VerifyLookup } from '../core/ports.js';
+import type { Device, User } from '../core/model.js';
+import type { Store, VerifyLookup } from '../core/ports.js';
 import type { Dialect, OpenDatabase } from './database.js';
 import { DEVICE_WITH_USER_COLUMNS, type DeviceWithUserRow, type Prefixed, toDeviceWithUser, toGrant, toService } from './rows.js';
 import type { GrantsTable, ServicesTable } from './schema.js';

@@ -123,14 +123,6 @@ export function signedInPage({ email, deviceType }: { email: string; deviceType:
   );
 }
 
-interface AccountDevice {
-  readonly ref: string;
-  readonly deviceType: string;
-  readonly createdAt: number;
-  readonly lastSeenAt: number | null;
-  readonly current: boolean;
-}
-
 export const when = (ms: number | null) =>
   ms === null
     ? 'never'
@@ -138,48 +130,6 @@ export const when = (ms: number | null) =>
         .toISOString()
         .replace('T', ' ')
         .replace(/:\d\d\.\d+Z$/, ' UTC');
-
-export interface AccountPageProps {
-  readonly email: string;
-  readonly devices: readonly AccountDevice[];
-  readonly notice?: string | undefined;
-  /** The passkeys section, when passkeys are on. */
-  readonly passkeys?: Html | undefined;
-  /** The authenticator-app section. */
-  readonly authenticator: Html;
-  /** LANDING_URL: the way back to the app. */
-  readonly landingUrl: string;
-}
-
-export function accountPage({ email, devices, notice, passkeys, authenticator, landingUrl }: AccountPageProps) {
-  return layout(
-    'Your devices',
-    html`<p class="back"><a href="${landingUrl}">← Back to the app</a></p>
-<h1>Your devices</h1>
-<p>Signed in as <strong>${email}</strong>.</p>
-${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
-<table>
-  <caption>Devices signed in to your account</caption>
-  <thead><tr><th scope="col">Device</th><th scope="col">Added</th><th scope="col">Last seen</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
-  <tbody>
-  ${devices.map(
-    (d) => html`<tr>
-    <td><form method="post" action="/login/account/devices/${d.ref}/rename"><input name="name" value="${d.deviceType}" maxlength="64" required aria-label="Name of device ${d.deviceType} added ${when(d.createdAt)}"><button type="submit">Rename</button></form>${d.current ? html`<strong>(this device)</strong>` : ''}</td>
-    <td>${when(d.createdAt)}</td>
-    <td>${d.current ? 'now' : when(d.lastSeenAt)}</td>
-    <td><form method="post" action="/login/account/devices/${d.ref}/revoke"><button type="submit" class="danger" aria-label="Sign out ${d.deviceType} added ${when(d.createdAt)}">Sign out</button></form></td>
-  </tr>`,
-  )}
-  </tbody>
-</table>
-<form method="post" action="/login/account/sign-out-everywhere">
-  <button type="submit" class="danger">Sign out everywhere</button>
-</form>
-${passkeys ?? ''}
-${authenticator}`,
-    passkeys !== undefined,
-  );
-}
 
 /**
  * What a signed-in user sees when a proxy refuses them a service (Traefik and Caddy pass /verify's page on): who

@@ -1,7 +1,8 @@
 // The stores behind access rules (groups, members, group grants, rules, and how a device signed in), run against
 // every database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConflictError, type NewRule, type Store } from '../../src/core/ports.js';
+import type { NewRule } from '../../src/core/model.js';
+import { ConflictError, type Store } from '../../src/core/ports.js';
 import { openDatabase } from '../../src/store/database.js';
 import { migrate } from '../../src/store/migrate.js';
 import { createSqlStore } from '../../src/store/sql-store.js';

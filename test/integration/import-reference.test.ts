@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminError } from '../../src/core/admin.js';
+import { AdminError } from '../../src/core/admin-tools.js';
 import { sealContext } from '../../src/core/crypto.js';
 import { importReferenceCommand } from '../../src/import/command.js';
 import { type FernetKey, parseFernetKey } from '../../src/import/fernet.js';

@@ -1,9 +1,10 @@
 // The contract of the passkey, invite and challenge stores, run against every database: what the core relies on
 // for single use (invites, challenges), a counter that only moves forwards, and cascades must hold on each.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NewPasskey } from '../../src/core/model.js';
 import { decideRemoval, PasskeyAccount } from '../../src/core/passkey-account.js';
 import { PASSKEY_BOUNDS } from '../../src/core/passkey-key.js';
-import { ConflictError, type NewPasskey, type Store } from '../../src/core/ports.js';
+import { ConflictError, type Store } from '../../src/core/ports.js';
 import { openDatabase } from '../../src/store/database.js';
 import { migrate } from '../../src/store/migrate.js';
 import { createSqlStore } from '../../src/store/sql-store.js';

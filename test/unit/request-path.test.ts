@@ -1,7 +1,7 @@
 // Rule: the path a rule sees is the path the app will serve. Every spelling of a protected path normalises to it
 // (or is unreadable and fails closed), and a spelling that is not already canonical never matches `public`.
 import { describe, expect, it } from 'vitest';
-import type { StoredRule } from '../../src/core/ports.js';
+import type { StoredRule } from '../../src/core/model.js';
 import { normalizeRequestPath } from '../../src/core/request-path.js';
 import { RuleMatcher } from '../../src/core/rules.js';
 

@@ -1,7 +1,7 @@
 // Rule: a service's rules are checked field by field when written, and evaluated first match wins on method,
 // path, client network and who is asking; a rule naming users or groups matches only a signed-in user among them.
 import { describe, expect, it } from 'vitest';
-import type { StoredRule } from '../../src/core/ports.js';
+import type { StoredRule } from '../../src/core/model.js';
 import { normalizeRequestPath } from '../../src/core/request-path.js';
 import { checkRule, describeRule, NEEDS_SUBJECT, parsePolicy, type RuleInput, RuleMatcher } from '../../src/core/rules.js';
 

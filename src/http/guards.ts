@@ -1,0 +1,29 @@
+// The guards many routes share, as middleware: a signed-in user (`c.var.me`), and passkeys turned on
+// (`c.var.passkeys`). Each ends a refusal with its ready answer, so a handler runs only when its guard passed.
+import { createMiddleware } from 'hono/factory';
+import type { PasskeysEnv, SignedInEnv } from './context.js';
+import { signedIn } from './request.js';
+import { jsonError, toLogin } from './responses.js';
+
+/**
+ * Lets only a signed-in user through, as `c.var.me`. Anyone else is sent to sign in (`'page'`: a redirect that
+ * comes back to the account page) or told to (`'json'`: 401 for the page script).
+ */
+export function requireSignedIn(refusal: 'page' | 'json') {
+  return createMiddleware<SignedInEnv>(async function requireSignedIn(c, next) {
+    const me = await signedIn(c);
+    if (!me) return refusal === 'page' ? toLogin(c) : jsonError(c, 'signInRequiredJson');
+    c.set('me', me);
+    await next();
+  });
+}
+
+/** Lets a request through only when passkeys are on (PUBLIC_URL names a host), as `c.var.passkeys`; else 404. */
+export function requirePasskeys() {
+  return createMiddleware<PasskeysEnv>(async function requirePasskeys(c, next) {
+    const { passkeys } = c.var.deps;
+    if (!passkeys) return jsonError(c, 'notFound');
+    c.set('passkeys', passkeys);
+    await next();
+  });
+}

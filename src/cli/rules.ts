@@ -224,7 +224,10 @@ export const policyCommands: readonly Command[] = [
       'exactly its user grants and rules (services it does not name are left alone; services and users must exist).\n' +
       '--dry-run prints the differences only. A file with an error changes nothing; the message names its line.',
     options: { 'dry-run': { type: 'boolean' } },
-    audit: { event: 'admin.policy.applied', fields: ({ positionals }) => ({ file: positionals[0] }) },
+    audit: {
+      event: 'admin.policy.applied',
+      fields: ({ positionals, values }) => ({ file: positionals[0], dryRun: values['dry-run'] === true }),
+    },
     async run({ runtime, args: { positionals, values }, out }) {
       const file = one(positionals, 'policy file');
       let text: string;
@@ -233,7 +236,16 @@ export const policyCommands: readonly Command[] = [
         text = readFileSync(file, 'utf8');
       } catch (err) {
         if (err instanceof AdminError) throw err;
-        throw new AdminError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+        const code = (err as NodeJS.ErrnoException).code;
+        const why =
+          code === 'ENOENT'
+            ? 'no such file'
+            : code === 'EACCES'
+              ? 'permission denied'
+              : code === 'EISDIR'
+                ? 'it is a directory'
+                : (code ?? 'error');
+        throw new AdminError(`cannot read ${file}: ${why}`);
       }
       const dryRun = values['dry-run'] === true;
       const { changes, applied } = await (await runtime()).admin.applyPolicy(text, dryRun);

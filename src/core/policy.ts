@@ -54,7 +54,7 @@ export function readPolicy(text: string): Policy {
   const lineOf = (node: Node | null | undefined): number => (node?.range ? lines.linePos(node.range[0]).line : 0);
   const firstError = doc.errors[0];
   if (firstError) {
-    const line = firstError.linePos?.[0]?.line ?? 0;
+    const line = firstError.linePos?.[0]?.line ?? lines.linePos(firstError.pos[0]).line;
     throw new PolicyError(line, `not valid YAML: ${firstError.message.split('\n')[0]}`);
   }
   const fail = (node: Node | null | undefined, message: string): never => {

@@ -178,7 +178,7 @@ services:
       ['services:\n  app:\n    rules:\n      - groups: [nope]\n        policy: deny\n', 'line 4: service app rule, groups: no group nope'],
       ['services:\n  missing:\n    rules: []\n', 'line 2: no service named missing'],
       ['groups:\n  ops:\n    members: [ghost@example.com]\n', 'line 3: no user with email ghost@example.com'],
-      ['groups: [\n', 'not valid YAML'],
+      ['groups:\n  a: [\n', 'line 3: not valid YAML'],
       ['groups:\n  ops:\n    colour: red\n', 'line 3: group ops: unknown key colour'],
       [`services:\n  app:\n    rules:\n      - paths: ${'['.repeat(12)}/a${']'.repeat(12)}\n        policy: deny\n`, 'nested deeper'],
       ['a: &x [1]\nb: *x\n', 'aliases'],
@@ -191,6 +191,7 @@ services:
     }
     writeFileSync(join(dir, 'big.yaml'), `# ${'x'.repeat(1_000_001)}\n`);
     expect((await cli('policy', 'apply', join(dir, 'big.yaml'))).err).toContain('larger than 1000000 bytes');
+    expect((await cli('policy', 'apply', join(dir, 'no-such.yaml'))).err).toContain('no-such.yaml: no such file');
     // Nothing of any of them was written.
     expect((await rules()).map((r) => r.policy)).toEqual(['public', 'recent:10']);
     await ok('rule', 'remove', '--id', String((await rules())[0]?.id), '--yes');

@@ -27,7 +27,6 @@ export type ReadFacts<R> = (request: R, withClient: boolean) => RequestFacts;
 
 /** Facts of a request that has none to give (in-process callers without a proxy). */
 const NO_FACTS: RequestFacts = { path: undefined, method: 'GET', client: undefined };
-const noFacts = () => NO_FACTS;
 const NO_RULES = new RuleMatcher([]);
 
 /** The refusal for a path that rules cannot be checked against. */
@@ -87,7 +86,6 @@ export class Access {
     readFacts?: ReadFacts<R>,
   ): VerifyOutcome | Promise<VerifyOutcome> {
     if (credential === undefined) return BAD_CREDENTIAL;
-    const facts = (withClient: boolean): RequestFacts => (readFacts && request !== undefined ? readFacts(request, withClient) : noFacts());
     // The warm path: this exact request was allowed a moment ago (its key can only match a well-formed credential),
     // and the service has no rules that could make the path, method or address matter.
     let warmRefused = false;
@@ -97,15 +95,17 @@ export class Access {
       // a rule says otherwise.
       if (warm === 'bad') warmRefused = true;
       else if (warm !== undefined) {
-        const matcher = this.#cache.rules(warm.serviceId);
-        if (matcher?.isEmpty === true) {
+        const { matcher } = warm;
+        if (matcher.isEmpty) {
           this.#lastSeen?.record(warm.outcome.deviceId, warm.outcome.userId, warm.serviceId);
           return warm.outcome;
         }
         // A service with rules: this device was allowed a moment ago; the rules decide about this path.
-        if (matcher !== undefined) return this.#warmWithRules(matcher, facts(matcher.usesNetworks), warm);
+        const facts = readFacts && request !== undefined ? readFacts(request, matcher.usesNetworks) : NO_FACTS;
+        return this.#warmWithRules(matcher, facts, warm);
       }
     }
+    const facts = (withClient: boolean): RequestFacts => (readFacts && request !== undefined ? readFacts(request, withClient) : NO_FACTS);
     // A caller in memory was well-formed when it was checked (only those are remembered): the same string still is.
     const caller = this.#cache.caller(serviceName, credential);
     if (!caller && !CREDENTIAL_SHAPE.test(credential)) return BAD_CREDENTIAL;
@@ -222,7 +222,7 @@ export class Access {
     if (decision.kind === 'forbidden') return { kind: 'forbidden', email: found.user.email };
     const refused = this.#policyRefusal(matched, found);
     if (refused !== undefined) return refused;
-    return this.#outcome(decision, found, serviceId, request);
+    return this.#outcome(decision, found, serviceId, matcher, request);
   }
 
   async #verifyCold(
@@ -279,12 +279,13 @@ export class Access {
     decision: Extract<Decision, { kind: 'allow' }>,
     found: CachedDevice,
     serviceId: number,
+    matcher: RuleMatcher,
     request: { device: DeviceCredential; serviceName: string; credential: string },
   ): VerifyOutcome {
     const { user, device } = found;
     this.#lastSeen?.record(device.id, user.id, serviceId);
     const outcome = { kind: 'allow', identity: decision.identity, userId: user.id, deviceId: device.id } as const;
-    this.#cache.rememberAnswer(request.device, request.serviceName, request.credential, { outcome, serviceId, found });
+    this.#cache.rememberAnswer(request.device, request.serviceName, request.credential, { outcome, serviceId, found, matcher });
     return outcome;
   }
 

@@ -36,6 +36,8 @@ export interface CachedAnswer {
   readonly serviceId: number;
   /** The device and its user's groups: what a service's rules are evaluated against on a warm hit. */
   readonly found: CachedDevice;
+  /** The service's rules when it was allowed (any change to them empties this cache). */
+  readonly matcher: RuleMatcher;
 }
 
 /** Counters for tests and metrics. */

@@ -12,8 +12,26 @@ export function trustList(entries: readonly string[]): BlockList {
   return list;
 }
 
+/** Answers per list and address, remembered (the same few proxies ask on every request); bounded. */
+const answers = new WeakMap<BlockList, Map<string, boolean>>();
+
 export function isTrustedPeer(peer: string | undefined, trusted: BlockList): boolean {
   if (!peer) return false;
+  let known = answers.get(trusted);
+  if (known === undefined) {
+    known = new Map();
+    answers.set(trusted, known);
+  }
+  let answer = known.get(peer);
+  if (answer === undefined) {
+    answer = checkPeer(peer, trusted);
+    if (known.size >= 1000) known.clear();
+    known.set(peer, answer);
+  }
+  return answer;
+}
+
+function checkPeer(peer: string, trusted: BlockList): boolean {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(peer)?.[1];
   if (mapped) return trusted.check(mapped, 'ipv4') || trusted.check(peer, 'ipv6');
   const family = isIP(peer);

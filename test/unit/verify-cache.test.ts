@@ -2,6 +2,7 @@
 // cache never holds more than its bound, every invalidation empties it, and a TTL of 0 turns it off.
 import { describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/core/clock.js';
+import { RuleMatcher } from '../../src/core/rules.js';
 import type { CachedAnswer } from '../../src/core/verify-cache.js';
 import { VerifyCache } from '../../src/core/verify-cache.js';
 
@@ -10,6 +11,7 @@ const answer = (n: number): CachedAnswer => ({
   outcome: { kind: 'allow', identity: { userServiceToken: `t${n}` }, userId: n, deviceId: pair(n).deviceId },
   serviceId: 1,
   found: {} as CachedAnswer['found'],
+  matcher: new RuleMatcher([]),
 });
 
 describe('the whole-answer cache', () => {

@@ -2,30 +2,11 @@
 // the client sent it) and the client's address. From anyone else the path is unknown (rules that look at paths
 // then refuse) and the client is the socket peer.
 
-import type { BlockList } from 'node:net';
 import { normalizeRequestPath, rawPathOf } from '../../../core/request-path.js';
 import type { RequestFacts } from '../../../core/rules.js';
 import { clientAddress, isTrustedPeer, singleValue } from '../../forwarded.js';
 import type { VerifyRequest } from '../request.js';
 import type { StyleContext } from './style.js';
-
-/** Whether the peer is a trusted proxy, remembered per address (the same few proxies ask every time). */
-const trustedPeers = new WeakMap<BlockList, Map<string, boolean>>();
-function trustedPeer(peer: string | undefined, list: BlockList): boolean {
-  if (peer === undefined) return false;
-  let known = trustedPeers.get(list);
-  if (known === undefined) {
-    known = new Map();
-    trustedPeers.set(list, known);
-  }
-  let trusted = known.get(peer);
-  if (trusted === undefined) {
-    trusted = isTrustedPeer(peer, list);
-    if (known.size >= 1000) known.clear();
-    known.set(peer, trusted);
-  }
-  return trusted;
-}
 
 function requestFacts(
   req: VerifyRequest,
@@ -34,7 +15,7 @@ function requestFacts(
   rawPath: string | undefined,
   withClient: boolean,
 ): RequestFacts {
-  const trusted = trustedPeer(req.peer, ctx.trusted);
+  const trusted = isTrustedPeer(req.peer, ctx.trusted);
   const sent = trusted && method !== undefined ? method : 'GET';
   const upper = sent.toUpperCase();
   return {

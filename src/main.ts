@@ -30,7 +30,10 @@ function createLogger(config: Config, worker: number | 'primary' | undefined) {
   });
 }
 
-/** The runtime, migrated, with keys that open the stored secrets; closed again and thrown if not. */
+/**
+ * The runtime, migrated, with keys that open the stored secrets; closed again and thrown if not. A worker skips the
+ * key check: its primary made it, with the same configuration, before starting any worker.
+ */
 async function openCheckedRuntime(loaded: Loaded, logger: ReturnType<typeof createLogger>): Promise<Runtime> {
   const { config, createdKeyFile } = loaded;
   const runtime = await openRuntime(config, {
@@ -38,6 +41,7 @@ async function openCheckedRuntime(loaded: Loaded, logger: ReturnType<typeof crea
     warn: (details, message) => logger.warn(details, message),
   });
   if (runtime.migrations?.applied.length) logger.info({ applied: runtime.migrations.applied }, 'database migrated');
+  if (cluster.isWorker) return runtime;
   // Keys that open none of the stored secrets would make every sign-in and /verify fail while /readyz says ready.
   const keyCheck = await checkKeys(runtime.store.sealedValues, runtime.keys).catch(async (err: unknown) => {
     await runtime.close();

@@ -1,11 +1,10 @@
 // Access rules in /verify: each decision (public, deny, signed-in through a group grant, passkey step-up, recent
 // sign-in, network), the request facts believed from a trusted proxy only, unreadable paths failing closed, the
 // audit line naming the rule, and caches that follow rule, group and membership changes at once.
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_HEADERS } from '../../src/http/verify/answer.js';
-import { createTestApp, type TestApp, TRANSPORTS } from '../support/app.js';
+import { createTestApp, jsonLines, type TestApp, TRANSPORTS } from '../support/app.js';
 
 const APP = 'https://app.example.com';
 
@@ -19,12 +18,7 @@ for (const transport of TRANSPORTS) {
     const logLines: Array<Record<string, unknown>> = [];
 
     beforeAll(async () => {
-      const sink = new Writable({
-        write(chunk, _enc, done) {
-          for (const line of String(chunk).split('\n')) if (line.trim() !== '') logLines.push(JSON.parse(line));
-          done();
-        },
-      });
+      const sink = jsonLines(logLines);
       t = await createTestApp('sqlite', {}, pino({ level: 'info' }, sink), transport);
       const a = t.runtime.admin;
       const u1 = await a.addUser({ email: 'ann@example.com' });

@@ -4,10 +4,9 @@
 //    closed in stages (half-close, the rest read and dropped, within a bound), never reset under the answer;
 //  - a request Node cannot parse (a 196 KiB URL) gets its 431 the same way;
 //  - no log line, at any level, shows an invite link's token, however the path is spelled.
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging.js';
-import { createTestApp, type TestApp } from '../support/app.js';
+import { createTestApp, jsonLines, type TestApp } from '../support/app.js';
 import { upload } from '../support/uploads.js';
 
 const TEN_MB = 10_000_000;
@@ -17,12 +16,7 @@ describe('direct clients read their refusal, and logs never show an invite token
   const lines: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-        done();
-      },
-    });
+    const sink = jsonLines(lines);
     t = await createTestApp('sqlite', {}, createLogger({ level: 'debug' }, sink), 'node');
   });
   afterAll(async () => t?.close());

@@ -5,10 +5,9 @@
 // wrong, never the value; at most one a minute) and a page load a page for the operator; and the small things:
 // a favicon, "now" for the device in use, a way back to LANDING_URL, destructive buttons marked, a signed-out
 // notice, a tappable otpauth:// link.
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/app.js';
+import { createTestApp, jsonLines, type TestApp } from '../support/app.js';
 import { BrowserSession } from '../support/browser-session.js';
 
 const NAVIGATE = { 'Sec-Fetch-Mode': 'navigate', Accept: 'text/html' };
@@ -26,12 +25,7 @@ describe('mistakes get answers', () => {
   };
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(JSON.parse(String(chunk)));
-        done();
-      },
-    });
+    const sink = jsonLines(lines);
     t = await createTestApp('sqlite', {}, pino({ level: 'info' }, sink));
     secret = (await t.runtime.admin.addUser({ email: 'pat@example.com' })).totpSecret;
   });

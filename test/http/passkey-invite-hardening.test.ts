@@ -6,11 +6,10 @@
 //  6. malformed invite tokens get what unknown ones get, and share no budget with each other.
 // Each refusal leaves an audit line with its reason.
 import { generateKeyPairSync } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging.js';
-import { createTestApp, readJson, type TestApp } from '../support/app.js';
+import { createTestApp, jsonLines, readJson, type TestApp } from '../support/app.js';
 import { type Cbor, cbor } from '../support/authenticator.js';
 import { BrowserSession } from '../support/browser-session.js';
 import { DIALECTS, skipReason } from '../support/databases.js';
@@ -73,12 +72,7 @@ for (const dialect of DIALECTS) {
     };
 
     beforeAll(async () => {
-      const sink = new Writable({
-        write(chunk, _enc, done) {
-          for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-          done();
-        },
-      });
+      const sink = jsonLines(lines);
       t = await createTestApp(dialect, {}, createLogger({ level: 'info' }, sink));
     });
     afterAll(async () => t?.close());

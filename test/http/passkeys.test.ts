@@ -3,11 +3,10 @@
 // a replayed assertion, a wrong origin or RP ID, no user verification, a counter going backwards (logged) and a
 // removed passkey are refused; a passkey-only account refuses a correct code with the generic answer; every new
 // POST passes the login CSRF guard and the per-address budget; no sign-in option names a user.
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CEREMONY_LIMITS } from '../../src/core/passkeys.js';
-import { createTestApp, readJson, type TestApp } from '../support/app.js';
+import { createTestApp, jsonLines, readJson, type TestApp } from '../support/app.js';
 import { BrowserSession, ORIGIN } from '../support/browser-session.js';
 
 describe('passkeys over HTTP', () => {
@@ -23,12 +22,7 @@ describe('passkeys over HTTP', () => {
   };
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(JSON.parse(String(chunk)));
-        done();
-      },
-    });
+    const sink = jsonLines(lines);
     t = await createTestApp('sqlite', {}, pino({ level: 'info' }, sink));
     secret = (await t.runtime.admin.addUser({ email: 'pat@example.com' })).totpSecret;
   });

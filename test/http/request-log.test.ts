@@ -1,18 +1,12 @@
 // Logs: one JSON line per request at debug level, audit lines for logins, and nothing secret in any of them.
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/app.js';
+import { createTestApp, jsonLines, type TestApp } from '../support/app.js';
 
 describe('request and audit log lines', () => {
   let t: TestApp;
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      done();
-    },
-  });
+  const sink = jsonLines(lines);
   beforeAll(async () => {
     t = await createTestApp('sqlite', {}, pino({ level: 'debug' }, sink));
   });

@@ -3,14 +3,13 @@
 // account's or the address's guess budget, and never turns into a 401 or a lock-out; a grant token that does not
 // decrypt makes /verify answer 503 (deny), never 200 and never a cached "no access".
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { generate } from 'otplib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyRing, sealContext } from '../../src/core/crypto.js';
 import { newGrant } from '../../src/core/grants.js';
 import { newTotpSecret } from '../../src/core/totp.js';
-import { createTestApp, type TestApp } from '../support/app.js';
+import { createTestApp, jsonLines, type TestApp } from '../support/app.js';
 
 /** A key nobody configured: what a wrong ENCRYPTION_KEYS looks like from the data's side. */
 const stranger = new KeyRing([{ id: 'other', key: randomBytes(32) }]);
@@ -18,12 +17,7 @@ const stranger = new KeyRing([{ id: 'other', key: randomBytes(32) }]);
 describe('secrets that do not decrypt', () => {
   let t: TestApp;
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      done();
-    },
-  });
+  const sink = jsonLines(lines);
   const secret = newTotpSecret();
   let failures: () => Promise<number>;
 

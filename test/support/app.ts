@@ -3,6 +3,7 @@
 // path for /verify, the Hono app behind it) on a real server on 127.0.0.1.
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { generate } from 'otplib';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../../src/config/config.js';
@@ -207,4 +208,14 @@ export function cookieHeader(res: Response): string {
 // biome-ignore lint/suspicious/noExplicitAny: assertion input, checked by the expectations that use it
 export async function readJson(res: Response): Promise<any> {
   return res.json();
+}
+
+/** A stream for a test's logger that parses each JSON log line into `lines`, so a test can read what was logged. */
+export function jsonLines(lines: Array<Record<string, unknown>>): Writable {
+  return new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line));
+      done();
+    },
+  });
 }

@@ -3,28 +3,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewRule } from '../../src/core/model.js';
 import { ConflictError, type Store } from '../../src/core/ports.js';
-import { openDatabase } from '../../src/store/database.js';
-import { migrate } from '../../src/store/migrate.js';
-import { createSqlStore } from '../../src/store/sql-store.js';
-import { createTestDatabase, DIALECTS, skipReason, type TestDatabase } from '../support/databases.js';
+import { DIALECTS, openMigratedStore, skipReason } from '../support/databases.js';
 
 const token = { hash: 'h'.repeat(64), salt: 's'.repeat(32), alg: 'sha256' as const };
 
 for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect))(`Access-rule stores on ${dialect}`, () => {
-    let tdb: TestDatabase;
     let store: Store;
+    let close: (() => Promise<void>) | undefined;
 
     beforeAll(async () => {
-      tdb = await createTestDatabase(dialect);
-      const database = openDatabase(tdb.target);
-      await migrate(database);
-      store = createSqlStore(database);
+      ({ store, close } = await openMigratedStore(dialect));
     });
-    afterAll(async () => {
-      await store?.close();
-      await tdb?.drop();
-    });
+    afterAll(async () => close?.());
 
     const addUser = (email: string) => store.users.create({ email, username: null, role: 'user', createdAt: 1 }, () => 'sealed');
 

@@ -5,10 +5,7 @@ import type { NewPasskey } from '../../src/core/model.js';
 import { decideRemoval, PasskeyAccount } from '../../src/core/passkey-account.js';
 import { PASSKEY_BOUNDS } from '../../src/core/passkey-key.js';
 import { ConflictError, type Store } from '../../src/core/ports.js';
-import { openDatabase } from '../../src/store/database.js';
-import { migrate } from '../../src/store/migrate.js';
-import { createSqlStore } from '../../src/store/sql-store.js';
-import { createTestDatabase, DIALECTS, skipReason, type TestDatabase } from '../support/databases.js';
+import { DIALECTS, openMigratedStore, skipReason } from '../support/databases.js';
 
 const hex = (c: string) => c.repeat(32);
 let nextDevice = 0;
@@ -22,19 +19,13 @@ const device = (userId: number, createdAt = 10) => ({
 
 for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect))(`passkey, invite and challenge stores on ${dialect}`, () => {
-    let tdb: TestDatabase;
     let store: Store;
+    let close: (() => Promise<void>) | undefined;
 
     beforeAll(async () => {
-      tdb = await createTestDatabase(dialect);
-      const database = openDatabase(tdb.target);
-      await migrate(database);
-      store = createSqlStore(database);
+      ({ store, close } = await openMigratedStore(dialect));
     });
-    afterAll(async () => {
-      await store?.close();
-      await tdb?.drop();
-    });
+    afterAll(async () => close?.());
 
     const addUser = (email: string) =>
       store.users.create({ email, username: null, role: 'user', createdAt: 1 }, (id) => `sealed-for-${id}`);

@@ -1,31 +1,22 @@
 // One contract for the Store, run against every database: what the core relies on must hold on each.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, type Store } from '../../src/core/ports.js';
-import { type OpenDatabase, openDatabase } from '../../src/store/database.js';
-import { migrate } from '../../src/store/migrate.js';
-import { createSqlStore } from '../../src/store/sql-store.js';
-import { createTestDatabase, DIALECTS, skipReason, type TestDatabase } from '../support/databases.js';
+import type { OpenDatabase } from '../../src/store/database.js';
+import { DIALECTS, openMigratedStore, skipReason } from '../support/databases.js';
 
 const token = { hash: 'h'.repeat(64), salt: 's'.repeat(32), alg: 'sha256' as const };
 const hex = (c: string) => c.repeat(32);
 
 for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect))(`Store contract on ${dialect}`, () => {
-    let tdb: TestDatabase;
     let store: Store;
     let raw: OpenDatabase;
+    let close: (() => Promise<void>) | undefined;
 
     beforeAll(async () => {
-      tdb = await createTestDatabase(dialect);
-      const database = openDatabase(tdb.target);
-      await migrate(database);
-      store = createSqlStore(database);
-      raw = database;
+      ({ store, database: raw, close } = await openMigratedStore(dialect));
     });
-    afterAll(async () => {
-      await store?.close();
-      await tdb?.drop();
-    });
+    afterAll(async () => close?.());
 
     const addUser = (email: string, role: 'admin' | 'user' = 'user') =>
       store.users.create({ email, username: email.split('@')[0] ?? null, role, createdAt: 1000 }, (id) => `sealed-for-${id}`);

@@ -9,7 +9,10 @@ import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type DatabaseTarget, parseDatabaseUrl } from '../../src/config/database-url.js';
-import type { Dialect } from '../../src/store/database.js';
+import type { Store } from '../../src/core/ports.js';
+import { type Dialect, type OpenDatabase, openDatabase } from '../../src/store/database.js';
+import { migrate } from '../../src/store/migrate.js';
+import { createSqlStore } from '../../src/store/sql-store.js';
 
 export interface TestDatabase {
   readonly url: string;
@@ -86,3 +89,19 @@ async function createPostgresDatabase(): Promise<TestDatabase> {
 }
 
 export const TEST_KEYS = [{ id: 'test1', key: Buffer.from('Le3KcBetev2nVfFI9w1ZDPuPV9HpLpbF6th4waZ8ELg=', 'base64') }];
+
+/** A fresh test database, migrated, with the SQL store over it (and the raw database); `close` drops it all. */
+export async function openMigratedStore(dialect: Dialect): Promise<{ store: Store; database: OpenDatabase; close: () => Promise<void> }> {
+  const tdb = await createTestDatabase(dialect);
+  const database = openDatabase(tdb.target);
+  await migrate(database);
+  const store = createSqlStore(database);
+  return {
+    store,
+    database,
+    async close() {
+      await store.close();
+      await tdb.drop();
+    },
+  };
+}

@@ -1,10 +1,10 @@
 // The container image built by .ci/image, run without a Docker engine: buildah's working containers with chroot
 // isolation (the host's network, no daemon), the vfs storage driver, as root.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from './paths.js';
-import type { ManagedProcess } from './processes.js';
+import { type ManagedProcess, startProcess } from './processes.js';
 import { binary, pathOf, type Requirement } from './requirements.js';
 
 const run = promisify(execFile);
@@ -118,7 +118,10 @@ export async function createContainer(image: string, options: { addHosts?: reado
   return {
     id,
     start(command, runOptions) {
-      const proc = startInGroup(`container ${name}`, runArgs(id, command, runOptions));
+      const proc = startProcess(`container ${name}`, pathOf(buildahBinary), runArgs(id, command, runOptions), {
+        group: true,
+        graceInMs: 10_000,
+      });
       started.add(proc);
       return proc;
     },
@@ -146,70 +149,6 @@ export async function createContainer(image: string, options: { addHosts?: reado
       for (const proc of started) await proc.stop();
       await buildah(['umount', id]).catch(() => undefined);
       await buildah(['rm', id]);
-    },
-  };
-}
-
-const OUTPUT_TAIL_IN_CHARS = 16_000;
-const groups = new Set<number>();
-// Last resort: a crashed test file must not leave a container's process (and its port) behind.
-process.once('exit', () => {
-  for (const pgid of groups) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
-
-/**
- * `buildah run` in a process group of its own: SIGTERM goes to the whole group (buildah, its chroot helper and
- * the command), as `docker stop` sends it to the container's process.
- */
-function startInGroup(name: string, args: readonly string[]): ManagedProcess {
-  const child = spawn(pathOf(buildahBinary), args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const pgid = child.pid;
-  if (pgid !== undefined) groups.add(pgid);
-  let tail = '';
-  const append = (chunk: Buffer) => {
-    tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_IN_CHARS);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  let exitedWith: string | undefined;
-  const ended = new Promise<void>((resolve) => {
-    child.on('error', (error) => {
-      exitedWith = `spawn error: ${error.message}`;
-      resolve();
-    });
-    child.on('exit', (code, signal) => {
-      exitedWith = signal ?? String(code);
-      resolve();
-    });
-  });
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      if (pgid !== undefined) process.kill(-pgid, signal);
-    } catch {
-      // already gone
-    }
-  };
-  return {
-    name,
-    child,
-    output: () => tail,
-    exited: () => exitedWith,
-    async stop() {
-      if (exitedWith === undefined) {
-        signalGroup('SIGTERM');
-        const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000);
-        await ended;
-        clearTimeout(timer);
-      }
-      // The command may outlive buildah for a moment: the group goes with it.
-      signalGroup('SIGKILL');
-      if (pgid !== undefined) groups.delete(pgid);
     },
   };
 }

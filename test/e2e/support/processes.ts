@@ -16,24 +16,39 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
-const running = new Set<ManagedProcess>();
+/** Each running process with the way to signal it (its whole group, where it has one). */
+const running = new Map<ManagedProcess, (signal: NodeJS.Signals) => void>();
 
-// Last resort: a crashed test file must not leave nginx or caddy behind on the machine.
+// Last resort: a crashed test file must not leave nginx, caddy or a container behind on the machine.
 process.once('exit', () => {
-  for (const managed of running) managed.child.kill('SIGKILL');
+  for (const signal of running.values()) signal('SIGKILL');
 });
 
+/**
+ * Starts `command`, keeping the tail of its output. With `group`, it runs in a process group of its own and every
+ * signal goes to the whole group (a command that starts helpers, like `buildah run`, as `docker stop` signals a
+ * container's processes); `graceInMs` is how long `stop` waits after SIGTERM before SIGKILL.
+ */
 export function startProcess(
   name: string,
   command: string,
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; group?: boolean; graceInMs?: number } = {},
 ): ManagedProcess {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.group === true,
   });
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      if (options.group && child.pid !== undefined) process.kill(-child.pid, sig);
+      else child.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
   let tail = '';
   const append = (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_IN_CHARS);
@@ -41,11 +56,15 @@ export function startProcess(
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
   let exitedWith: string | undefined;
-  child.on('error', (error) => {
-    exitedWith = `spawn error: ${error.message}`;
-  });
-  child.on('exit', (code, signal) => {
-    exitedWith = signal ?? String(code);
+  const ended = new Promise<void>((resolve) => {
+    child.on('error', (error) => {
+      exitedWith = `spawn error: ${error.message}`;
+      resolve();
+    });
+    child.on('exit', (code, sig) => {
+      exitedWith = sig ?? String(code);
+      resolve();
+    });
   });
 
   const managed: ManagedProcess = {
@@ -55,17 +74,19 @@ export function startProcess(
     exited: () => exitedWith,
     async stop() {
       running.delete(managed);
-      if (exitedWith !== undefined) return;
-      const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const stopped = await Promise.race([ended.then(() => true), sleep(5_000).then(() => false)]);
-      if (!stopped) {
-        child.kill('SIGKILL');
-        await ended;
+      if (exitedWith === undefined) {
+        signal('SIGTERM');
+        const stopped = await Promise.race([ended.then(() => true), sleep(options.graceInMs ?? 5_000).then(() => false)]);
+        if (!stopped) {
+          signal('SIGKILL');
+          await ended;
+        }
       }
+      // In a group, a helper may outlive the command for a moment: the group goes with it.
+      if (options.group) signal('SIGKILL');
     },
   };
-  running.add(managed);
+  running.set(managed, signal);
   return managed;
 }
 

@@ -45,13 +45,19 @@ export async function signOutByForm(page: Page): Promise<void> {
   ]);
 }
 
-/** A page in a fresh browser context with a virtual platform authenticator attached. */
-export async function pageWithAuthenticator(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+/**
+ * A page in a fresh browser context with a virtual platform authenticator attached. The virtual authenticator
+ * answers every request at once, including the login page's passkey autofill (a real browser waits until the person
+ * picks the passkey there): `removeAuthenticator` takes it away before a step that must stay signed out.
+ */
+export async function pageWithAuthenticator(
+  browser: Browser,
+): Promise<{ context: BrowserContext; page: Page; removeAuthenticator: () => Promise<void> }> {
   const context = await browser.newContext();
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: {
       protocol: 'ctap2',
       transport: 'internal',
@@ -61,5 +67,8 @@ export async function pageWithAuthenticator(browser: Browser): Promise<{ context
       automaticPresenceSimulation: true,
     },
   });
-  return { context, page };
+  const removeAuthenticator = async () => {
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
+  };
+  return { context, page, removeAuthenticator };
 }

@@ -67,11 +67,12 @@ for (const kind of ['nginx', 'caddy'] as const satisfies readonly ProxyKind[]) {
     });
 
     // Caddy passes a 196 KiB URL on (its own header limit is larger); the sidecar's 431 must reach the client.
-    it.runIf(kind === 'caddy')('passes the sidecar’s 431 for a 196 KiB URL on, never a 502', async () => {
-      for (let i = 0; i < 6; i++) {
-        const long = await rawRequest({ port: proxy.port, host: proxy.hostHeader, path: `/login?pad=${'x'.repeat(196 * 1024)}` });
-        expect(long.status, `try ${i + 1}`).toBe(431);
-      }
-    });
+    if (kind === 'caddy')
+      it('passes the sidecar’s 431 for a 196 KiB URL on, never a 502', async () => {
+        for (let i = 0; i < 6; i++) {
+          const long = await rawRequest({ port: proxy.port, host: proxy.hostHeader, path: `/login?pad=${'x'.repeat(196 * 1024)}` });
+          expect(long.status, `try ${i + 1}`).toBe(431);
+        }
+      });
   });
 }

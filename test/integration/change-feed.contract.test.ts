@@ -149,25 +149,27 @@ for (const dialect of DIALECTS) {
       expect(await other.changes.since(0, 10)).toEqual([]);
     });
 
-    it.runIf(dialect === 'postgres')('sends a NOTIFY with the commit, which a listening instance hears', async () => {
-      const listen = other.changes.listen;
-      expect(listen).toBeDefined();
-      let notified = 0;
-      let arrived: () => void = () => {};
-      const heardOne = new Promise<void>((resolve) => {
-        arrived = resolve;
+    // Only PostgreSQL has NOTIFY: registered there alone, so that no run reports a skipped test.
+    if (dialect === 'postgres')
+      it('sends a NOTIFY with the commit, which a listening instance hears', async () => {
+        const listen = other.changes.listen;
+        expect(listen).toBeDefined();
+        let notified = 0;
+        let arrived: () => void = () => {};
+        const heardOne = new Promise<void>((resolve) => {
+          arrived = resolve;
+        });
+        const stop = await (listen as NonNullable<typeof listen>)(
+          () => {
+            notified++;
+            arrived();
+          },
+          () => {},
+        );
+        await store.services.setToken('dup', token);
+        await heardOne;
+        expect(notified).toBeGreaterThanOrEqual(1);
+        await stop();
       });
-      const stop = await (listen as NonNullable<typeof listen>)(
-        () => {
-          notified++;
-          arrived();
-        },
-        () => {},
-      );
-      await store.services.setToken('dup', token);
-      await heardOne;
-      expect(notified).toBeGreaterThanOrEqual(1);
-      await stop();
-    });
   });
 }

@@ -941,6 +941,7 @@ async function main() {
 
   let warmDelta;
   let warmAtRest;
+  let warmFeedBound;
   if (warmRow) {
     // The change feed is read on a timer, off the request path: whatever it costs, it costs as much with no
     // requests as under load. The warm row's server at rest (its feed polling every CHANGE_POLL_MS, every other
@@ -949,6 +950,8 @@ async function main() {
     const from = cpuOf(warmRow.server.pid);
     await sleep(AT_REST_SECONDS * 1000);
     warmAtRest = (cpuOf(warmRow.server.pid) - from) / AT_REST_SECONDS;
+    // Two readings of a tick counter: the true figure is below the reading plus one tick.
+    warmFeedBound = warmAtRest + 1 / clkTck / AT_REST_SECONDS;
     const after = await scrape(warmRow.server);
     const d = (series) => (after.get(series) ?? 0) - (warmBefore.get(series) ?? 0);
     warmDelta =
@@ -1139,8 +1142,7 @@ async function main() {
     if (row.key === 'warm' && warmDelta) out.push(`- row ${row.n}: ${warmDelta}`);
     if (row.key === 'warm' && warmAtRest !== undefined && row.sum) {
       // CPU seconds per second at rest, against the CPU seconds per second the row's median window used.
-      // Two readings of a tick counter: the true figure is below the reading plus one tick.
-      const bound = warmAtRest + 1 / clkTck / AT_REST_SECONDS;
+      const bound = warmFeedBound;
       const busy = row.sum.rps * row.sum.cpu * 1e-6;
       out.push(
         `- row ${row.n} at rest for ${AT_REST_SECONDS} s after its rounds (the change feed polling, no requests): ` +
@@ -1291,6 +1293,22 @@ async function main() {
     warm && node ? warm.sum.p99 <= 2 * node.sum.p99 : undefined,
     warm && node ? `${fmtMs(warm.sum.p99)} ms vs ${fmtMs(2 * node.sum.p99)} ms` : 'not measured',
   );
+  // Issue 16: the second worker's gain, per round against row 3 in the same round (on 2 cores, where the load
+  // generator takes part of one), and the change feed's share of row 3's CPU (its bound, measured at rest).
+  const workers = row('warm-workers');
+  const gains = workers && warm ? workers.samples.map((s) => s.rps / warm.samples.find((w) => w.round === s.round).rps) : [];
+  const gain = gains.length ? median(gains) : undefined;
+  target(
+    'WORKERS=2 ≥ 1.3 × WORKERS=1 req/s (row 9 vs row 3)',
+    gain === undefined ? undefined : gain >= 1.3,
+    gain === undefined ? 'not measured' : `${fmtX(gain)} × (rounds ${fmtX(lowest(gains))}–${fmtX(highest(gains))})`,
+  );
+  const feedShare = warm && warmFeedBound !== undefined ? warmFeedBound / (warm.sum.rps * warm.sum.cpu * 1e-6) : undefined;
+  target(
+    'change feed ≤ 5 % of the warm row’s CPU (row 3 at rest, a bound)',
+    feedShare === undefined ? undefined : feedShare <= 0.05,
+    feedShare === undefined ? 'not measured' : `at most ${(100 * feedShare).toFixed(2)} %`,
+  );
   rpsTarget('junk', 0.8, 'negative-cache rejection');
   rpsTarget('cold-mysql', 0.15, 'cold verify on MySQL');
   const totalErrors = measured.reduce((a, r) => a + r.sum.errors, 0) + (mem?.errors ?? 0);
@@ -1306,7 +1324,7 @@ async function main() {
     target('memory bounded under the junk flood', undefined, 'not measured');
   }
   out.push('');
-  out.push('### Targets (issues 4 and 11)');
+  out.push('### Targets (issues 4, 11 and 16)');
   out.push('');
   out.push('| target | measured (medians) | |');
   out.push('|---|---|---|');

@@ -1061,11 +1061,10 @@ async function main() {
    * mode; its ceiling is bare node:http answering the same 404 in that same mode.
    */
   const ceilingOf = (row) => (row.key === 'junk' && node404 ? node404 : node);
-  /** Per-round ratios of a row's figure to its ceiling's in the same round, then their median and range. */
-  const ratios = (row, pick) => {
-    const ceiling = ceilingOf(row);
-    if (!ceiling) return [];
-    return row.samples.map((s) => pick(s) / pick(ceiling.samples.find((b) => b.round === s.round)));
+  /** Per-round ratios of a row's figure to another row's in the same round (by default its ceiling's). */
+  const ratios = (row, pick, base = ceilingOf(row)) => {
+    if (!base) return [];
+    return row.samples.map((s) => pick(s) / pick(base.samples.find((b) => b.round === s.round)));
   };
   const sum = (row) => {
     const v = (pick) => row.samples.map(pick);
@@ -1094,6 +1093,8 @@ async function main() {
     };
   };
   for (const row of measured) row.sum = sum(row);
+  // The change feed's bound as a share of the CPU per second the warm row spent in its median window.
+  const feedShare = warmRow && warmFeedBound !== undefined ? warmFeedBound / (warmRow.sum.rps * warmRow.sum.cpu * 1e-6) : undefined;
 
   const out = [];
   out.push('');
@@ -1140,14 +1141,11 @@ async function main() {
   for (const row of active) {
     if (row.skipped) out.push(`- row ${row.n}: skipped: ${row.skipped}`);
     if (row.key === 'warm' && warmDelta) out.push(`- row ${row.n}: ${warmDelta}`);
-    if (row.key === 'warm' && warmAtRest !== undefined && row.sum) {
-      // CPU seconds per second at rest, against the CPU seconds per second the row's median window used.
-      const bound = warmFeedBound;
-      const busy = row.sum.rps * row.sum.cpu * 1e-6;
+    if (row.key === 'warm' && feedShare !== undefined) {
       out.push(
         `- row ${row.n} at rest for ${AT_REST_SECONDS} s after its rounds (the change feed polling, no requests): ` +
-          `${(warmAtRest * 1000).toFixed(1)} ms of CPU per second read (under ${(bound * 1000).toFixed(1)} ms with the ` +
-          `${Math.round(1000 / clkTck)} ms clock tick), at most ${((100 * bound) / busy).toFixed(2)} % of the CPU it spent per second ` +
+          `${(warmAtRest * 1000).toFixed(1)} ms of CPU per second read (under ${(warmFeedBound * 1000).toFixed(1)} ms with the ` +
+          `${Math.round(1000 / clkTck)} ms clock tick), at most ${(100 * feedShare).toFixed(2)} % of the CPU it spent per second ` +
           'in its median window: the bound on what the feed adds to its CPU per request',
       );
     }
@@ -1296,14 +1294,13 @@ async function main() {
   // Issue 16: the second worker's gain, per round against row 3 in the same round (on 2 cores, where the load
   // generator takes part of one), and the change feed's share of row 3's CPU (its bound, measured at rest).
   const workers = row('warm-workers');
-  const gains = workers && warm ? workers.samples.map((s) => s.rps / warm.samples.find((w) => w.round === s.round).rps) : [];
+  const gains = workers && warm ? ratios(workers, (s) => s.rps, warm) : [];
   const gain = gains.length ? median(gains) : undefined;
   target(
     'WORKERS=2 ≥ 1.3 × WORKERS=1 req/s (row 9 vs row 3)',
     gain === undefined ? undefined : gain >= 1.3,
     gain === undefined ? 'not measured' : `${fmtX(gain)} × (rounds ${fmtX(lowest(gains))}–${fmtX(highest(gains))})`,
   );
-  const feedShare = warm && warmFeedBound !== undefined ? warmFeedBound / (warm.sum.rps * warm.sum.cpu * 1e-6) : undefined;
   target(
     'change feed ≤ 5 % of the warm row’s CPU (row 3 at rest, a bound)',
     feedShare === undefined ? undefined : feedShare <= 0.05,

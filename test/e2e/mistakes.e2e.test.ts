@@ -23,13 +23,7 @@ const sidecarBuilt = builtSidecar();
 
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.waitForLoadState('load');
-  // Right after a navigation Chromium may still be swapping the page's renderer ("Not attached to an active
-  // page"): the page is settled once it has rendered a frame, so the shot is taken again once.
-  const shot = await page.screenshot({ fullPage: true }).catch(async (err: unknown) => {
-    if (!String(err).includes('Not attached to an active page')) throw err;
-    await page.waitForTimeout(500);
-    return page.screenshot({ fullPage: true });
-  });
+  const shot = await page.screenshot({ fullPage: true });
   expect(shot.subarray(1, 4).toString('latin1')).toBe('PNG');
   const dir = process.env.MISTAKES_SCREENSHOTS;
   if (dir) {

@@ -69,9 +69,21 @@ export class SignIn {
    * (one budget check, one user lookup, one decryption, one TOTP check). Once `signal` aborts, the attempt is
    * abandoned as a whole: the code is consumed and the device added in one transaction that commits only while
    * the signal has not aborted. A stored secret that does not decrypt throws `UnreadableSecretError`: that is the
-   * server's fault, so it is no guess and is not counted.
+   * server's fault, so it is no guess and is not counted. A database failure after the signal aborted, before
+   * anything was committed (a connection opened too late, a query cut), ends the attempt as abandoned too: its
+   * caller has long been answered, and the audit log still learns how the attempt ended.
    */
   async login(input: LoginInput, signal?: AbortSignal): Promise<LoginResult> {
+    const progress = { committed: false };
+    try {
+      return await this.#attempt(input, signal, progress);
+    } catch (err) {
+      if (signal?.aborted !== true || progress.committed || err instanceof UnreadableSecretError) throw err;
+      return { ok: false, reason: 'abandoned', email: canonicalEmail(input.email) };
+    }
+  }
+
+  async #attempt(input: LoginInput, signal: AbortSignal | undefined, progress: { committed: boolean }): Promise<LoginResult> {
     const email = canonicalEmail(input.email);
     const codeOk = isWellFormedCode(input.code);
     const now = this.#clock.now();
@@ -123,6 +135,7 @@ export class SignIn {
     // The replay guard is a conditional UPDATE in the same transaction as the new device, so of many parallel
     // logins with one code exactly one wins, and an abandoned one leaves the code unused.
     const result = await this.#store.devices.addWithCodeStep(device.row, step, stillWanted);
+    progress.committed = result === 'created';
     // A replayed code stays counted as a failure; a right code, used or abandoned, is no guess.
     if (result === 'replayed') return { ok: false, reason: 'replayed', email };
     await failures.forget(attemptId);

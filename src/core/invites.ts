@@ -1,6 +1,7 @@
 // Invite links: a one-time link with which a user sets up their own sign-in (an authenticator app or a passkey),
 // so no one else ever sees the secret. Only a hash of the link's token is stored; a newer invite voids older ones.
 import { createHash, randomBytes } from 'node:crypto';
+import { abandonedWhenLate, type Progress } from './abandonment.js';
 import { countAttempt } from './attempts.js';
 import type { Clock } from './clock.js';
 import { type KeyRing, sealContext } from './crypto.js';
@@ -37,6 +38,16 @@ export type RedeemResult =
       readonly reason: 'invalid' | 'wrong-code' | 'duplicate' | 'throttled' | 'abandoned';
       readonly email: string | undefined;
     };
+
+export interface RedeemWithCodeInput {
+  readonly token: unknown;
+  readonly code: unknown;
+  readonly deviceType: unknown;
+  readonly client: string;
+}
+
+/** A redemption whose caller stopped waiting before the commit: the invite stays unused (see `abandonedWhenLate`). */
+const abandonedRedemption = ({ email }: Progress): RedeemResult => ({ ok: false, reason: 'abandoned', email });
 
 export interface InvitesDeps {
   readonly store: Store;
@@ -94,10 +105,11 @@ export class Invites {
    * which then replaces the user's old one, and the browser becomes a new device. Within the per-address budget
    * and a budget per invite; a link that leads nowhere does the same work as a wrong code.
    */
-  async redeemWithCode(
-    input: { token: unknown; code: unknown; deviceType: unknown; client: string },
-    signal?: AbortSignal,
-  ): Promise<RedeemResult> {
+  redeemWithCode(input: RedeemWithCodeInput, signal?: AbortSignal): Promise<RedeemResult> {
+    return abandonedWhenLate(signal, (progress) => this.#redeemWithCode(input, signal, progress), abandonedRedemption);
+  }
+
+  async #redeemWithCode(input: RedeemWithCodeInput, signal: AbortSignal | undefined, progress: Progress): Promise<RedeemResult> {
     const now = this.#clock.now();
     // Every token counts under its own hash, well-formed or not (its length is bounded by the URL's): a malformed one is
     // one more unknown token, never a budget shared by all of them that anyone could spend for everyone.
@@ -112,6 +124,7 @@ export class Invites {
     const code = attempt.withinBudget && typeof input.code === 'string' ? input.code : '';
     const step = await matchTotp(secret, code, now, null);
     const email = found?.user.email;
+    progress.email = email;
     if (!attempt.withinBudget) {
       await this.#store.loginFailures.forget(attempt.id);
       return { ok: false, reason: 'throttled', email };
@@ -126,6 +139,7 @@ export class Invites {
       totp: { sealed: this.#keys.seal(found.totp.secret, sealContext.totpSecret(found.user.id)), step },
       stillWanted: () => signal?.aborted !== true,
     });
+    progress.committed = result === 'created';
     if (result === 'refused') return { ok: false, reason: 'invalid', email };
     await this.#store.loginFailures.forget(attempt.id);
     if (result === 'abandoned') return { ok: false, reason: 'abandoned', email };
@@ -139,10 +153,19 @@ export class Invites {
   }
 
   /** Redeems the invite with a passkey already verified against it (see `Passkeys.verifyRegistration`). */
-  async redeemWithPasskey(input: { token: string; passkey: NewPasskey; deviceType: unknown }, signal?: AbortSignal): Promise<RedeemResult> {
+  redeemWithPasskey(input: { token: string; passkey: NewPasskey; deviceType: unknown }, signal?: AbortSignal): Promise<RedeemResult> {
+    return abandonedWhenLate(signal, (progress) => this.#redeemWithPasskey(input, signal, progress), abandonedRedemption);
+  }
+
+  async #redeemWithPasskey(
+    input: { token: string; passkey: NewPasskey; deviceType: unknown },
+    signal: AbortSignal | undefined,
+    progress: Progress,
+  ): Promise<RedeemResult> {
     const now = this.#clock.now();
     const found = await this.open(input.token);
     if (!found || found.user.id !== input.passkey.userId) return { ok: false, reason: 'invalid', email: undefined };
+    progress.email = found.user.email;
     const device = newDevice(found.user.id, input.deviceType, now, 'passkey');
     let result: SignInWrite;
     try {
@@ -153,6 +176,7 @@ export class Invites {
         passkey: input.passkey,
         stillWanted: () => signal?.aborted !== true,
       });
+      progress.committed = result === 'created';
     } catch (err) {
       // The credential is registered already; the invite stays unused.
       if (err instanceof ConflictError) return { ok: false, reason: 'duplicate', email: found.user.email };

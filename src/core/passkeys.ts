@@ -12,6 +12,7 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
+import { abandonedWhenLate, type Progress } from './abandonment.js';
 import { countAttempt } from './attempts.js';
 import type { Clock } from './clock.js';
 import { newDevice } from './devices.js';
@@ -50,6 +51,15 @@ type PasskeyFailure =
   | 'unusable' // a credential id or public key that could never sign in (see passkey-key.ts)
   | 'refused'
   | 'abandoned';
+
+export interface PasskeySignInInput {
+  readonly handle: unknown;
+  readonly response: AuthenticationResponseJSON;
+  readonly deviceType: unknown;
+  readonly client: string;
+  /** A step-up on a device already signed in (proven by the caller): renewed with its cookies, same user only. */
+  readonly renew?: { deviceId: string; secret: string; userId: number } | undefined;
+}
 
 export type PasskeySignInResult =
   | { readonly ok: true; readonly device: NewDevice; readonly email: string; readonly deviceType: string; readonly passkeyId: number }
@@ -186,19 +196,18 @@ export class Passkeys {
   /**
    * A sign-in with a passkey: the assertion is checked against this browser's challenge, the allowed origins, the
    * RP ID, the stored public key and counter, and user verification; then the browser becomes a new device,
-   * exactly as with a code. Within the per-address budget.
+   * exactly as with a code. Within the per-address budget. Abandoned, as a code sign-in is, once `signal` aborts
+   * before the commit (see `abandonedWhenLate`).
    */
-  async finishSignIn(
-    input: {
-      handle: unknown;
-      response: AuthenticationResponseJSON;
-      deviceType: unknown;
-      client: string;
-      /** A step-up on a device already signed in (proven by the caller): renewed with its cookies, same user only. */
-      renew?: { deviceId: string; secret: string; userId: number } | undefined;
-    },
-    signal?: AbortSignal,
-  ): Promise<PasskeySignInResult> {
+  finishSignIn(input: PasskeySignInInput, signal?: AbortSignal): Promise<PasskeySignInResult> {
+    return abandonedWhenLate(
+      signal,
+      (progress) => this.#signIn(input, signal, progress),
+      ({ email }) => ({ ok: false, reason: 'abandoned', ...(email !== undefined ? { email } : {}) }),
+    );
+  }
+
+  async #signIn(input: PasskeySignInInput, signal: AbortSignal | undefined, progress: Progress): Promise<PasskeySignInResult> {
     const now = this.#clock.now();
     const failures = this.#store.loginFailures;
     const attempt = await countAttempt(failures, now, [{ subject: addressSubject(input.client), limits: LOGIN_LIMITS.address }]);
@@ -213,6 +222,7 @@ export class Passkeys {
     const passkey = await this.#store.passkeys.findByCredentialId(input.response.id);
     const user = passkey ? await this.#store.users.findById(passkey.userId) : undefined;
     if (!passkey || !user) return { ok: false, reason: 'unknown-credential' };
+    progress.email = user.email;
     const fail = (reason: PasskeyFailure) => ({ ok: false as const, reason, email: user.email, passkeyId: passkey.id });
     const handle = input.response.response.userHandle;
     if (handle !== undefined && handle !== userHandle(user.id).toString('base64url')) return fail('verification');
@@ -237,6 +247,7 @@ export class Passkeys {
     if (input.renew !== undefined && input.renew.userId !== user.id) return fail('verification');
     const device = newDevice(user.id, input.deviceType, now, 'passkey', input.renew);
     const written = await this.#store.passkeys.signIn(passkey.id, newCounter, device.row, () => signal?.aborted !== true);
+    progress.committed = written === 'created';
     // Refused here: the passkey was removed, or another sign-in moved the counter, since it was read.
     if (written === 'refused') return fail('refused');
     await failures.forget(attempt.id);

@@ -1,5 +1,6 @@
 // Signing in with an email and a TOTP code: the guess budget, the replay guard, and a new device. Free of HTTP
 // and SQL: it speaks to storage only through `Store`.
+import { abandonedWhenLate, type Progress } from './abandonment.js';
 import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
 import { type KeyRing, randomHex, sealContext, UnreadableSecretError } from './crypto.js';
@@ -70,20 +71,17 @@ export class SignIn {
    * abandoned as a whole: the code is consumed and the device added in one transaction that commits only while
    * the signal has not aborted. A stored secret that does not decrypt throws `UnreadableSecretError`: that is the
    * server's fault, so it is no guess and is not counted. A database failure after the signal aborted, before
-   * anything was committed (a connection opened too late, a query cut), ends the attempt as abandoned too: its
-   * caller has long been answered, and the audit log still learns how the attempt ended.
+   * anything was committed, ends the attempt as abandoned too (see `abandonedWhenLate`).
    */
-  async login(input: LoginInput, signal?: AbortSignal): Promise<LoginResult> {
-    const progress = { committed: false };
-    try {
-      return await this.#attempt(input, signal, progress);
-    } catch (err) {
-      if (signal?.aborted !== true || progress.committed || err instanceof UnreadableSecretError) throw err;
-      return { ok: false, reason: 'abandoned', email: canonicalEmail(input.email) };
-    }
+  login(input: LoginInput, signal?: AbortSignal): Promise<LoginResult> {
+    return abandonedWhenLate(
+      signal,
+      (progress) => this.#attempt(input, signal, progress),
+      () => ({ ok: false, reason: 'abandoned', email: canonicalEmail(input.email) }),
+    );
   }
 
-  async #attempt(input: LoginInput, signal: AbortSignal | undefined, progress: { committed: boolean }): Promise<LoginResult> {
+  async #attempt(input: LoginInput, signal: AbortSignal | undefined, progress: Progress): Promise<LoginResult> {
     const email = canonicalEmail(input.email);
     const codeOk = isWellFormedCode(input.code);
     const now = this.#clock.now();

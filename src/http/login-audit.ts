@@ -47,11 +47,11 @@ export function auditLogin(
     return;
   }
   const fields = { ...(method ? { method } : {}), reason: result.reason, email: result.email ?? null, client, passkeyId: result.passkeyId };
-  if (kind === 'invite') {
+  if (result.reason === 'abandoned') {
+    // The request already failed at its deadline: nothing was committed, and the code or invite is still unused.
+    logger.warn({ event: `${kind}.abandoned`, ...fields }, `${kind} abandoned at its deadline`);
+  } else if (kind === 'invite') {
     logger.warn({ event: result.reason === 'throttled' ? 'invite.throttled' : 'invite.refused', ...fields }, 'invite refused');
-  } else if (result.reason === 'abandoned') {
-    // The request already failed at its deadline: nothing was committed, and the code is still unused.
-    logger.warn({ event: 'login.abandoned', ...fields }, 'login abandoned at its deadline');
   } else {
     logger.warn({ event: result.reason === 'throttled' ? 'login.throttled' : 'login.failure', ...fields }, 'login refused');
   }

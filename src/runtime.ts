@@ -81,7 +81,7 @@ export async function openRuntime(
     });
     const invites = new Invites({ store, keys, clock, lifetimeInMs: config.inviteLifetimeInHours * 3_600_000, issuer: config.totpIssuer });
     const passkeys = config.relyingParty ? new Passkeys({ store, clock, relyingParty: config.relyingParty }) : undefined;
-    const devices = new Devices({ store, cache });
+    const devices = new Devices({ store, cache, clock, freshSignInInMs: config.freshSignInInMs });
     const admin = createAdmin({ store, keys, clock, issuer: config.totpIssuer, invites, devices });
     return {
       config,

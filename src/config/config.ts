@@ -58,6 +58,8 @@ export interface Config {
   readonly totpIssuer: string;
   /** How long an invite link works. */
   readonly inviteLifetimeInHours: number;
+  /** How recent a device's sign-in must be to change how its account signs in (see `Devices.signedInRecently`). */
+  readonly freshSignInInMs: number;
   /** Who passkeys belong to; `undefined` when passkeys are off (PUBLIC_URL names an IP address, see relying-party.ts). */
   readonly relyingParty: RelyingParty | undefined;
   /** When set, /metrics needs this bearer token. */
@@ -250,6 +252,7 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
     allowedOrigins,
     totpIssuer: e.TOTP_ISSUER,
     inviteLifetimeInHours: e.INVITE_LIFETIME_HOURS,
+    freshSignInInMs: e.FRESH_SIGN_IN_MINUTES * 60_000,
     relyingParty: 'relyingParty' in rp ? rp.relyingParty : undefined,
     metricsToken: e.METRICS_TOKEN || undefined,
     cache: {

@@ -99,6 +99,7 @@ const VARIABLES = {
   ),
   TOTP_ISSUER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(64)), 'passwordless-auth'),
   INVITE_LIFETIME_HOURS: v.optional(intIn(1, 720), '72'),
+  FRESH_SIGN_IN_MINUTES: v.optional(intIn(1, 1440), '10'),
   VERIFY_CACHE_TTL_SECONDS: v.optional(intIn(0, 3600), seconds(DEFAULT_CACHE_OPTIONS.positiveTtlInMs)),
   VERIFY_CACHE_FALLBACK_TTL_SECONDS: v.optional(intIn(0, 3600), seconds(DEFAULT_CACHE_OPTIONS.fallbackTtlInMs)),
   CHANGE_POLL_MS: v.optional(intIn(10, 1000), '250'),

@@ -2,12 +2,19 @@
 // read from its cookie pair (`cookies.ts` parses the header strictly; `http/device-cookies.ts` writes it),
 // validated against its stored signature, listed, and revoked (by its user, by "sign out everywhere", at logout,
 // by an admin). Every other module asks this one. Free of HTTP and SQL.
+import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
 import { deviceRef, deviceSignature, randomHex, safeEqual } from './crypto.js';
 import { deviceLabel } from './identity.js';
 import type { Device, NewDevice, SignInMethod, User } from './model.js';
 import type { Store } from './ports.js';
 import type { CachedDevice, VerifyCache } from './verify-cache.js';
+
+/**
+ * By default, how recent a device's sign-in must be to change how its account signs in (FRESH_SIGN_IN_MINUTES):
+ * 10 minutes, as Authelia's elevated session.
+ */
+export const FRESH_SIGN_IN_IN_MS = 10 * 60_000;
 
 /** Compared against when no device was found, so that path costs the same as a wrong secret. */
 const DECOY_SIGNATURE = '0'.repeat(64);
@@ -52,10 +59,23 @@ export function newDevice(
 export class Devices {
   readonly #store: Store;
   readonly #cache: VerifyCache;
+  readonly #clock: Clock;
+  readonly #freshSignInInMs: number;
 
-  constructor(deps: { readonly store: Store; readonly cache: VerifyCache }) {
+  constructor(deps: { readonly store: Store; readonly cache: VerifyCache; readonly clock: Clock; readonly freshSignInInMs?: number }) {
     this.#store = deps.store;
     this.#cache = deps.cache;
+    this.#clock = deps.clock;
+    this.#freshSignInInMs = deps.freshSignInInMs ?? FRESH_SIGN_IN_IN_MS;
+  }
+
+  /**
+   * Whether `device` signed in (or signed in again) recently enough to change how its account signs in (add or
+   * remove a passkey or an authenticator app, turn passkey-only on or off): a stolen signed-in browser cannot make
+   * itself a lasting way in.
+   */
+  signedInRecently(device: Pick<Device, 'signedInAt'>): boolean {
+    return this.#clock.now() - device.signedInAt < this.#freshSignInInMs;
   }
 
   /** The device and its user if the pair is genuine, else `null`. */

@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import { addAuthenticatorPage, totpSetup } from '../views/authenticator.js';
 import type { AppEnv } from './context.js';
-import { requireSignedIn } from './guards.js';
+import { requireRecentSignIn, requireSignedIn } from './guards.js';
 import { clientOf, formFields } from './request.js';
 import { accountAnswer as render } from './responses.js';
 
@@ -14,7 +14,7 @@ const ConfirmForm = v.strictObject({
 });
 
 export const accountAuthenticatorRoutes = new Hono<AppEnv>()
-  .get('/login/account/authenticator', requireSignedIn('page'), async (c) => {
+  .get('/login/account/authenticator', requireSignedIn('page'), requireRecentSignIn('page'), async (c) => {
     const { me } = c.var;
     const { passkeyAccount, authenticatorApp } = c.var.deps;
     if ((await passkeyAccount.state(me.user.id)).hasTotp) return render(c, me, 'This account has an authenticator app already.');
@@ -22,7 +22,7 @@ export const accountAuthenticatorRoutes = new Hono<AppEnv>()
     return c.html(addAuthenticatorPage({ email: me.user.email, totp: await totpSetup(offer.secret, offer.uri), sealed: offer.sealed }));
   })
 
-  .post('/login/account/authenticator', requireSignedIn('page'), async (c) => {
+  .post('/login/account/authenticator', requireSignedIn('page'), requireRecentSignIn('page'), async (c) => {
     const { me } = c.var;
     const { authenticatorApp, logger } = c.var.deps;
     const form = v.safeParse(ConfirmForm, await formFields(c));
@@ -50,7 +50,7 @@ export const accountAuthenticatorRoutes = new Hono<AppEnv>()
     );
   })
 
-  .post('/login/account/authenticator/remove', requireSignedIn('page'), async (c) => {
+  .post('/login/account/authenticator/remove', requireSignedIn('page'), requireRecentSignIn('page'), async (c) => {
     const { me } = c.var;
     const removed = await c.var.deps.authenticatorApp.remove(me.user.id);
     if (removed === 'removed') {

@@ -5,7 +5,7 @@ import { createMiddleware } from 'hono/factory';
 import * as v from 'valibot';
 import { deviceLabelFromUserAgent } from '../core/identity.js';
 import type { AppContext, AppEnv } from './context.js';
-import { requirePasskeys, requireSignedIn } from './guards.js';
+import { requirePasskeys, requireRecentSignIn, requireSignedIn } from './guards.js';
 import { clearChallengeCookie, jsonBody, PasskeyName, passkeyName, RegisterBody, readChallengeCookie } from './passkey-input.js';
 import { clientOf, formFields } from './request.js';
 import { ceremonyAnswer, jsonAnswer, jsonError, redirectBody, accountAnswer as render } from './responses.js';
@@ -25,13 +25,13 @@ const spendChallenge = createMiddleware<AppEnv>(async function spendChallenge(c,
 });
 
 export const accountPasskeyRoutes = new Hono<AppEnv>()
-  .post('/login/account/passkeys/options', requirePasskeys(), requireSignedIn('json'), async (c) => {
+  .post('/login/account/passkeys/options', requirePasskeys(), requireSignedIn('json'), requireRecentSignIn('json'), async (c) => {
     const { passkeys, me } = c.var;
     const client = clientOf(c);
     return ceremonyAnswer(c, await passkeys.startRegistration(me.user, 'register', client.key), 'register', client);
   })
 
-  .post('/login/account/passkeys', requirePasskeys(), spendChallenge, requireSignedIn('json'), async (c) => {
+  .post('/login/account/passkeys', requirePasskeys(), spendChallenge, requireSignedIn('json'), requireRecentSignIn('json'), async (c) => {
     const { passkeys, me } = c.var;
     const { logger } = c.var.deps;
     const body = jsonBody(c, RegisterBody);
@@ -77,7 +77,7 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     return render(c, me, renamed ? 'The passkey was renamed.' : 'No such passkey.');
   })
 
-  .post(`/login/account/passkeys${PASSKEY_ID}/remove`, requireSignedIn('page'), async (c) => {
+  .post(`/login/account/passkeys${PASSKEY_ID}/remove`, requireSignedIn('page'), requireRecentSignIn('page'), async (c) => {
     const { me } = c.var;
     const id = Number(c.req.param('id'));
     const { passkeyAccount, logger } = c.var.deps;
@@ -105,7 +105,7 @@ export const accountPasskeyRoutes = new Hono<AppEnv>()
     return render(c, me, removed === 'removed' ? 'The passkey was removed; it cannot sign in any more.' : 'No such passkey.');
   })
 
-  .post('/login/account/passkey-only', requireSignedIn('page'), async (c) => {
+  .post('/login/account/passkey-only', requireSignedIn('page'), requireRecentSignIn('page'), async (c) => {
     const { me } = c.var;
     const form = v.safeParse(PasskeyOnlyForm, await formFields(c));
     if (!form.success) return render(c, me, 'Please use the button on this page.', 400);

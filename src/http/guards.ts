@@ -3,7 +3,7 @@
 import { createMiddleware } from 'hono/factory';
 import type { PasskeysEnv, SignedInEnv } from './context.js';
 import { signedIn } from './request.js';
-import { jsonError, toLogin } from './responses.js';
+import { jsonAnswer, jsonError, toFreshSignIn, toLogin } from './responses.js';
 
 /**
  * Lets only a signed-in user through, as `c.var.me`. Anyone else is sent to sign in (`'page'`: a redirect that
@@ -14,6 +14,27 @@ export function requireSignedIn(refusal: 'page' | 'json') {
     const me = await signedIn(c);
     if (!me) return refusal === 'page' ? toLogin(c) : jsonError(c, 'signInRequiredJson');
     c.set('me', me);
+    await next();
+  });
+}
+
+/**
+ * After `requireSignedIn`: lets through only a device that signed in within the last few minutes (see
+ * `Devices.signedInRecently`), for the changes to how the account signs in. Any other is sent to sign in again
+ * (`'page'`: a redirect to the fresh sign-in that renews this device and comes back; `'json'`: 401 with where the
+ * page script sends the browser).
+ */
+export function requireRecentSignIn(refusal: 'page' | 'json') {
+  return createMiddleware<SignedInEnv>(async function requireRecentSignIn(c, next) {
+    if (!c.var.deps.devices.signedInRecently(c.var.me.device)) {
+      const to = toFreshSignIn(c);
+      if (refusal === 'page') return c.redirect(to, 303);
+      return jsonAnswer(
+        c,
+        JSON.stringify({ 'status code': 401, error: 'Please sign in again to change how you sign in.', redirect: to }),
+        401,
+      );
+    }
     await next();
   });
 }

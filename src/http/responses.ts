@@ -80,6 +80,15 @@ export function ceremonyAnswer(
   return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
 }
 
+/**
+ * The fresh sign-in that renews this device (a code or a passkey, as a `recent:N` rule asks), then back to this
+ * page if it is one (a GET), else to the account page.
+ */
+export function toFreshSignIn(c: AppContext): string {
+  const back = c.req.method === 'GET' ? c.req.path : '/login/account';
+  return `/login?fresh=1&rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}${back}`)}`;
+}
+
 /** The way to sign in and come back to the account page. */
 export const toLogin = (c: AppContext) =>
   c.redirect(`/login?rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}/login/account`)}`, 303);

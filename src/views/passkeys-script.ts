@@ -28,8 +28,10 @@ export const PASSKEYS_SCRIPT = `'use strict';
     } catch {}
     return { ok: res.ok, data };
   };
+  // A refusal may say where to go instead (a change to the account that needs a fresh sign-in first).
   const go = (result, fallback) => {
     if (result.ok) window.location.assign(result.data.redirect || fallback);
+    else if (result.data.redirect) window.location.assign(result.data.redirect);
     else say(result.data.error || 'That did not work. Please try again.');
   };
 
@@ -62,6 +64,7 @@ export const PASSKEYS_SCRIPT = `'use strict';
   const create = async (optionsUrl, verifyUrl, extra, fallback) => {
     say('');
     const options = await post(optionsUrl);
+    if (!options.ok && options.data.redirect) return go(options);
     if (!options.ok) return say(options.data.error || 'Passkeys are not available right now.');
     let response;
     try {

@@ -73,7 +73,7 @@ describe('verify caches', () => {
     lastSeen = new LastSeen(counted.store, clock, 60_000);
     cache = new VerifyCache(options, clock);
     raw.changes.onCommitted((change) => cache.forget(change));
-    devices = new Devices({ store: counted.store, cache });
+    devices = new Devices({ store: counted.store, cache, clock });
     access = new Access({ store: counted.store, keys, clock, cache, devices, lastSeen });
     admin = createAdmin({
       store: counted.store,

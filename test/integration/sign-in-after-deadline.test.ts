@@ -45,7 +45,7 @@ describe('a sign-in after its deadline', () => {
 
   beforeEach(async () => {
     ({ store, close } = await openMigratedStore('sqlite'));
-    const devices = new Devices({ store, cache: new VerifyCache(DEFAULT_CACHE_OPTIONS, clock) });
+    const devices = new Devices({ store, cache: new VerifyCache(DEFAULT_CACHE_OPTIONS, clock), clock });
     invites = new Invites({ store, keys, clock, lifetimeInMs: 3_600_000, issuer: 't' });
     ({ user, totpSecret } = await createAdmin({ store, keys, clock, issuer: 't', invites, devices }).addUser({ email: EMAIL }));
   });

@@ -11,6 +11,7 @@ export const LOCALHOST_ONLY = 'MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.loc
 export async function launchChromium(
   executablePath: string,
   hostResolverRules = `MAP *.${TEST_DOMAIN} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE localhost`,
+  secureOrigins: string[] = [],
 ): Promise<Browser> {
   return chromium.launch({
     executablePath,
@@ -26,6 +27,8 @@ export async function launchChromium(
       '--disable-sync',
       // Only the test's own host names exist, and all of them are this machine; every other name fails.
       `--host-resolver-rules=${hostResolverRules}`,
+      // Plain-http origins to treat as HTTPS would be (passkeys need a secure context; localhost always is one).
+      ...(secureOrigins.length > 0 ? [`--unsafely-treat-insecure-origin-as-secure=${secureOrigins.join(',')}`] : []),
     ],
   });
 }

@@ -3,6 +3,7 @@
 // every change in the change feed, which drops what it names from every instance's caches.
 import type { Clock } from './clock.js';
 import { HEX32, type KeyRing } from './crypto.js';
+import { signedInWithin } from './devices.js';
 import { newGrant } from './grants.js';
 import { canonicalEmail, normaliseScope } from './identity.js';
 import type { Device, Group, Service, StoredRule, User } from './model.js';
@@ -361,7 +362,7 @@ export function createAccessAdmin({ store, keys, clock, fail, userByEmail, servi
         if (!device)
           return answer('allow', rule.source, `${how}; the device's sign-in must be younger than ${limit} (else: sign in again).`);
         const ageInMinutes = Math.floor((clock.now() - device.signedInAt) / 60_000);
-        if (clock.now() - device.signedInAt >= rule.policy.minutes * 60_000) {
+        if (!signedInWithin(device, rule.policy.minutes * 60_000, clock.now())) {
           return answer('fresh-sign-in', rule.source, `${how}, but this device signed in ${ageInMinutes} minutes ago (limit ${limit}).`);
         }
         return answer('allow', rule.source, `${how}, and this device signed in ${ageInMinutes} minutes ago (limit ${limit}).`);

@@ -5,7 +5,7 @@ import type { Clock } from './clock.js';
 import type { DeviceCredential } from './cookies.js';
 import { type KeyRing, sealContext, tokenMatches, UnreadableSecretError } from './crypto.js';
 import type { Decision, Identity, VerifyOutcome } from './decisions.js';
-import type { Devices } from './devices.js';
+import { type Devices, signedInWithin } from './devices.js';
 import { newGrant } from './grants.js';
 import { isServiceName, parseScope } from './identity.js';
 import type { LastSeen } from './last-seen.js';
@@ -147,7 +147,7 @@ export class Access {
     if (rule.policy.kind === 'passkey' && found.device.signedInWith !== 'passkey') {
       return { kind: 'step-up', rule: described(rule), email: found.user.email };
     }
-    if (rule.policy.kind === 'recent' && this.#clock.now() - found.device.signedInAt >= rule.policy.minutes * 60_000) {
+    if (rule.policy.kind === 'recent' && !signedInWithin(found.device, rule.policy.minutes * 60_000, this.#clock.now())) {
       return { kind: 'fresh-sign-in', rule: described(rule), email: found.user.email };
     }
     return undefined;

@@ -16,6 +16,11 @@ import type { CachedDevice, VerifyCache } from './verify-cache.js';
  */
 export const FRESH_SIGN_IN_IN_MS = 10 * 60_000;
 
+/** Whether `device` signed in (or signed in again) less than `withinMs` before `now`: `recent:N` rules, step-up. */
+export function signedInWithin(device: Pick<Device, 'signedInAt'>, withinMs: number, now: number): boolean {
+  return now - device.signedInAt < withinMs;
+}
+
 /** Compared against when no device was found, so that path costs the same as a wrong secret. */
 const DECOY_SIGNATURE = '0'.repeat(64);
 
@@ -75,7 +80,7 @@ export class Devices {
    * itself a lasting way in.
    */
   signedInRecently(device: Pick<Device, 'signedInAt'>): boolean {
-    return this.#clock.now() - device.signedInAt < this.#freshSignInInMs;
+    return signedInWithin(device, this.#freshSignInInMs, this.#clock.now());
   }
 
   /** The device and its user if the pair is genuine, else `null`. */

@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import * as v from 'valibot';
 import { DEFAULT_CACHE_OPTIONS } from '../core/cache-options.js';
+import { FRESH_SIGN_IN_IN_MS } from '../core/devices.js';
 import { parseDatabaseUrl } from './database-url.js';
 
 const boolish = v.pipe(
@@ -99,7 +100,7 @@ const VARIABLES = {
   ),
   TOTP_ISSUER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(64)), 'passwordless-auth'),
   INVITE_LIFETIME_HOURS: v.optional(intIn(1, 720), '72'),
-  FRESH_SIGN_IN_MINUTES: v.optional(intIn(1, 1440), '10'),
+  FRESH_SIGN_IN_MINUTES: v.optional(intIn(1, 1440), String(FRESH_SIGN_IN_IN_MS / 60_000)),
   VERIFY_CACHE_TTL_SECONDS: v.optional(intIn(0, 3600), seconds(DEFAULT_CACHE_OPTIONS.positiveTtlInMs)),
   VERIFY_CACHE_FALLBACK_TTL_SECONDS: v.optional(intIn(0, 3600), seconds(DEFAULT_CACHE_OPTIONS.fallbackTtlInMs)),
   CHANGE_POLL_MS: v.optional(intIn(10, 1000), '250'),

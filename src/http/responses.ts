@@ -80,18 +80,18 @@ export function ceremonyAnswer(
   return jsonAnswer(c, JSON.stringify(ceremony.options), 200);
 }
 
+/** The login page, with `query` before the return address: `path` on this service's PUBLIC_URL. */
+const loginBackTo = (c: AppContext, path: string, query = '') =>
+  `/login?${query}rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}${path}`)}`;
+
 /**
  * The fresh sign-in that renews this device (a code or a passkey, as a `recent:N` rule asks), then back to this
  * page if it is one (a GET), else to the account page.
  */
-export function toFreshSignIn(c: AppContext): string {
-  const back = c.req.method === 'GET' ? c.req.path : '/login/account';
-  return `/login?fresh=1&rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}${back}`)}`;
-}
+export const toFreshSignIn = (c: AppContext): string => loginBackTo(c, c.req.method === 'GET' ? c.req.path : '/login/account', 'fresh=1&');
 
 /** The way to sign in and come back to the account page. */
-export const toLogin = (c: AppContext) =>
-  c.redirect(`/login?rd=${encodeURIComponent(`${c.var.deps.config.publicUrl}/login/account`)}`, 303);
+export const toLogin = (c: AppContext) => c.redirect(loginBackTo(c, '/login/account'), 303);
 
 /** The account page for `me`; passkeys and the authenticator app are read fresh, since `me` may come from the cache. */
 export async function accountAnswer(c: AppContext, me: SignedIn, notice?: string, status: 200 | 400 | 409 = 200) {

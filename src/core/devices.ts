@@ -77,10 +77,11 @@ export class Devices {
   /**
    * Whether `device` signed in (or signed in again) recently enough to change how its account signs in (add or
    * remove a passkey or an authenticator app, turn passkey-only on or off): a stolen signed-in browser cannot make
-   * itself a lasting way in.
+   * itself a lasting way in. A change made in two steps (the authenticator app: scan a QR code, then type its first
+   * code) begins only in the first half of that window (`toBegin`), so the second step does not fall past its end.
    */
-  signedInRecently(device: Pick<Device, 'signedInAt'>): boolean {
-    return signedInWithin(device, this.#freshSignInInMs, this.#clock.now());
+  signedInRecently(device: Pick<Device, 'signedInAt'>, { toBegin = false } = {}): boolean {
+    return signedInWithin(device, toBegin ? this.#freshSignInInMs / 2 : this.#freshSignInInMs, this.#clock.now());
   }
 
   /** The device and its user if the pair is genuine, else `null`. */

@@ -14,7 +14,7 @@ const ConfirmForm = v.strictObject({
 });
 
 export const accountAuthenticatorRoutes = new Hono<AppEnv>()
-  .get('/login/account/authenticator', requireSignedIn('page'), requireRecentSignIn('page'), async (c) => {
+  .get('/login/account/authenticator', requireSignedIn('page'), requireRecentSignIn('page', { toBegin: true }), async (c) => {
     const { me } = c.var;
     const { passkeyAccount, authenticatorApp } = c.var.deps;
     if ((await passkeyAccount.state(me.user.id)).hasTotp) return render(c, me, 'This account has an authenticator app already.');

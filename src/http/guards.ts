@@ -22,11 +22,12 @@ export function requireSignedIn(refusal: 'page' | 'json') {
  * After `requireSignedIn`: lets through only a device that signed in within the last few minutes (see
  * `Devices.signedInRecently`), for the changes to how the account signs in. Any other is sent to sign in again
  * (`'page'`: a redirect to the fresh sign-in that renews this device and comes back; `'json'`: 401 with where the
- * page script sends the browser).
+ * page script sends the browser). `toBegin`: the first step of a two-step change, which needs the sign-in in the
+ * first half of the window, so that the second step still falls inside it.
  */
-export function requireRecentSignIn(refusal: 'page' | 'json') {
+export function requireRecentSignIn(refusal: 'page' | 'json', { toBegin = false } = {}) {
   return createMiddleware<SignedInEnv>(async function requireRecentSignIn(c, next) {
-    if (!c.var.deps.devices.signedInRecently(c.var.me.device)) {
+    if (!c.var.deps.devices.signedInRecently(c.var.me.device, { toBegin })) {
       const to = toFreshSignIn(c);
       if (refusal === 'page') return c.redirect(to, 303);
       return jsonAnswer(

@@ -2,7 +2,10 @@
 // passkey-only on or off) needs a sign-in on this device within the last 10 minutes, so that a stolen signed-in
 // browser cannot make itself a lasting way in. An older sign-in is sent to sign in again (`/login?fresh=1`, which
 // renews this same device with a code or a passkey) and comes back; nothing changes meanwhile. Looking at the
-// account page, renaming and signing devices out need no fresh sign-in.
+// account page, renaming and signing devices out need no fresh sign-in. Setting up an authenticator app takes two
+// steps (scan the QR code, type its first code), so it begins only in the first half of the window: the first code
+// never arrives after the window has closed, which would mean a new QR code and a stale entry in the app.
+import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FRESH_SIGN_IN_IN_MS } from '../../src/core/devices.js';
 import { createTestApp, readJson, type TestApp } from '../support/app.js';
@@ -83,5 +86,28 @@ describe('changes to how an account signs in need a recent sign-in (sqlite)', ()
     expect((await b.signInWithPasskey()).status).toBe(200);
     expect((await b.postForm('/login/account/passkey-only', { passkey_only: 'off' })).status).toBe(200);
     expect((await state()).passkeyOnly).toBe(false);
+  });
+
+  it('an authenticator app is set up only from the first half of the window, and its first code is taken up to its end', async () => {
+    // Signed in with the passkey just now (the test before): the app goes, so that one can be set up.
+    expect((await b.postForm('/login/account/authenticator/remove', {})).status).toBe(200);
+    expect((await state()).hasTotp).toBe(false);
+
+    t.clock.advance(FRESH_SIGN_IN_IN_MS / 2);
+    const late = await b.get('/login/account/authenticator');
+    expect([late.status, late.headers.get('location')]).toEqual([303, freshSignIn('/login/account/authenticator')]);
+    expect((await b.signInWithPasskey()).status).toBe(200);
+
+    const html = await (await b.get('/login/account/authenticator')).text();
+    const offer = /name="offer" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    const key = /id="totp-secret">([A-Z2-7 ]+)</.exec(html)?.[1]?.replace(/ /g, '') ?? '';
+    expect([offer, key].map((s) => s.length > 0)).toEqual([true, true]);
+    // The first code arrives just before the window closes: the app is set up.
+    t.clock.advance(FRESH_SIGN_IN_IN_MS - 1_000);
+    const code = await generate({ secret: key, epoch: Math.floor(t.clock.now() / 1000) });
+    const done = await b.postForm('/login/account/authenticator', { offer, code });
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain('The authenticator app is set up');
+    expect((await state()).hasTotp).toBe(true);
   });
 });

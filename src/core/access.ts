@@ -31,6 +31,8 @@ const NO_RULES = new RuleMatcher([]);
 
 /** The refusal for a path that rules cannot be checked against. */
 const UNREADABLE_RULE = 'unreadable path (rules need the path the proxy forwarded, in a readable form)';
+/** The refusal for a request whose method rules cannot be sure of. */
+const OVERRIDDEN_RULE = 'method override header (rules that look at methods need the one method the app will run)';
 
 /** Each compiled rule's description, made once. */
 const descriptions = new WeakMap<CompiledRule, string>();
@@ -180,9 +182,13 @@ export class Access {
     return this.#decided(matcher, facts, found, serviceId, decision, { device, ...request });
   }
 
-  /** What rules that name nobody decide before any cookie is read: `public`, `deny`, an unreadable path. */
+  /**
+   * What rules that name nobody decide before any cookie is read: `public`, `deny`, an unreadable path, a
+   * method-override header.
+   */
   #ruleFirst(matcher: RuleMatcher, facts: RequestFacts): VerifyOutcome | undefined {
     if (matcher.usesPaths && facts.path === undefined) return { kind: 'denied', rule: UNREADABLE_RULE, email: undefined };
+    if (matcher.usesMethods && facts.methodOverridden) return { kind: 'denied', rule: OVERRIDDEN_RULE, email: undefined };
     const rule = matcher.match(facts, undefined);
     if (rule === undefined || rule === NEEDS_SUBJECT) return undefined;
     if (rule.policy.kind === 'public') return { kind: 'public', rule: described(rule) };

@@ -177,6 +177,11 @@ export interface RequestFacts {
   readonly method: string;
   /** The method was sent in upper case: a lower-case one (which some proxies pass on) never meets `public`. */
   readonly methodCanonical?: boolean;
+  /**
+   * The request names another method in a method-override header (`X-HTTP-Method-Override`, `X-HTTP-Method`,
+   * `X-Method-Override`), which an app that honours it runs instead: rules that look at methods then refuse.
+   */
+  readonly methodOverridden?: boolean;
   readonly client: string | undefined;
 }
 
@@ -257,6 +262,8 @@ export class RuleMatcher {
   readonly rules: readonly CompiledRule[];
   /** Whether any rule looks at the path: an unreadable path then fails closed. */
   readonly usesPaths: boolean;
+  /** Whether any rule looks at the method: a method-override header then fails closed. */
+  readonly usesMethods: boolean;
   /** Whether any rule looks at the client's address, so it is worth reading. */
   readonly usesNetworks: boolean;
   /** Rules that could not be compiled (changed validation, a hand-edited row): never applied, reported. */
@@ -273,6 +280,7 @@ export class RuleMatcher {
     this.rules = rules;
     this.skipped = skipped;
     this.usesPaths = rules.some((r) => r.strict !== undefined);
+    this.usesMethods = rules.some((r) => r.methods !== undefined);
     this.usesNetworks = rules.some((r) => r.networks !== undefined);
   }
 

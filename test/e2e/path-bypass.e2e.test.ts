@@ -5,7 +5,8 @@
 //  - with no cookies, only `public` paths (/health, /hooks/*) may be served;
 //  - signed in with a code and granted the service, nothing under /admin (deny) or /secure (passkey).
 // Sanity checks make sure the battery can fail: the public path is served anonymously, a granted path is served
-// to the signed-in device, and the deny and passkey areas themselves are refused.
+// to the signed-in device, and the deny and passkey areas themselves are refused. A DELETE rule shows that the
+// client's method-override headers reach the sidecar through each proxy, so that no POST runs as a DELETE.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_HOST } from './support/browser.js';
 import { type ProxyKind, startProxy } from './support/config-contract.js';
@@ -46,6 +47,7 @@ describe.skipIf(requirementsGate('path bypass battery', [...Object.values(binari
             { paths: ['/hooks/*'], policy: 'public' },
             { paths: ['/admin/**'], policy: 'deny' },
             { paths: ['/secure/**'], policy: 'passkey' },
+            { methods: ['DELETE'], policy: 'deny' },
           ],
         },
       },
@@ -138,6 +140,22 @@ describe.skipIf(requirementsGate('path bypass battery', [...Object.values(binari
         expect((await get('/admin/x', [['Cookie', cookie]])).status).toBe(403);
         expect((await get('/secure/x', [['Cookie', cookie]])).status).not.toBe(200);
         expect(served('/reports/2') || served('/admin/x') || served('/secure/x')).toBe(false);
+      });
+
+      it('runs no POST as a DELETE: a method-override header reaches the sidecar, which refuses it', async () => {
+        const send = (method: string, target: string, headers: Array<[string, string]> = []) => {
+          const { proxy } = stacks.get(kind) as { proxy: RunningProxy };
+          return rawRequest({ port: proxy.port, host: proxy.hostHeader, method, path: target, headers: [['Cookie', cookie], ...headers] });
+        };
+        expect((await send('POST', '/reports/post')).status).toBe(200);
+        expect(served('/reports/post')).toBe(true);
+        expect((await send('DELETE', '/reports/delete')).status).toBe(403);
+        for (const header of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override']) {
+          const target = `/reports/${header.toLowerCase()}`;
+          expect([header, (await send('POST', target, [[header, 'DELETE']])).status]).toEqual([header, 403]);
+          expect([header, served(target)]).toEqual([header, false]);
+        }
+        expect(served('/reports/delete')).toBe(false);
       });
 
       it(`serves nothing but public paths to a client without cookies (${PATH_PROBES.length + PASSKEY_PROBES.length} encodings)`, async () => {

@@ -215,6 +215,7 @@ describe('Traefik config (static checks; traefik.e2e.test.ts runs it)', () => {
   it('sends the sidecar what it decides on, and not a client Authorization or X-Original-URL', () => {
     const sent = asList(forwardAuth.authRequestHeaders).map((h) => h.toLowerCase());
     for (const needed of ['cookie', 'x-service-token', 'accept', 'sec-fetch-mode', 'x-requested-with']) expect(sent).toContain(needed);
+    for (const override of ['x-http-method-override', 'x-http-method', 'x-method-override']) expect(sent).toContain(override);
     for (const forbidden of ['authorization', 'x-original-url', 'x-original-method']) expect(sent).not.toContain(forbidden);
     // Traefik adds X-Forwarded-* after the filter; listing them would add nothing.
     expect(sent.filter((h) => h.startsWith('x-forwarded-'))).toEqual([]);

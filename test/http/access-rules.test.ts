@@ -1,5 +1,6 @@
 // Access rules in /verify: each decision (public, deny, signed-in through a group grant, passkey step-up, recent
-// sign-in, network), the request facts believed from a trusted proxy only, unreadable paths failing closed, the
+// sign-in, network), the request facts believed from a trusted proxy only, unreadable paths and method-override
+// headers failing closed, the
 // audit line naming the rule, and caches that follow rule, group and membership changes at once.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +35,7 @@ for (const transport of TRANSPORTS) {
         a.addRule({ service: 'app', policy, paths, methods: [], networks: [], groups: [], users: [], ...extra });
       await rule('public', ['/health', '/hooks/*/in']);
       await rule('deny', ['/private/**']);
+      await rule('deny', ['/reports/**'], { methods: ['DELETE', 'PUT'] });
       await rule('passkey', ['/admin/**'], { groups: ['ops'] });
       await rule('deny', ['/admin/**']);
       await rule('recent:5', ['/billing/**']);
@@ -129,6 +131,26 @@ for (const transport of TRANSPORTS) {
         expect(res.status, path.slice(0, 30)).toBe(403);
       }
       expect(logLines.some((l) => l.event === 'access.denied' && String(l.rule).startsWith('unreadable path'))).toBe(true);
+    });
+
+    it('a method-override header naming another method fails closed where rules look at methods: 403, before any cookie', async () => {
+      expect((await traefik('/reports/1', { cookie: bob, method: 'POST', api: true })).status).toBe(200);
+      expect((await traefik('/reports/1', { cookie: bob, method: 'DELETE', api: true })).status).toBe(403);
+      // The POST above was allowed a moment ago (a warm answer): the same request asking to be run as a DELETE is
+      // refused, through each header frameworks honour, and on any path of the service (whatever the rule's paths).
+      for (const header of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override']) {
+        for (const path of ['/reports/1', '/anything']) {
+          const res = await traefik(path, { cookie: bob, method: 'POST', api: true, extra: { [header]: 'DELETE' } });
+          expect([header, path, res.status]).toEqual([header, path, 403]);
+        }
+      }
+      expect(logLines.some((l) => l.event === 'access.denied' && String(l.rule).startsWith('method override header'))).toBe(true);
+      // Decided before any cookie is read: without one, refused rather than sent to sign in.
+      expect((await traefik('/reports/1', { method: 'POST', api: true })).status).toBe(401);
+      expect((await traefik('/reports/1', { method: 'POST', api: true, extra: { 'X-HTTP-Method': 'PUT' } })).status).toBe(403);
+      // Naming the request's own method (in any case) overrides nothing.
+      const same = await traefik('/reports/1', { cookie: bob, method: 'POST', api: true, extra: { 'X-HTTP-Method-Override': ' post' } });
+      expect(same.status).toBe(200);
     });
 
     it('signed-in (no rule matched): a group grant counts like a user grant, with its scope', async () => {

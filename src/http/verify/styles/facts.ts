@@ -1,12 +1,16 @@
 // What access rules match on, as a trusted proxy tells it: the method, the raw path (still percent-encoded, as
 // the client sent it) and the client's address. From anyone else the path is unknown (rules that look at paths
-// then refuse) and the client is the socket peer.
+// then refuse) and the client is the socket peer. A method-override header naming another method is noted
+// (rules that look at methods then refuse), from anyone: it is the client's own header, passed on by every proxy.
 
 import { normalizeRequestPath, rawPathOf } from '../../../core/request-path.js';
 import type { RequestFacts } from '../../../core/rules.js';
 import { clientAddress, isTrustedPeer, singleValue } from '../../forwarded.js';
 import type { VerifyRequest } from '../request.js';
 import type { StyleContext } from './style.js';
+
+/** The headers through which frameworks let a client ask for another method than the request's own. */
+const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 
 function requestFacts(
   req: VerifyRequest,
@@ -21,6 +25,7 @@ function requestFacts(
   return {
     method: upper,
     methodCanonical: upper === sent,
+    methodOverridden: OVERRIDE_HEADERS.some((name) => req.header(name).some((value) => value.trim().toUpperCase() !== upper)),
     path: trusted && rawPath !== undefined ? normalizeRequestPath(rawPath) : undefined,
     client: withClient ? clientAddress(req.peer, req.header('x-forwarded-for'), ctx.trusted) : undefined,
   };

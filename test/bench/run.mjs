@@ -12,7 +12,7 @@
 // Switches: --quick or BENCH_QUICK=1 (3 rounds of 2 s, a 50 000-pair flood: for development);
 // --profile or BENCH_PROFILE=1 (one more window each of the warm row and of bare node:http with the server under
 // `node --cpu-prof`, the .cpuprofile files kept in bench-profiles/, and a summary of where the CPU time went;
-// BENCH_PROFILE=warm,junk profiles the junk row too).
+// BENCH_PROFILE=warm,junk profiles the junk row too; rules50 and public can be profiled as well).
 // Knobs (environment): BENCH_ROUNDS, BENCH_DURATION (s per row and round),
 // BENCH_WARMUP (s before each window), BENCH_FIRST_WARMUP (s before a row's first window), BENCH_CONNECTIONS (50),
 // BENCH_ROWS (e.g. "node,warm,mem" or "1,3,mem"), BENCH_LOADGEN (wrk | autocannon), BENCH_WRK_THREADS (1),
@@ -63,7 +63,8 @@ for (const arg of argv) {
 }
 const truthy = (name) => ['1', 'true', 'yes'].includes((process.env[name] ?? '').toLowerCase());
 const QUICK = argv.includes('--quick') || truthy('BENCH_QUICK');
-// BENCH_PROFILE=1 profiles the warm row; a list (e.g. "warm,junk") picks rows among warm, junk and hono. Bare
+// BENCH_PROFILE=1 profiles the warm row; a list (e.g. "warm,junk") picks rows among warm, junk, hono, rules50 and
+// public. Bare
 // node:http is always profiled too: it is what the others are read against.
 const PROFILE_ROWS = (() => {
   const raw = (process.env.BENCH_PROFILE ?? '').toLowerCase();
@@ -71,8 +72,8 @@ const PROFILE_ROWS = (() => {
   if (truthy('BENCH_PROFILE')) return ['warm'];
   const keys = raw.split(',').map((k) => k.trim());
   for (const k of keys) {
-    if (!['warm', 'junk', 'hono'].includes(k)) {
-      console.error(`bench: BENCH_PROFILE: "${k}" cannot be profiled (1, or a list of warm, junk, hono)`);
+    if (!['warm', 'junk', 'hono', 'rules50', 'public'].includes(k)) {
+      console.error(`bench: BENCH_PROFILE: "${k}" cannot be profiled (1, or a list of warm, junk, hono, rules50, public)`);
       process.exit(2);
     }
   }
@@ -846,6 +847,18 @@ async function main() {
     const r = await load({ url: row.server.url, connections: CONNECTIONS, seconds, auth: a, cookie: c, mode: 'static' });
     return { ...r, served: r.responses };
   };
+  /** Rows 10 and 11: the `ruled` service asked as Traefik does, after a sanity request; returns the row's driver. */
+  const ruledDrive = async (key, server) => {
+    const url = `${server.base}/verify/ruled?proxy=traefik`;
+    const headers = forwardedHeaders(key === 'public' ? '/health' : '/app/page');
+    const rowCookie = key === 'public' ? undefined : cookie;
+    const rowAuth = `Bearer ${sq.ruledToken}`;
+    await sanity(server, { authorization: rowAuth, ...headers, ...(rowCookie ? { cookie: rowCookie } : {}) }, 200, url);
+    return async (seconds) => {
+      const r = await load({ url, connections: CONNECTIONS, seconds, auth: rowAuth, cookie: rowCookie, headers, mode: 'static' });
+      return { ...r, served: r.responses };
+    };
+  };
   for (const row of active) {
     row.samples = [];
     log(`starting row ${row.n}: ${row.key}`);
@@ -860,16 +873,7 @@ async function main() {
       row.drive = staticDrive(row, auth, cookie);
     } else if (row.key === 'rules50' || row.key === 'public') {
       row.server = await sqliteServer(row.key, { TRUSTED_PROXIES: '127.0.0.1' });
-      const url = `${row.server.base}/verify/ruled?proxy=traefik`;
-      const path = row.key === 'public' ? '/health' : '/app/page';
-      const headers = forwardedHeaders(path);
-      const rowCookie = row.key === 'public' ? undefined : cookie;
-      const rowAuth = `Bearer ${sq.ruledToken}`;
-      await sanity(row.server, { authorization: rowAuth, ...headers, ...(rowCookie ? { cookie: rowCookie } : {}) }, 200, url);
-      row.drive = async (seconds) => {
-        const r = await load({ url, connections: CONNECTIONS, seconds, auth: rowAuth, cookie: rowCookie, headers, mode: 'static' });
-        return { ...r, served: r.responses };
-      };
+      row.drive = await ruledDrive(row.key, row.server);
     } else if (row.key === 'node404') {
       row.server = await startServer('bare-node404', BARE, { BARE: 'node404' });
       row.junk = junkCookie();
@@ -980,10 +984,11 @@ async function main() {
       log(`profile: ${key} under node --cpu-prof`);
       const name = `${key}-${stamp}.cpuprofile`;
       const flags = ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}`];
+      const ruled = key === 'rules50' || key === 'public';
       const server =
         key === 'node' || key === 'hono'
           ? await startServer(`profile-${key}`, BARE, { BARE: key }, flags)
-          : await sqliteServer(`profile-${key}`, {}, flags);
+          : await sqliteServer(`profile-${key}`, ruled ? { TRUSTED_PROXIES: '127.0.0.1' } : {}, flags);
       const row = { server };
       const junk = junkCookie();
       row.drive =
@@ -994,7 +999,8 @@ async function main() {
             }
           : staticDrive(row, auth, cookie);
       try {
-        await sanity(server, { authorization: auth, cookie: key === 'junk' ? junk : cookie }, key === 'junk' ? 404 : 200);
+        if (ruled) row.drive = await ruledDrive(key, server);
+        else await sanity(server, { authorization: auth, cookie: key === 'junk' ? junk : cookie }, key === 'junk' ? 404 : 200);
         await row.drive(FIRST_WARMUP);
         const fromUs = Number(process.hrtime.bigint() / 1000n);
         const m = await measureWindow(row, PROFILE_SECONDS);

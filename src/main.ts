@@ -7,7 +7,7 @@ import { type Config, ConfigError, readEnvironment } from './config/config.js';
 import { checkKeys, KeyCheckError, keyProblem } from './core/key-check.js';
 import { LONGEST_WINDOW_IN_MS } from './core/throttle.js';
 import { createMetrics } from './http/metrics.js';
-import { createNodeServer } from './http/node-listener.js';
+import { closeGracefully, createNodeServer } from './http/node-listener.js';
 import { keysRefused, loadConfigWithLocalKey } from './local-key.js';
 import { createLogger as createMaskingLogger } from './logging.js';
 import { isEntryPoint, openRuntime, type Runtime } from './runtime.js';
@@ -150,11 +150,9 @@ async function start(loaded: Loaded): Promise<() => Promise<void>> {
   let closing: Promise<void> | undefined;
   // Graceful: stop accepting, let in-flight requests finish, write pending last-seen times, close the pool.
   return () => {
-    closing ??= new Promise<void>((resolve) => {
-      clearInterval(flusher);
-      clearInterval(pruner);
-      server.close(() => resolve());
-    }).then(() => runtime.close());
+    clearInterval(flusher);
+    clearInterval(pruner);
+    closing ??= closeGracefully(server).then(() => runtime.close());
     return closing;
   };
 }

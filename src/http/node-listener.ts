@@ -72,3 +72,27 @@ export function createNodeServer(deps: AppDeps): Server {
   });
   return server;
 }
+
+/** How often, while closing, connections that have become idle are closed. */
+const IDLE_SWEEP_MS = 50;
+
+/**
+ * Stops accepting and resolves once every connection has ended, letting requests in flight finish. From now on
+ * every answer ends its connection (`Connection: close`), and a kept-alive connection is closed as soon as it is
+ * idle: `server.close()` alone closes only the connections idle at that moment, so a proxy's pooled connection
+ * that is busy then, and gets one request after another, would keep the process alive until it is killed.
+ */
+export function closeGracefully(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const endConnection = (_req: IncomingMessage, res: ServerResponse) => {
+      res.shouldKeepAlive = false;
+    };
+    server.prependListener('request', endConnection);
+    server.prependListener('checkContinue', endConnection);
+    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    server.close(() => {
+      clearInterval(sweep);
+      resolve();
+    });
+  });
+}

@@ -127,6 +127,7 @@ describe.skipIf(requirementsGate('README walk-through', [chromium, curl, git]))(
     server = await startInTerminal(steps.start, {
       ...shell,
       ready: () => answersHttp(`${steps.baseUrl}/healthz`),
+      port,
       what: `serving on ${steps.baseUrl}`,
       timeoutInMs: 180_000,
     });

@@ -154,6 +154,7 @@ export function defineProxyWalkthrough(kind: WalkthroughProxy): void {
         await startInTerminal(steps.sidecar, {
           ...shell,
           ready: () => answersHttp(`http://127.0.0.1:${steps.sidecarPort}/healthz`),
+          port: steps.sidecarPort,
           what: `serving on 127.0.0.1:${steps.sidecarPort}`,
           timeoutInMs: 180_000,
         }),
@@ -162,6 +163,7 @@ export function defineProxyWalkthrough(kind: WalkthroughProxy): void {
         await startInTerminal(steps.app, {
           ...shell,
           ready: () => answersHttp(`http://127.0.0.1:${steps.appPort}/`),
+          port: steps.appPort,
           what: `serving on 127.0.0.1:${steps.appPort}`,
           timeoutInMs: 120_000,
         }),
@@ -181,6 +183,7 @@ export function defineProxyWalkthrough(kind: WalkthroughProxy): void {
         await startInTerminal(withToken(steps.proxy), {
           ...shell,
           ready: async () => (await rawRequest({ port: proxyPort, host: new URL(steps.origin).host, path: '/login' })).status === 200,
+          port: proxyPort,
           what: `serving ${steps.origin}/login`,
         }),
       );

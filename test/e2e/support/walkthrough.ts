@@ -206,7 +206,15 @@ process.once('exit', () => {
  */
 export async function startInTerminal(
   command: string,
-  options: { cwd: string; env: NodeJS.ProcessEnv; ready: () => Promise<boolean>; what: string; timeoutInMs?: number },
+  options: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    ready: () => Promise<boolean>;
+    what: string;
+    timeoutInMs?: number;
+    /** The port the command listens on: an answer counts only once this terminal's own process holds it. */
+    port?: number;
+  },
 ): Promise<Terminal> {
   const child = spawn('sh', ['-c', command], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
@@ -253,15 +261,23 @@ export async function startInTerminal(
   openGroups.add(pgid);
 
   const deadline = Date.now() + (options.timeoutInMs ?? 60_000);
+  // Another process that took the port after it was found free answers too: that is not this command serving.
+  let foreign = '';
+  const ours = (port: number) => {
+    const holders = listenerPids(port);
+    if (holders.length === 0 || holders.some((pid) => processGroupOf(pid) === pgid)) return true;
+    foreign = ` Port ${port} is held by ${listenerOf(port)}.`;
+    return false;
+  };
   for (;;) {
     if (exitedWith !== undefined) {
       await terminal.stop();
-      throw new Error(`\`${command}\` exited (${exitedWith}) before it was ${options.what}. Output:\n${tail}`);
+      throw new Error(`\`${command}\` exited (${exitedWith}) before it was ${options.what}.${foreign} Output:\n${tail}`);
     }
-    if (await options.ready().catch(() => false)) return terminal;
+    if ((await options.ready().catch(() => false)) && (options.port === undefined || ours(options.port))) return terminal;
     if (Date.now() > deadline) {
       await terminal.stop();
-      throw new Error(`\`${command}\` was not ${options.what} after ${options.timeoutInMs ?? 60_000} ms. Output:\n${tail}`);
+      throw new Error(`\`${command}\` was not ${options.what} after ${options.timeoutInMs ?? 60_000} ms.${foreign} Output:\n${tail}`);
     }
     await sleep(250);
   }
@@ -308,18 +324,17 @@ function listeningInodes(port: number): Set<string> {
   return inodes;
 }
 
-/**
- * Who listens on `port`, for the message that says what is in the way: `pid 123 (node dist/main.js, in /path)`,
- * with a hint when it is a passwordless-auth server; `something` when /proc does not tell (another user's process).
- */
-function listenerOf(port: number): string {
+/** The processes listening on `port` that /proc lets this user see (none: free, or another user's). */
+function listenerPids(port: number): string[] {
   const inodes = listeningInodes(port);
+  if (inodes.size === 0) return [];
   let pids: string[] = [];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {
     // not Linux
   }
+  const holders: string[] = [];
   for (const pid of pids) {
     let fds: string[];
     try {
@@ -327,28 +342,47 @@ function listenerOf(port: number): string {
     } catch {
       continue;
     }
-    for (const fd of fds) {
-      let target: string;
+    const holds = fds.some((fd) => {
       try {
-        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        return inode !== undefined && inodes.has(inode);
       } catch {
-        continue;
+        return false;
       }
-      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-      if (inode === undefined || !inodes.has(inode)) continue;
-      let command = '';
-      let cwd = '';
-      try {
-        command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-        cwd = readlinkSync(`/proc/${pid}/cwd`);
-      } catch {
-        // it ended meanwhile, or is not ours to read
-      }
-      const sidecar = /\bdist\/(main|cli)\.js\b/.test(command)
-        ? ': a passwordless-auth server, perhaps your own `npm start` (stop it with Ctrl-C in its terminal)'
-        : '';
-      return `pid ${pid} (${command || 'unknown command'}${cwd ? `, in ${cwd}` : ''})${sidecar}`;
+    });
+    if (holds) holders.push(pid);
+  }
+  return holders;
+}
+
+/** The process group of `pid` (the fifth field of /proc/<pid>/stat), or undefined once it has ended. */
+function processGroupOf(pid: string): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Who listens on `port`, for the message that says what is in the way: `pid 123 (node dist/main.js, in /path)`,
+ * with a hint when it is a passwordless-auth server; `something` when /proc does not tell (another user's process).
+ */
+function listenerOf(port: number): string {
+  for (const pid of listenerPids(port)) {
+    let command = '';
+    let cwd = '';
+    try {
+      command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      // it ended meanwhile, or is not ours to read
     }
+    const sidecar = /\bdist\/(main|cli)\.js\b/.test(command)
+      ? ': a passwordless-auth server, perhaps your own `npm start` (stop it with Ctrl-C in its terminal)'
+      : '';
+    return `pid ${pid} (${command || 'unknown command'}${cwd ? `, in ${cwd}` : ''})${sidecar}`;
   }
   return "something this user cannot see (another user's process?)";
 }

@@ -11,7 +11,7 @@ import { isServiceName, parseScope } from './identity.js';
 import type { LastSeen } from './last-seen.js';
 import type { Grant, StoredTokenHash, User } from './model.js';
 import type { Store } from './ports.js';
-import { type CompiledRule, describeRule, NEEDS_SUBJECT, type RequestFacts, RuleMatcher } from './rules.js';
+import { type CompiledRule, describeRule, type FactNeeds, NEEDS_SUBJECT, type RequestFacts, RuleMatcher } from './rules.js';
 import type { CachedAnswer, CachedCaller, CachedDevice, VerifyCache } from './verify-cache.js';
 
 const BAD_CREDENTIAL: VerifyOutcome = { kind: 'bad-credential' };
@@ -20,10 +20,10 @@ const UNAUTHENTICATED: VerifyOutcome = { kind: 'unauthenticated' };
 const CREDENTIAL_SHAPE = /^[\x21-\x7e]{16,512}$/;
 
 /**
- * Reads what rules match on from a request; only called for a service that has rules. The client's address is
- * read only when `withClient` (some rule of the service looks at networks).
+ * Reads what rules match on from a request; only called for a service that has rules, and reads only what its
+ * rules `needs` (the client's address, the method-override headers).
  */
-export type ReadFacts<R> = (request: R, withClient: boolean) => RequestFacts;
+export type ReadFacts<R> = (request: R, needs: FactNeeds) => RequestFacts;
 
 /** Facts of a request that has none to give (in-process callers without a proxy). */
 const NO_FACTS: RequestFacts = { path: undefined, method: 'GET', client: undefined };
@@ -103,11 +103,11 @@ export class Access {
           return warm.outcome;
         }
         // A service with rules: this device was allowed a moment ago; the rules decide about this path.
-        const facts = readFacts && request !== undefined ? readFacts(request, matcher.usesNetworks) : NO_FACTS;
+        const facts = readFacts && request !== undefined ? readFacts(request, matcher) : NO_FACTS;
         return this.#warmWithRules(matcher, facts, warm);
       }
     }
-    const facts = (withClient: boolean): RequestFacts => (readFacts && request !== undefined ? readFacts(request, withClient) : NO_FACTS);
+    const facts = (needs: FactNeeds): RequestFacts => (readFacts && request !== undefined ? readFacts(request, needs) : NO_FACTS);
     // A caller in memory was well-formed when it was checked (only those are remembered): the same string still is.
     const caller = this.#cache.caller(serviceName, credential);
     if (!caller && !CREDENTIAL_SHAPE.test(credential)) return BAD_CREDENTIAL;
@@ -161,12 +161,12 @@ export class Access {
     serviceId: number,
     device: DeviceCredential | undefined,
     warmRefused: boolean,
-    readFacts: (withClient: boolean) => RequestFacts,
+    readFacts: (needs: FactNeeds) => RequestFacts,
     request: { serviceName: string; credential: string },
   ): VerifyOutcome | undefined {
     let facts: RequestFacts | undefined;
     if (!matcher.isEmpty) {
-      facts = readFacts(matcher.usesNetworks);
+      facts = readFacts(matcher);
       const early = this.#ruleFirst(matcher, facts);
       if (early !== undefined) return early;
     }
@@ -236,7 +236,7 @@ export class Access {
     credential: string,
     cachedCaller: CachedCaller | undefined,
     device: DeviceCredential | undefined,
-    readFacts: (withClient: boolean) => RequestFacts,
+    readFacts: (needs: FactNeeds) => RequestFacts,
   ): Promise<VerifyOutcome> {
     this.#cache.countMiss();
     const name = isServiceName(serviceName) ? serviceName : undefined;
@@ -251,7 +251,7 @@ export class Access {
     if (service) {
       matcher = await this.#rulesOf(service.id, ruleCount ?? 0);
       if (!matcher.isEmpty) {
-        facts = readFacts(matcher.usesNetworks);
+        facts = readFacts(matcher);
         const early = this.#ruleFirst(matcher, facts);
         if (early !== undefined) return early;
       }

@@ -185,6 +185,15 @@ export interface RequestFacts {
   readonly client: string | undefined;
 }
 
+/**
+ * What reading a request's facts must include for a service's rules (a `RuleMatcher` is one): the client's address
+ * when some rule looks at networks, the method-override headers when some rule looks at methods.
+ */
+export interface FactNeeds {
+  readonly usesNetworks: boolean;
+  readonly usesMethods: boolean;
+}
+
 /** The evaluation needs to know who is asking to go on (the first candidate names users or groups). */
 export const NEEDS_SUBJECT = 'needs-subject';
 

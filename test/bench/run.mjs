@@ -64,8 +64,7 @@ for (const arg of argv) {
 const truthy = (name) => ['1', 'true', 'yes'].includes((process.env[name] ?? '').toLowerCase());
 const QUICK = argv.includes('--quick') || truthy('BENCH_QUICK');
 // BENCH_PROFILE=1 profiles the warm row; a list (e.g. "warm,junk") picks rows among warm, junk, hono, rules50 and
-// public. Bare
-// node:http is always profiled too: it is what the others are read against.
+// public. Bare node:http is always profiled too: it is what the others are read against.
 const PROFILE_ROWS = (() => {
   const raw = (process.env.BENCH_PROFILE ?? '').toLowerCase();
   if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return argv.includes('--profile') ? ['warm'] : [];
@@ -991,16 +990,18 @@ async function main() {
           : await sqliteServer(`profile-${key}`, ruled ? { TRUSTED_PROXIES: '127.0.0.1' } : {}, flags);
       const row = { server };
       const junk = junkCookie();
-      row.drive =
-        key === 'junk'
-          ? async (seconds) => {
-              const r = await load({ url: server.url, connections: CONNECTIONS, seconds, auth, cookie: junk, mode: 'expect404' });
-              return { ...r, served: r.responses };
-            }
-          : staticDrive(row, auth, cookie);
       try {
         if (ruled) row.drive = await ruledDrive(key, server);
-        else await sanity(server, { authorization: auth, cookie: key === 'junk' ? junk : cookie }, key === 'junk' ? 404 : 200);
+        else {
+          await sanity(server, { authorization: auth, cookie: key === 'junk' ? junk : cookie }, key === 'junk' ? 404 : 200);
+          row.drive =
+            key === 'junk'
+              ? async (seconds) => {
+                  const r = await load({ url: server.url, connections: CONNECTIONS, seconds, auth, cookie: junk, mode: 'expect404' });
+                  return { ...r, served: r.responses };
+                }
+              : staticDrive(row, auth, cookie);
+        }
         await row.drive(FIRST_WARMUP);
         const fromUs = Number(process.hrtime.bigint() / 1000n);
         const m = await measureWindow(row, PROFILE_SECONDS);

@@ -3,7 +3,7 @@
 // answers (a few map look-ups), a promise only when the database must be asked, under a deadline.
 import { isSpace, readDeviceCookies } from '../../core/cookies.js';
 import type { VerifyOutcome } from '../../core/decisions.js';
-import type { RequestFacts } from '../../core/rules.js';
+import type { FactNeeds, RequestFacts } from '../../core/rules.js';
 import type { AppDeps } from '../context.js';
 import { withDeadline } from '../deadline.js';
 import { trustList } from '../forwarded.js';
@@ -48,11 +48,11 @@ export function createVerifier(deps: Pick<AppDeps, 'access' | 'config' | 'logger
   const ctx: StyleContext = { config, trusted: trustList(config.trustedProxies), pageHeaders: pageHeaders(config) };
   const debug = logger.isLevelEnabled('debug');
   // Each style's reader of what rules match on, bound once (the warm path allocates no closure per request).
-  const factReaders = new Map<ProxyStyle, (req: VerifyRequest, withClient: boolean) => RequestFacts>();
+  const factReaders = new Map<ProxyStyle, (req: VerifyRequest, needs: FactNeeds) => RequestFacts>();
   const readerOf = (style: ProxyStyle) => {
     let read = factReaders.get(style);
     if (read === undefined) {
-      read = (req: VerifyRequest, withClient: boolean) => style.facts(req, ctx, withClient);
+      read = (req: VerifyRequest, needs: FactNeeds) => style.facts(req, ctx, needs);
       factReaders.set(style, read);
     }
     return read;

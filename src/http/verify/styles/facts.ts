@@ -4,7 +4,7 @@
 // (rules that look at methods then refuse), from anyone: it is the client's own header, passed on by every proxy.
 
 import { normalizeRequestPath, rawPathOf } from '../../../core/request-path.js';
-import type { RequestFacts } from '../../../core/rules.js';
+import type { FactNeeds, RequestFacts } from '../../../core/rules.js';
 import { clientAddress, isTrustedPeer, singleValue } from '../../forwarded.js';
 import type { VerifyRequest } from '../request.js';
 import type { StyleContext } from './style.js';
@@ -17,7 +17,7 @@ function requestFacts(
   ctx: StyleContext,
   method: string | undefined,
   rawPath: string | undefined,
-  withClient: boolean,
+  needs: FactNeeds,
 ): RequestFacts {
   const trusted = isTrustedPeer(req.peer, ctx.trusted);
   const sent = trusted && method !== undefined ? method : 'GET';
@@ -25,9 +25,10 @@ function requestFacts(
   return {
     method: upper,
     methodCanonical: upper === sent,
-    methodOverridden: OVERRIDE_HEADERS.some((name) => req.header(name).some((value) => value.trim().toUpperCase() !== upper)),
+    methodOverridden:
+      needs.usesMethods && OVERRIDE_HEADERS.some((name) => req.header(name).some((value) => value.trim().toUpperCase() !== upper)),
     path: trusted && rawPath !== undefined ? normalizeRequestPath(rawPath) : undefined,
-    client: withClient ? clientAddress(req.peer, req.header('x-forwarded-for'), ctx.trusted) : undefined,
+    client: needs.usesNetworks ? clientAddress(req.peer, req.header('x-forwarded-for'), ctx.trusted) : undefined,
   };
 }
 
@@ -36,14 +37,14 @@ function requestFacts(
  * `$request_uri` there, byte for byte what the app gets), else from the path part of `X-Original-URL`, cut as
  * text (a URL parser would resolve and decode what the app will not).
  */
-export function originalUrlFacts(req: VerifyRequest, ctx: StyleContext, withClient: boolean): RequestFacts {
+export function originalUrlFacts(req: VerifyRequest, ctx: StyleContext, needs: FactNeeds): RequestFacts {
   const uris = req.header('x-forwarded-uri');
   const raw = uris.length > 0 ? singleValue(uris) : rawPathOf(singleValue(req.header('x-original-url')));
-  return requestFacts(req, ctx, singleValue(req.header('x-original-method'), true), raw?.startsWith('/') ? raw : undefined, withClient);
+  return requestFacts(req, ctx, singleValue(req.header('x-original-method'), true), raw?.startsWith('/') ? raw : undefined, needs);
 }
 
 /** Traefik and Caddy: `X-Forwarded-Uri` and `X-Forwarded-Method`. */
-export function forwardedUriFacts(req: VerifyRequest, ctx: StyleContext, withClient: boolean): RequestFacts {
+export function forwardedUriFacts(req: VerifyRequest, ctx: StyleContext, needs: FactNeeds): RequestFacts {
   const uri = singleValue(req.header('x-forwarded-uri'));
-  return requestFacts(req, ctx, singleValue(req.header('x-forwarded-method'), true), uri?.startsWith('/') ? uri : undefined, withClient);
+  return requestFacts(req, ctx, singleValue(req.header('x-forwarded-method'), true), uri?.startsWith('/') ? uri : undefined, needs);
 }

@@ -3,7 +3,7 @@
 import type { BlockList } from 'node:net';
 import type { Config } from '../../../config/config.js';
 import type { VerifyOutcome } from '../../../core/decisions.js';
-import type { RequestFacts } from '../../../core/rules.js';
+import type { FactNeeds, RequestFacts } from '../../../core/rules.js';
 import type { Answer } from '../answer.js';
 import type { VerifyRequest } from '../request.js';
 
@@ -22,8 +22,11 @@ export interface ProxyStyle {
   unauthenticated(req: VerifyRequest, ctx: StyleContext): Answer;
   forbidden(req: VerifyRequest, denial: Denial, ctx: StyleContext): Answer;
   signInAgain(req: VerifyRequest, why: SignInAgain, ctx: StyleContext): Answer;
-  /** The original request's method, raw path and (when `withClient`) client address, as access rules match on them. */
-  facts(req: VerifyRequest, ctx: StyleContext, withClient: boolean): RequestFacts;
+  /**
+   * The original request's method, raw path and, as the service's rules need them, client address and
+   * method-override headers: what access rules match on.
+   */
+  facts(req: VerifyRequest, ctx: StyleContext, needs: FactNeeds): RequestFacts;
   /** The caller's credential was missing or unknown; without this, the reference's JSON 401. */
   badCredential?(req: VerifyRequest, ctx: StyleContext): Answer;
 }
